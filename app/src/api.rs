@@ -1,0 +1,235 @@
+//! Server functions: the Console's calls into the server. Each one resolves the caller from
+//! the request and calls the same service as the REST API.
+
+use leptos::prelude::*;
+
+use crate::dto::{self, Role};
+use crate::error::ApiError;
+
+#[cfg(feature = "ssr")]
+use crate::backend::current;
+
+#[cfg(feature = "ssr")]
+fn set_cookie(value: &str) {
+    if let (Some(res), Ok(v)) = (
+        use_context::<leptos_axum::ResponseOptions>(),
+        http::HeaderValue::from_str(value),
+    ) {
+        res.append_header(http::header::SET_COOKIE, v);
+    }
+}
+
+#[server(prefix = "/_console")]
+pub async fn get_me() -> Result<dto::Me, ApiError> {
+    let (b, ctx) = current()?;
+    b.me(&ctx).await
+}
+
+#[server(prefix = "/_console")]
+pub async fn signup(
+    email: String,
+    username: String,
+    name: String,
+    password: String,
+    invitation_token: Option<String>,
+) -> Result<(), ApiError> {
+    let (b, ctx) = current()?;
+    let issued = b
+        .signup(
+            &ctx,
+            dto::input::Signup {
+                email,
+                username: Some(username).filter(|s| !s.trim().is_empty()),
+                name: Some(name).filter(|s| !s.trim().is_empty()),
+                password,
+                invitation_token: invitation_token.filter(|s| !s.trim().is_empty()),
+            },
+        )
+        .await?;
+    set_cookie(&issued.set_cookie);
+    leptos_axum::redirect("/");
+    Ok(())
+}
+
+#[server(prefix = "/_console")]
+pub async fn login(email: String, password: String) -> Result<(), ApiError> {
+    let (b, ctx) = current()?;
+    let issued = b.login(&ctx, dto::input::Login { email, password }).await?;
+    set_cookie(&issued.set_cookie);
+    leptos_axum::redirect("/");
+    Ok(())
+}
+
+#[server(prefix = "/_console")]
+pub async fn logout() -> Result<(), ApiError> {
+    let (b, ctx) = current()?;
+    let cookie = b.logout(&ctx).await?;
+    set_cookie(&cookie);
+    leptos_axum::redirect("/login");
+    Ok(())
+}
+
+#[server(prefix = "/_console")]
+pub async fn get_invitation(token: String) -> Result<dto::InvitationPreview, ApiError> {
+    let (b, _) = current()?;
+    b.invitation_preview(token).await
+}
+
+#[server(prefix = "/_console")]
+pub async fn get_organization() -> Result<dto::Organization, ApiError> {
+    let (b, ctx) = current()?;
+    b.organization(&ctx).await
+}
+
+#[server(prefix = "/_console")]
+pub async fn rename_organization(name: String) -> Result<dto::Organization, ApiError> {
+    let (b, ctx) = current()?;
+    b.rename_organization(&ctx, name).await
+}
+
+#[server(prefix = "/_console")]
+pub async fn get_org_members() -> Result<Vec<dto::OrgMember>, ApiError> {
+    let (b, ctx) = current()?;
+    b.org_members(&ctx).await
+}
+
+#[server(prefix = "/_console")]
+pub async fn set_org_role(user_id: String, role: Role) -> Result<dto::OrgMember, ApiError> {
+    let (b, ctx) = current()?;
+    b.set_org_role(&ctx, user_id, role).await
+}
+
+#[server(prefix = "/_console")]
+pub async fn remove_org_member(user_id: String) -> Result<(), ApiError> {
+    let (b, ctx) = current()?;
+    b.remove_org_member(&ctx, user_id).await
+}
+
+#[server(prefix = "/_console")]
+pub async fn get_invitations() -> Result<Vec<dto::Invitation>, ApiError> {
+    let (b, ctx) = current()?;
+    b.invitations(&ctx).await
+}
+
+#[server(prefix = "/_console")]
+pub async fn invite(email: String, role: Role) -> Result<dto::CreatedInvitation, ApiError> {
+    let (b, ctx) = current()?;
+    b.invite(
+        &ctx,
+        dto::input::Invite {
+            email,
+            role: Some(role),
+        },
+    )
+    .await
+}
+
+#[server(prefix = "/_console")]
+pub async fn revoke_invitation(id: String) -> Result<(), ApiError> {
+    let (b, ctx) = current()?;
+    b.revoke_invitation(&ctx, id).await
+}
+
+#[server(prefix = "/_console")]
+pub async fn get_projects() -> Result<Vec<dto::Project>, ApiError> {
+    let (b, ctx) = current()?;
+    b.projects(&ctx).await
+}
+
+#[server(prefix = "/_console")]
+pub async fn create_project(name: String) -> Result<dto::Project, ApiError> {
+    let (b, ctx) = current()?;
+    b.create_project(&ctx, name).await
+}
+
+#[server(prefix = "/_console")]
+pub async fn get_project(project_id: String) -> Result<dto::Project, ApiError> {
+    let (b, ctx) = current()?;
+    b.project(&ctx, project_id).await
+}
+
+#[server(prefix = "/_console")]
+pub async fn rename_project(project_id: String, name: String) -> Result<dto::Project, ApiError> {
+    let (b, ctx) = current()?;
+    b.rename_project(&ctx, project_id, name).await
+}
+
+#[server(prefix = "/_console")]
+pub async fn delete_project(project_id: String) -> Result<(), ApiError> {
+    let (b, ctx) = current()?;
+    b.delete_project(&ctx, project_id).await
+}
+
+#[server(prefix = "/_console")]
+pub async fn get_project_members(project_id: String) -> Result<Vec<dto::ProjectMember>, ApiError> {
+    let (b, ctx) = current()?;
+    b.project_members(&ctx, project_id).await
+}
+
+#[server(prefix = "/_console")]
+pub async fn add_project_member(
+    project_id: String,
+    user_id: String,
+    role: Role,
+) -> Result<dto::ProjectMember, ApiError> {
+    let (b, ctx) = current()?;
+    b.add_project_member(&ctx, project_id, dto::input::AddProjectMember { user_id, role })
+        .await
+}
+
+#[server(prefix = "/_console")]
+pub async fn set_project_role(
+    project_id: String,
+    user_id: String,
+    role: Role,
+) -> Result<dto::ProjectMember, ApiError> {
+    let (b, ctx) = current()?;
+    b.set_project_role(&ctx, project_id, user_id, role).await
+}
+
+#[server(prefix = "/_console")]
+pub async fn remove_project_member(project_id: String, user_id: String) -> Result<(), ApiError> {
+    let (b, ctx) = current()?;
+    b.remove_project_member(&ctx, project_id, user_id).await
+}
+
+#[server(prefix = "/_console")]
+pub async fn get_api_keys(project_id: String) -> Result<Vec<dto::ApiKey>, ApiError> {
+    let (b, ctx) = current()?;
+    b.api_keys(&ctx, project_id).await
+}
+
+/// `expires` is a date (`YYYY-MM-DD`) from the form; the key works until the end of that day
+/// (UTC).
+#[server(prefix = "/_console")]
+pub async fn create_api_key(
+    project_id: String,
+    name: String,
+    expires: Option<String>,
+) -> Result<dto::CreatedApiKey, ApiError> {
+    let (b, ctx) = current()?;
+    let expires_at = expires
+        .map(|d| d.trim().to_owned())
+        .filter(|d| !d.is_empty())
+        .map(|d| format!("{d}T23:59:59Z"));
+    b.create_api_key(&ctx, project_id, dto::input::CreateApiKey { name, expires_at })
+        .await
+        .map_err(|mut e| {
+            if let Some(m) = e.fields.remove("expiresAt") {
+                e.fields.insert("expires".to_owned(), m);
+            }
+            e
+        })
+}
+
+#[server(prefix = "/_console")]
+pub async fn revoke_api_key(project_id: String, key_id: String) -> Result<(), ApiError> {
+    let (b, ctx) = current()?;
+    b.revoke_api_key(&ctx, project_id, key_id).await
+}
+
+#[server(prefix = "/_console")]
+pub async fn get_openapi() -> Result<String, ApiError> {
+    let (b, _) = current()?;
+    Ok(b.openapi_json())
+}

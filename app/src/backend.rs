@@ -1,0 +1,140 @@
+//! The port through which the Console's server functions reach the server's services. `app`
+//! says *what* the pages need; the `sigmic` crate implements it (the arrow goes `src → app`),
+//! resolving the caller from the request exactly as the REST API does.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use http::HeaderMap;
+use leptos::prelude::use_context;
+
+use crate::dto::{self, input};
+use crate::error::ApiError;
+
+/// What the server needs to know about the request a server function serves.
+#[derive(Debug, Clone)]
+pub struct RequestCtx {
+    pub headers: HeaderMap,
+    pub client_ip: Option<IpAddr>,
+}
+
+/// A session was opened: the person and the `Set-Cookie` value that carries it.
+#[derive(Debug, Clone)]
+pub struct Issued {
+    pub user: dto::User,
+    pub set_cookie: String,
+}
+
+#[async_trait]
+pub trait Backend: Send + Sync + 'static {
+    async fn signup(&self, ctx: &RequestCtx, input: input::Signup) -> Result<Issued, ApiError>;
+    async fn login(&self, ctx: &RequestCtx, input: input::Login) -> Result<Issued, ApiError>;
+    /// Ends the session; answers the `Set-Cookie` value that clears the cookie.
+    async fn logout(&self, ctx: &RequestCtx) -> Result<String, ApiError>;
+    async fn invitation_preview(&self, token: String) -> Result<dto::InvitationPreview, ApiError>;
+    async fn me(&self, ctx: &RequestCtx) -> Result<dto::Me, ApiError>;
+
+    async fn organization(&self, ctx: &RequestCtx) -> Result<dto::Organization, ApiError>;
+    async fn rename_organization(
+        &self,
+        ctx: &RequestCtx,
+        name: String,
+    ) -> Result<dto::Organization, ApiError>;
+    async fn org_members(&self, ctx: &RequestCtx) -> Result<Vec<dto::OrgMember>, ApiError>;
+    async fn set_org_role(
+        &self,
+        ctx: &RequestCtx,
+        user_id: String,
+        role: dto::Role,
+    ) -> Result<dto::OrgMember, ApiError>;
+    async fn remove_org_member(&self, ctx: &RequestCtx, user_id: String) -> Result<(), ApiError>;
+    async fn invitations(&self, ctx: &RequestCtx) -> Result<Vec<dto::Invitation>, ApiError>;
+    async fn invite(
+        &self,
+        ctx: &RequestCtx,
+        input: input::Invite,
+    ) -> Result<dto::CreatedInvitation, ApiError>;
+    async fn revoke_invitation(&self, ctx: &RequestCtx, id: String) -> Result<(), ApiError>;
+
+    async fn projects(&self, ctx: &RequestCtx) -> Result<Vec<dto::Project>, ApiError>;
+    async fn create_project(&self, ctx: &RequestCtx, name: String)
+    -> Result<dto::Project, ApiError>;
+    async fn project(&self, ctx: &RequestCtx, project_id: String)
+    -> Result<dto::Project, ApiError>;
+    async fn rename_project(
+        &self,
+        ctx: &RequestCtx,
+        project_id: String,
+        name: String,
+    ) -> Result<dto::Project, ApiError>;
+    async fn delete_project(&self, ctx: &RequestCtx, project_id: String) -> Result<(), ApiError>;
+    async fn project_members(
+        &self,
+        ctx: &RequestCtx,
+        project_id: String,
+    ) -> Result<Vec<dto::ProjectMember>, ApiError>;
+    async fn add_project_member(
+        &self,
+        ctx: &RequestCtx,
+        project_id: String,
+        input: input::AddProjectMember,
+    ) -> Result<dto::ProjectMember, ApiError>;
+    async fn set_project_role(
+        &self,
+        ctx: &RequestCtx,
+        project_id: String,
+        user_id: String,
+        role: dto::Role,
+    ) -> Result<dto::ProjectMember, ApiError>;
+    async fn remove_project_member(
+        &self,
+        ctx: &RequestCtx,
+        project_id: String,
+        user_id: String,
+    ) -> Result<(), ApiError>;
+    async fn api_keys(
+        &self,
+        ctx: &RequestCtx,
+        project_id: String,
+    ) -> Result<Vec<dto::ApiKey>, ApiError>;
+    async fn create_api_key(
+        &self,
+        ctx: &RequestCtx,
+        project_id: String,
+        input: input::CreateApiKey,
+    ) -> Result<dto::CreatedApiKey, ApiError>;
+    async fn revoke_api_key(
+        &self,
+        ctx: &RequestCtx,
+        project_id: String,
+        key_id: String,
+    ) -> Result<(), ApiError>;
+
+    /// The OpenAPI document of the REST API, as JSON.
+    fn openapi_json(&self) -> String;
+}
+
+pub type SharedBackend = Arc<dyn Backend>;
+
+/// The backend and the request being served, from the Leptos context `sigmic` provides.
+pub fn current() -> Result<(SharedBackend, RequestCtx), ApiError> {
+    let backend = use_context::<SharedBackend>().ok_or_else(ApiError::internal)?;
+    let parts = use_context::<http::request::Parts>().ok_or_else(ApiError::internal)?;
+    let client_ip = parts
+        .extensions
+        .get::<ClientIp>()
+        .map(|ip| ip.0);
+    Ok((
+        backend,
+        RequestCtx {
+            headers: parts.headers,
+            client_ip,
+        },
+    ))
+}
+
+/// The client's address, placed in the request's extensions by the server (it knows whether
+/// to trust a proxy's `X-Forwarded-For`).
+#[derive(Debug, Clone, Copy)]
+pub struct ClientIp(pub IpAddr);

@@ -1,0 +1,63 @@
+//! The Sigmic web application: the Console's pages, shared by server rendering and the
+//! browser. It knows nothing of the database; the server reaches it through `backend`.
+
+pub mod api;
+#[cfg(feature = "ssr")]
+pub mod backend;
+mod components;
+pub mod dto;
+pub mod error;
+mod pages;
+
+use leptos::prelude::*;
+use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_router::components::{ParentRoute, Route, Router, Routes};
+use leptos_router::path;
+
+use pages::{auth, docs, layout, org, projects};
+
+/// The HTML document around every page.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <meta name="color-scheme" content="light dark" />
+                <AutoReload options=options.clone() />
+                <HydrationScripts options />
+                <MetaTags />
+            </head>
+            <body class="min-h-screen bg-slate-50 text-slate-900 antialiased dark:bg-slate-950 dark:text-slate-100">
+                <App />
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    view! {
+        <Stylesheet id="leptos" href="/pkg/sigmic.css" />
+        <Title formatter=|page: String| if page.is_empty() { "Sigmic".to_owned() } else { format!("{page} · Sigmic") } />
+        <Router>
+            <Routes fallback=layout::NotFound>
+                <Route path=path!("/login") view=auth::LoginPage />
+                <Route path=path!("/signup") view=auth::SignupPage />
+                <Route path=path!("/api/docs") view=docs::ApiDocsPage />
+                <ParentRoute path=path!("") view=layout::ConsoleLayout>
+                    <Route path=path!("") view=layout::Home />
+                    <Route path=path!("/projects") view=projects::ProjectsPage />
+                    <Route path=path!("/org") view=org::OrgPage />
+                    <ParentRoute path=path!("/p/:project") view=projects::ProjectLayout>
+                        <Route path=path!("") view=projects::ProjectIndex />
+                        <Route path=path!("/settings/members") view=projects::MembersTab />
+                        <Route path=path!("/settings/api-keys") view=projects::ApiKeysTab />
+                    </ParentRoute>
+                </ParentRoute>
+            </Routes>
+        </Router>
+    }
+}

@@ -1,0 +1,5 @@
+pub mod auth;
+pub mod docs;
+pub mod layout;
+pub mod org;
+pub mod projects;

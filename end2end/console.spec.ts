@@ -1,0 +1,276 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { test, expect, type Locator, type Page } from '@playwright/test';
+
+// The Console's main path, as a person walks it (issue 2):
+// sign up → the default project → an API key used over HTTP → invite a member → the member
+// registers through the link → "No Project Access" → the admin grants the project → the member
+// sees it. Selectors are the ones the Console promises (labels, button names, data-testid).
+
+const SCREENS = path.join(__dirname, 'test-results', 'screens');
+const PASSWORD = 'correct horse battery staple';
+
+/** The hydrate bundle sets `data-hydrated="true"` on <body> once the page is interactive. */
+async function hydrated(page: Page): Promise<void> {
+  await page.locator('body[data-hydrated="true"]').waitFor({ state: 'attached' });
+}
+
+async function open(page: Page, url: string): Promise<void> {
+  await page.goto(url);
+  await hydrated(page);
+}
+
+async function shot(page: Page, name: string): Promise<void> {
+  fs.mkdirSync(SCREENS, { recursive: true });
+  await page.screenshot({ path: path.join(SCREENS, `${name}.png`), fullPage: true });
+}
+
+/** Text of an element, or the value when it is a form field (a key or link shown in an input). */
+async function textOf(locator: Locator): Promise<string> {
+  return locator.evaluate((el) =>
+    el instanceof HTMLInputElement || el instanceof HTMLTextAreaElement
+      ? el.value
+      : (el.textContent ?? ''),
+  );
+}
+
+/** The innermost element holding all the given parts: one form, whatever its markup. */
+function around(page: Page, ...parts: Locator[]): Locator {
+  let scope = page.locator('*');
+  for (const part of parts) scope = scope.filter({ has: part });
+  return scope.last();
+}
+
+/** The path of the project page the browser is on: /p/{projectId}… */
+function projectIdOf(page: Page): string {
+  const match = new URL(page.url()).pathname.match(/^\/p\/([^/]+)/);
+  if (!match) throw new Error(`not on a project page: ${page.url()}`);
+  return decodeURIComponent(match[1]);
+}
+
+function watchErrors(page: Page, into: string[], who: string): void {
+  page.on('pageerror', (err) => into.push(`${who}: ${err.message}`));
+}
+
+test('sign up, API key, invitation, project access', async ({ page, browser, request, baseURL }) => {
+  const stamp = `${Date.now().toString(36)}${Math.floor(Math.random() * 1296).toString(36)}`;
+  const admin = {
+    email: `admin-${stamp}@example.com`,
+    username: `admin-${stamp}`,
+    name: `Ada ${stamp}`,
+  };
+  const member = {
+    email: `member-${stamp}@example.com`,
+    username: `member-${stamp}`,
+    name: `Max ${stamp}`,
+  };
+  const orgName = `${admin.name}'s organization`;
+  const keyName = `ci key ${stamp}`;
+  const pageErrors: string[] = [];
+  watchErrors(page, pageErrors, 'admin');
+  page.on('dialog', (dialog) => void dialog.accept());
+
+  let projectId = '';
+  let apiKey = '';
+  let invitePath = '';
+
+  await test.step('the admin signs up and lands on the default project', async () => {
+    await open(page, '/signup');
+    await shot(page, '01-signup');
+    await page.getByLabel(/^Email\b/).fill(admin.email);
+    await page.getByLabel(/^Username\b/).fill(admin.username);
+    await page.getByLabel(/^Name\b/).fill(admin.name);
+    await page.getByLabel(/^Password\b/).fill(PASSWORD);
+    await page.getByRole('button', { name: 'Create account' }).click();
+
+    await page.waitForURL(/\/p\/[^/?#]+/);
+    await hydrated(page);
+    projectId = projectIdOf(page);
+    await expect(page.getByTestId('project-switcher')).toContainText('Default');
+    await expect(page.getByTestId('org-name')).toContainText(orgName);
+    await expect(page.getByTestId('user-name')).toContainText(admin.username);
+    await expect(page.getByRole('link', { name: 'Members', exact: true })).toBeVisible();
+    await expect(page.getByRole('link', { name: 'API Keys', exact: true })).toBeVisible();
+    await shot(page, '02-default-project');
+
+    // The session cookie works for the REST surface too.
+    const me = await page.request.get('/api/v1/me');
+    expect(me.status()).toBe(200);
+    const body = await me.json();
+    expect(body.success).toBe(true);
+    expect(body.data.type).toBe('user');
+    expect(body.data.user.username).toBe(admin.username);
+    expect(body.data.role).toBe('admin');
+    expect(body.data.organization.name).toBe(orgName);
+    expect(body.data.projects.map((p: { id: string }) => p.id)).toEqual([projectId]);
+  });
+
+  await test.step('the admin creates an API key, shown once', async () => {
+    await page.getByRole('link', { name: 'API Keys', exact: true }).click();
+    await page.waitForURL(`**/p/${projectId}/settings/api-keys`);
+    await hydrated(page);
+    await page.getByLabel(/^Key name\b/).fill(keyName);
+    await page.getByRole('button', { name: 'Create key' }).click();
+
+    const shown = page.getByTestId('new-api-key');
+    await expect.poll(() => textOf(shown)).toMatch(/sigmic_[0-9a-f]{64}/);
+    apiKey = (await textOf(shown)).match(/sigmic_[0-9a-f]{64}/)?.[0] ?? '';
+    await expect(page.getByRole('row').filter({ hasText: keyName })).toBeVisible();
+    await shot(page, '03-api-key-created');
+  });
+
+  await test.step('the key works over HTTP, as Bearer and as X-API-Key', async () => {
+    const bearer = await request.get('/api/v1/me', {
+      headers: { Authorization: `Bearer ${apiKey}` },
+    });
+    expect(bearer.status()).toBe(200);
+    const me = (await bearer.json()).data;
+    expect(me.type).toBe('apiKey');
+    expect(me.apiKey.name).toBe(keyName);
+    expect(apiKey.startsWith(me.apiKey.prefix)).toBe(true);
+    expect(me.organization.name).toBe(orgName);
+    expect(me.role).toBeNull();
+    expect(me.projects).toEqual([{ id: projectId, name: 'Default', role: 'member' }]);
+
+    const header = await request.get('/api/v1/projects', { headers: { 'X-API-Key': apiKey } });
+    expect(header.status()).toBe(200);
+    const projects = (await header.json()).data as { id: string; name: string }[];
+    expect(projects.map((p) => p.id)).toEqual([projectId]);
+
+    // Organization management is for people, not keys.
+    const org = await request.get('/api/v1/organization', { headers: { 'X-API-Key': apiKey } });
+    expect(org.status()).toBe(403);
+    expect((await org.json()).error.code).toBe('FORBIDDEN');
+
+    const anonymous = await request.get('/api/v1/me');
+    expect(anonymous.status()).toBe(401);
+    expect((await anonymous.json()).error.code).toBe('AUTH_REQUIRED');
+
+    const unknown = await request.get('/api/v1/me', {
+      headers: { Authorization: `Bearer sigmic_${'0'.repeat(64)}` },
+    });
+    expect(unknown.status()).toBe(401);
+    expect((await unknown.json()).error.code).toBe('INVALID_API_KEY');
+  });
+
+  await test.step('the admin invites a member and copies the link', async () => {
+    await page.getByRole('link', { name: 'Organization', exact: true }).click();
+    await page.waitForURL('**/org');
+    await hydrated(page);
+    const email = page.getByLabel(/^Invite email\b/);
+    const send = page.getByRole('button', { name: 'Send invitation' });
+    const form = around(page, email, send);
+    await form.getByLabel(/^Invite email\b/).fill(member.email);
+    await form.getByLabel(/^Role\b/).selectOption('member');
+    await form.getByRole('button', { name: 'Send invitation' }).click();
+
+    const shown = page.getByTestId('invitation-link');
+    await expect.poll(() => textOf(shown)).toMatch(/\/signup\?invite=\S+/);
+    const link = new URL(((await textOf(shown)).match(/\S*\/signup\?invite=\S+/) ?? [''])[0]);
+    invitePath = `${link.pathname}${link.search}`;
+    await shot(page, '04-invitation');
+
+    const token = link.searchParams.get('invite') ?? '';
+    const invitation = await request.get(`/api/v1/invitations/${encodeURIComponent(token)}`);
+    expect(invitation.status()).toBe(200);
+    const data = (await invitation.json()).data;
+    expect(data.email).toBe(member.email);
+    expect(data.organizationName).toBe(orgName);
+    expect(data.role).toBe('member');
+  });
+
+  const memberContext = await browser.newContext({ baseURL, viewport: { width: 1280, height: 800 } });
+  const memberPage = await memberContext.newPage();
+  watchErrors(memberPage, pageErrors, 'member');
+  try {
+    await test.step('the member registers through the link and has no project yet', async () => {
+      await open(memberPage, invitePath);
+      const email = memberPage.getByLabel(/^Email\b/);
+      await expect(email).toHaveValue(member.email);
+      await expect(email).not.toBeEditable();
+      await expect(memberPage.getByText(orgName).first()).toBeVisible();
+      await shot(memberPage, '05-invited-signup');
+
+      await memberPage.getByLabel(/^Username\b/).fill(member.username);
+      await memberPage.getByLabel(/^Name\b/).fill(member.name);
+      await memberPage.getByLabel(/^Password\b/).fill(PASSWORD);
+      await memberPage.getByRole('button', { name: 'Create account' }).click();
+
+      await expect(memberPage.getByRole('heading', { name: 'No Project Access' })).toBeVisible();
+      await hydrated(memberPage);
+      await expect(memberPage.getByTestId('org-name')).toContainText(orgName);
+      await shot(memberPage, '06-no-project-access');
+
+      const me = (await (await memberPage.request.get('/api/v1/me')).json()).data;
+      expect(me.type).toBe('user');
+      expect(me.role).toBe('member');
+      expect(me.organization.name).toBe(orgName);
+      expect(me.projects).toEqual([]);
+
+      // The link was single-use.
+      const reused = await request.get(`/api/v1/invitations/${encodeURIComponent(new URL(invitePath, baseURL).searchParams.get('invite') ?? '')}`);
+      expect(reused.status()).toBe(404);
+    });
+
+    await test.step('the admin adds the member to the project', async () => {
+      await open(page, `/p/${projectId}/settings/members`);
+      const person = page.getByLabel(/^Person\b/);
+      const add = page.getByRole('button', { name: 'Add member' });
+      const form = around(page, person, add);
+      await form.getByLabel(/^Person\b/).selectOption({ label: member.username });
+      await form.getByLabel(/^Role\b/).selectOption('member');
+      await form.getByRole('button', { name: 'Add member' }).click();
+      await expect(page.getByRole('row').filter({ hasText: member.username })).toBeVisible();
+      await shot(page, '07-member-added');
+    });
+
+    await test.step('the member reloads and sees the project', async () => {
+      if (new URL(memberPage.url()).pathname === '/') {
+        await memberPage.reload();
+      } else {
+        await memberPage.goto('/');
+      }
+      await memberPage.waitForURL(new RegExp(`/p/${projectId}(?:[/?#]|$)`));
+      await hydrated(memberPage);
+      await expect(memberPage.getByTestId('project-switcher')).toContainText('Default');
+      await expect(memberPage.getByTestId('user-name')).toContainText(member.username);
+      await expect(memberPage.getByRole('heading', { name: 'No Project Access' })).toHaveCount(0);
+      await shot(memberPage, '08-member-sees-project');
+
+      const me = (await (await memberPage.request.get('/api/v1/me')).json()).data;
+      expect(me.projects).toEqual([
+        expect.objectContaining({ id: projectId, name: 'Default', role: 'member' }),
+      ]);
+    });
+
+    await test.step('the member logs out and back in', async () => {
+      await memberPage.getByRole('button', { name: 'Log out' }).click();
+      await memberPage.waitForURL('**/login**');
+      await hydrated(memberPage);
+      expect((await memberPage.request.get('/api/v1/me')).status()).toBe(401);
+
+      await memberPage.getByLabel(/^Email\b/).fill(member.email);
+      await memberPage.getByLabel(/^Password\b/).fill(PASSWORD);
+      await memberPage.getByRole('button', { name: 'Log in' }).click();
+      await memberPage.waitForURL(new RegExp(`/p/${projectId}(?:[/?#]|$)`));
+      await hydrated(memberPage);
+      await expect(memberPage.getByTestId('project-switcher')).toContainText('Default');
+    });
+  } finally {
+    await memberContext.close();
+  }
+
+  await test.step('the admin revokes the key and it stops working', async () => {
+    await open(page, `/p/${projectId}/settings/api-keys`);
+    const row = page.getByRole('row').filter({ hasText: keyName });
+    await row.getByRole('button', { name: 'Revoke' }).click();
+    await expect(page.getByRole('row').filter({ hasText: keyName })).toHaveCount(0);
+    await shot(page, '09-key-revoked');
+
+    const revoked = await request.get('/api/v1/me', { headers: { 'X-API-Key': apiKey } });
+    expect(revoked.status()).toBe(401);
+    expect((await revoked.json()).error.code).toBe('INVALID_API_KEY');
+  });
+
+  expect(pageErrors, 'uncaught errors in the pages (a hydration panic shows here)').toEqual([]);
+});

@@ -1,0 +1,15 @@
+//! Schema migrations. Every migration must run unchanged on SQLite and PostgreSQL, so they are
+//! written with sea-query's schema builder, never raw SQL.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m0001_accounts;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m0001_accounts::Migration)]
+    }
+}

@@ -1,0 +1,86 @@
+//! The public REST API under `/api`. Handlers are thin: parse, call a service, answer.
+//! Routes and their OpenAPI descriptions are registered together, so the document cannot
+//! forget an endpoint.
+
+mod auth;
+mod health;
+mod keys;
+mod org;
+mod projects;
+
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::http::AppState;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Sigmic API",
+        description = "Run AI agents for your organization. Every answer is an envelope: \
+            `{\"success\": true, \"data\": …}` or `{\"success\": false, \"error\": {\"code\", \"message\"}}`.",
+        license(name = "Apache-2.0")
+    ),
+    modifiers(&Security),
+    tags(
+        (name = "auth", description = "Accounts and sessions"),
+        (name = "me", description = "Who is calling"),
+        (name = "organization", description = "The organization, its members and invitations"),
+        (name = "projects", description = "Projects and their members"),
+        (name = "api-keys", description = "API keys of a project"),
+        (name = "health", description = "Liveness and readiness"),
+    )
+)]
+struct ApiDoc;
+
+struct Security;
+
+impl Modify for Security {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("An API key `sigmic_…` (or a widget token `eyJ…`)."))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "apiKey",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("X-API-Key"))),
+        );
+        components.add_security_scheme(
+            "session",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(
+                crate::services::access::SESSION_COOKIE,
+            ))),
+        );
+    }
+}
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(health::healthz))
+        .routes(routes!(health::readyz))
+        .routes(routes!(auth::signup))
+        .routes(routes!(auth::login))
+        .routes(routes!(auth::logout))
+        .routes(routes!(auth::invitation_preview))
+        .routes(routes!(auth::me))
+        .routes(routes!(org::get_org, org::rename_org))
+        .routes(routes!(org::list_members))
+        .routes(routes!(org::set_member_role, org::remove_member))
+        .routes(routes!(org::list_invitations, org::create_invitation))
+        .routes(routes!(org::revoke_invitation))
+        .routes(routes!(projects::list, projects::create))
+        .routes(routes!(projects::get, projects::rename, projects::delete))
+        .routes(routes!(projects::list_members, projects::add_member))
+        .routes(routes!(projects::set_member_role, projects::remove_member))
+        .routes(routes!(keys::list, keys::create))
+        .routes(routes!(keys::revoke))
+        .routes(routes!(keys::create_legacy))
+}

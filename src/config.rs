@@ -1,0 +1,232 @@
+//! One typed configuration, read from an optional `sigmic.toml` and then the environment
+//! (`SIGMIC_…`, plus the conventional `DATABASE_URL`). Every field has a default that runs on
+//! one machine with nothing else installed.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("invalid configuration: {0}")]
+    Invalid(#[from] Box<figment::Error>),
+    #[error("cannot create the data directory {path}: {source}")]
+    DataDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot read or create the signing key {path}: {source}")]
+    SigningKey {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Where `serve` listens.
+    pub addr: SocketAddr,
+    /// Holds the SQLite database, the signing key and (later) workspaces.
+    pub data_dir: PathBuf,
+    /// `sqlite://…` or `postgres://…`; a SQLite file in the data dir when unset.
+    pub database_url: Option<String>,
+    /// The address people reach Sigmic at, used in links (invitations). Derived from `addr`
+    /// when unset.
+    pub public_url: Option<String>,
+    /// Secure cookies; turn on behind TLS.
+    pub secure_cookies: bool,
+    /// Trust `X-Forwarded-For` for the client address (only behind a proxy you run).
+    pub trust_proxy: bool,
+    /// Where the built site (hydrate WASM, CSS, assets) lives; found next to the binary or
+    /// in the build's output when unset.
+    pub site_root: Option<PathBuf>,
+    pub auth: AuthConfig,
+    pub smtp: Option<SmtpConfig>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    pub session_ttl_hours: u64,
+    pub invitation_ttl_hours: u64,
+    /// Failed logins per account before it is locked for `lockout_minutes`.
+    pub max_failed_logins_per_account: u32,
+    pub lockout_minutes: u64,
+    /// Login attempts per client address per minute.
+    pub login_attempts_per_address_per_minute: u32,
+    /// Argon2id memory cost in KiB. Lower it only for tests.
+    pub argon2_memory_kib: u32,
+    pub argon2_iterations: u32,
+    /// Key used to sign tokens (widget JWTs). Generated into the data dir when unset.
+    pub signing_key_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpConfig {
+    /// `smtps://user:pass@host:465` or `smtp://host:587?tls=required`, as lettre reads them.
+    pub url: String,
+    pub from: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            addr: SocketAddr::from(([127, 0, 0, 1], 3000)),
+            data_dir: PathBuf::from("./data"),
+            database_url: None,
+            public_url: None,
+            secure_cookies: false,
+            trust_proxy: false,
+            site_root: None,
+            auth: AuthConfig::default(),
+            smtp: None,
+        }
+    }
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            session_ttl_hours: 24 * 30,
+            invitation_ttl_hours: 24 * 7,
+            max_failed_logins_per_account: 10,
+            lockout_minutes: 15,
+            login_attempts_per_address_per_minute: 30,
+            argon2_memory_kib: 19 * 1024,
+            argon2_iterations: 2,
+            signing_key_file: None,
+        }
+    }
+}
+
+impl Config {
+    /// Reads `sigmic.toml` (or the file named by `SIGMIC_CONFIG`) if present, then the
+    /// environment: `SIGMIC_ADDR`, `SIGMIC_DATA_DIR`, `SIGMIC_AUTH__SESSION_TTL_HOURS`, …
+    /// and `DATABASE_URL`.
+    pub fn load() -> Result<Self, ConfigError> {
+        let file = std::env::var("SIGMIC_CONFIG").unwrap_or_else(|_| "sigmic.toml".to_owned());
+        Figment::from(Serialized::defaults(Config::default()))
+            .merge(Toml::file(file))
+            .merge(
+                Env::prefixed("SIGMIC_")
+                    .filter(|key| is_setting(key.as_str()))
+                    .split("__"),
+            )
+            .merge(Env::raw().only(&["DATABASE_URL"]).map(|_| "database_url".into()))
+            .extract()
+            .map_err(|e| ConfigError::Invalid(Box::new(e)))
+    }
+
+    pub fn database_url(&self) -> String {
+        match &self.database_url {
+            Some(url) if !url.is_empty() => url.clone(),
+            _ => format!(
+                "sqlite://{}?mode=rwc",
+                self.data_dir.join("sigmic.db").display()
+            ),
+        }
+    }
+
+    pub fn public_url(&self) -> String {
+        match &self.public_url {
+            Some(url) => url.trim_end_matches('/').to_owned(),
+            None => format!("http://{}", self.addr),
+        }
+    }
+
+    pub fn ensure_data_dir(&self) -> Result<(), ConfigError> {
+        std::fs::create_dir_all(&self.data_dir).map_err(|source| ConfigError::DataDir {
+            path: self.data_dir.clone(),
+            source,
+        })
+    }
+
+    /// The token-signing key: read from the configured file, or generated once into the data
+    /// dir (mode 0600) so restarts keep issued tokens valid.
+    pub fn signing_key(&self) -> Result<Vec<u8>, ConfigError> {
+        let path = self
+            .auth
+            .signing_key_file
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("signing.key"));
+        load_or_create_key(&path).map_err(|source| ConfigError::SigningKey { path, source })
+    }
+}
+
+impl AuthConfig {
+    pub fn session_ttl(&self) -> chrono::Duration {
+        chrono::Duration::hours(i64::try_from(self.session_ttl_hours).unwrap_or(i64::MAX / 3_600_000))
+    }
+
+    pub fn invitation_ttl(&self) -> chrono::Duration {
+        chrono::Duration::hours(
+            i64::try_from(self.invitation_ttl_hours).unwrap_or(i64::MAX / 3_600_000),
+        )
+    }
+
+    pub fn lockout(&self) -> Duration {
+        Duration::from_secs(self.lockout_minutes.saturating_mul(60))
+    }
+}
+
+/// The top-level settings `SIGMIC_…` variables may name. Other `SIGMIC_…` variables (a test
+/// harness's, say) are not settings and are left alone, while a typo in `sigmic.toml` is still
+/// an error.
+const SETTINGS: [&str; 9] = [
+    "addr",
+    "data_dir",
+    "database_url",
+    "public_url",
+    "secure_cookies",
+    "trust_proxy",
+    "site_root",
+    "auth",
+    "smtp",
+];
+
+fn is_setting(key: &str) -> bool {
+    let key = key.to_ascii_lowercase();
+    let top = key.split("__").next().unwrap_or_default();
+    let top = top.split('.').next().unwrap_or_default();
+    SETTINGS.contains(&top)
+}
+
+fn load_or_create_key(path: &Path) -> std::io::Result<Vec<u8>> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => hex::decode(text.trim())
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let mut key = vec![0u8; 32];
+            getrandom::fill(&mut key).map_err(std::io::Error::other)?;
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent)?;
+            }
+            write_private(path, hex::encode(&key).as_bytes())?;
+            Ok(key)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+#[cfg(unix)]
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    file.write_all(bytes)
+}
+
+#[cfg(not(unix))]
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    std::fs::write(path, bytes)
+}

@@ -1,0 +1,15 @@
+//! Sigmic: a self-hostable platform that runs AI agents for organizations.
+//!
+//! `sigmic` is the server: configuration, the HTTP edge (`http`, `api`), the rules (`services`)
+//! and the database (`store`). The pages live in the `app` crate, which reaches the services
+//! through the port `console` implements.
+
+pub mod api;
+pub mod config;
+pub mod console;
+pub mod error;
+pub mod http;
+pub mod secrets;
+pub mod server;
+pub mod services;
+pub mod store;

@@ -1,0 +1,164 @@
+//! Starting and stopping the server: open the database (migrating it), build the services and
+//! the router, bind, serve until asked to stop.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use leptos::config::{Env, LeptosOptions};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::config::{Config, ConfigError};
+use crate::http::AppState;
+use crate::services::Services;
+use crate::store;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("cannot open the database: {0}")]
+    Db(#[from] sea_orm::DbErr),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("SMTP: {0}")]
+    Mail(#[from] crate::services::mail::MailError),
+}
+
+/// A server that is listening.
+pub struct Running {
+    addr: SocketAddr,
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<std::io::Result<()>>,
+}
+
+impl Running {
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Stops taking connections and waits for in-flight requests.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(());
+        let _ = self.task.await;
+    }
+
+    /// Serves until the process is asked to stop (Ctrl-C or SIGTERM).
+    pub async fn until_signal(self) {
+        shutdown_signal().await;
+        tracing::info!("shutting down");
+        self.shutdown().await;
+    }
+}
+
+/// Opens the database for commands that do not serve (CLI).
+pub async fn open(config: &Config) -> Result<Services, StartError> {
+    config.ensure_data_dir()?;
+    let db = store::connect(&config.database_url()).await?;
+    Ok(Services::new(db, Arc::new(config.clone()))?)
+}
+
+pub async fn start(config: Config) -> Result<Running, StartError> {
+    // Created now so a fresh data dir holds its key before the first token is signed.
+    config.ensure_data_dir()?;
+    config.signing_key()?;
+    let services = open(&config).await?;
+    let listener = TcpListener::bind(config.addr)
+        .await
+        .map_err(|source| StartError::Bind {
+            addr: config.addr,
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| StartError::Bind {
+        addr: config.addr,
+        source,
+    })?;
+    let site_root = site_root(&config);
+    let leptos_options = LeptosOptions::builder()
+        .output_name("sigmic")
+        .site_root(site_root.display().to_string())
+        .site_pkg_dir("pkg")
+        .site_addr(addr)
+        .env(match std::env::var("LEPTOS_ENV").as_deref() {
+            Ok("DEV") => Env::DEV,
+            _ => Env::PROD,
+        })
+        .build();
+    let state = AppState {
+        services: services.clone(),
+        leptos_options,
+        openapi_json: Arc::new(crate::http::router::openapi_document()),
+    };
+    let router = crate::http::router::build(state);
+    tracing::info!(
+        "Sigmic listening on http://{addr} (database: {}, data dir: {}, site: {})",
+        store::backend_name(services.db()),
+        config.data_dir.display(),
+        site_root.display(),
+    );
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async {
+            let _ = stopped.await;
+        })
+        .await
+    });
+    Ok(Running { addr, stop, task })
+}
+
+/// Where the built site is: configured, set by cargo-leptos, next to the binary, or where the
+/// build put it. The first that holds the hydrate bundle wins.
+fn site_root(config: &Config) -> PathBuf {
+    let mut candidates: Vec<PathBuf> = Vec::new();
+    if let Some(root) = &config.site_root {
+        return root.clone();
+    }
+    if let Ok(root) = std::env::var("LEPTOS_SITE_ROOT") {
+        candidates.push(PathBuf::from(root));
+    }
+    if let Ok(exe) = std::env::current_exe()
+        && let Some(dir) = exe.parent()
+    {
+        candidates.push(dir.join("site"));
+        candidates.push(dir.join("../site"));
+    }
+    let built = PathBuf::from(option_env!("LEPTOS_SITE_ROOT").unwrap_or("target/site"));
+    candidates.push(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(&built));
+    candidates.push(built);
+    candidates
+        .iter()
+        .find(|dir| dir.join("pkg").join("sigmic.js").is_file())
+        .or(candidates.last())
+        .cloned()
+        .unwrap_or_else(|| PathBuf::from("site"))
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}

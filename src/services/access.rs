@@ -1,0 +1,346 @@
+//! Who is calling and what they may reach. Every handler turns its credentials into a `Caller`,
+//! then into an `OrgScope` or a `ProjectScope`; queries for project data take the scope, so
+//! there is no path from a request to a row that skips this check.
+
+use chrono::{Duration, Utc};
+use http::HeaderMap;
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
+
+use super::Services;
+use crate::error::{ApiError, ErrorCode, Result};
+use crate::secrets;
+use crate::store::entities::{Role, api_key, org_member, project, project_member, session, user};
+
+pub const SESSION_COOKIE: &str = "sigmic_session";
+
+/// An authenticated caller.
+#[derive(Debug, Clone)]
+pub enum Caller {
+    User(UserCaller),
+    ApiKey(KeyCaller),
+}
+
+#[derive(Debug, Clone)]
+pub struct UserCaller {
+    pub user: user::Model,
+    pub session_id: String,
+    /// The organization the person belongs to and their role there; `None` once removed.
+    pub org: Option<(String, Role)>,
+}
+
+#[derive(Debug, Clone)]
+pub struct KeyCaller {
+    pub key: api_key::Model,
+    pub org_id: String,
+}
+
+/// The caller's standing in their organization.
+#[derive(Debug, Clone)]
+pub struct OrgScope {
+    pub org_id: String,
+    pub user_id: String,
+    pub role: Role,
+}
+
+impl OrgScope {
+    pub fn require_admin(&self) -> Result<(), ApiError> {
+        match self.role {
+            Role::Admin => Ok(()),
+            Role::Member => Err(ApiError::forbidden(
+                "Only organization admins can do this.",
+            )),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub enum Actor {
+    User { user_id: String },
+    ApiKey { key_id: String, created_by: String },
+}
+
+/// The caller's standing in one project they can reach.
+#[derive(Debug, Clone)]
+pub struct ProjectScope {
+    pub project: project::Model,
+    pub role: Role,
+    pub org_role: Option<Role>,
+    pub actor: Actor,
+}
+
+impl ProjectScope {
+    pub fn org_id(&self) -> &str {
+        &self.project.org_id
+    }
+
+    pub fn project_id(&self) -> &str {
+        &self.project.id
+    }
+
+    /// Managing a project is for people in the Console; keys only use it.
+    pub fn require_person(&self) -> Result<&str, ApiError> {
+        match &self.actor {
+            Actor::User { user_id } => Ok(user_id),
+            Actor::ApiKey { .. } => Err(ApiError::forbidden(
+                "API keys cannot manage a project. Sign in to the Console to do this.",
+            )),
+        }
+    }
+
+    pub fn require_admin(&self) -> Result<&str, ApiError> {
+        let user_id = self.require_person()?;
+        match self.role {
+            Role::Admin => Ok(user_id),
+            Role::Member => Err(ApiError::forbidden("Only project admins can do this.")),
+        }
+    }
+
+    pub fn require_org_admin(&self) -> Result<&str, ApiError> {
+        let user_id = self.require_person()?;
+        match self.org_role {
+            Some(Role::Admin) => Ok(user_id),
+            _ => Err(ApiError::forbidden(
+                "Only organization admins can rename or delete projects.",
+            )),
+        }
+    }
+}
+
+impl Caller {
+    pub fn org_scope(&self) -> Result<OrgScope, ApiError> {
+        match self {
+            Caller::User(u) => match &u.org {
+                Some((org_id, role)) => Ok(OrgScope {
+                    org_id: org_id.clone(),
+                    user_id: u.user.id.clone(),
+                    role: *role,
+                }),
+                None => Err(ApiError::not_found("Organization")),
+            },
+            Caller::ApiKey(_) => Err(ApiError::forbidden(
+                "API keys cannot manage the organization. Sign in to the Console to do this.",
+            )),
+        }
+    }
+
+    pub fn org_id(&self) -> Option<&str> {
+        match self {
+            Caller::User(u) => u.org.as_ref().map(|(id, _)| id.as_str()),
+            Caller::ApiKey(k) => Some(&k.org_id),
+        }
+    }
+}
+
+/// What the credentials of a request are, before any database lookup.
+enum Presented<'a> {
+    None,
+    Token(&'a str),
+    Malformed,
+}
+
+fn presented(headers: &HeaderMap) -> Presented<'_> {
+    if let Some(value) = headers.get(http::header::AUTHORIZATION) {
+        let Ok(value) = value.to_str() else {
+            return Presented::Malformed;
+        };
+        let Some((scheme, token)) = value.trim().split_once(' ') else {
+            return Presented::Malformed;
+        };
+        if !scheme.eq_ignore_ascii_case("bearer") {
+            return Presented::Malformed;
+        }
+        return Presented::Token(token.trim());
+    }
+    if let Some(value) = headers.get("x-api-key") {
+        return match value.to_str() {
+            Ok(v) => Presented::Token(v.trim()),
+            Err(_) => Presented::Malformed,
+        };
+    }
+    Presented::None
+}
+
+pub fn session_token(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == SESSION_COOKIE)
+        .map(|(_, value)| value.to_owned())
+}
+
+/// Last-used times are for people reading the key list, not an audit log: write at most once a
+/// minute per key so authentication does not turn every read into a write.
+const LAST_USED_RESOLUTION_SECS: i64 = 60;
+
+impl Services {
+    /// Resolves the caller of a request, or `None` when it carries no credentials at all.
+    pub async fn authenticate(&self, headers: &HeaderMap) -> Result<Option<Caller>> {
+        match presented(headers) {
+            Presented::Malformed => Err(ApiError::new(
+                ErrorCode::InvalidAuthFormat,
+                "Send `Authorization: Bearer <token>` with an API key (`sigmic_…`) or a widget token (`eyJ…`).",
+            )
+            .into()),
+            Presented::Token(token) if token.starts_with(secrets::API_KEY_PREFIX) => {
+                self.authenticate_key(token).await.map(Some)
+            }
+            Presented::Token(token) if token.starts_with("eyJ") => Err(ApiError::new(
+                ErrorCode::InvalidToken,
+                "The token is not valid: its signature, algorithm or expiry was rejected.",
+            )
+            .into()),
+            Presented::Token(_) => Err(ApiError::new(
+                ErrorCode::InvalidAuthFormat,
+                "The token is neither an API key (`sigmic_…`) nor a widget token (`eyJ…`).",
+            )
+            .into()),
+            Presented::None => match session_token(headers) {
+                Some(token) => self.authenticate_session(&token).await,
+                None => Ok(None),
+            },
+        }
+    }
+
+    pub async fn require_caller(&self, headers: &HeaderMap) -> Result<Caller> {
+        self.authenticate(headers)
+            .await?
+            .ok_or_else(|| ApiError::auth_required().into())
+    }
+
+    async fn authenticate_key(&self, token: &str) -> Result<Caller> {
+        let invalid = || {
+            ApiError::new(
+                ErrorCode::InvalidApiKey,
+                "The API key is unknown, revoked or expired. Create a new one in the Console.",
+            )
+        };
+        if !secrets::is_api_key_shaped(token) {
+            return Err(invalid().into());
+        }
+        let now = Utc::now();
+        let key = api_key::Entity::find()
+            .filter(api_key::Column::KeyHash.eq(secrets::sha256_hex(token)))
+            .filter(api_key::Column::RevokedAt.is_null())
+            .one(self.db())
+            .await?
+            .filter(|k| k.expires_at.is_none_or(|e| e > now))
+            .ok_or_else(invalid)?;
+        let project = project::Entity::find_by_id(key.project_id.clone())
+            .one(self.db())
+            .await?
+            .ok_or_else(invalid)?;
+        if key
+            .last_used_at
+            .is_none_or(|t| now - t > Duration::seconds(LAST_USED_RESOLUTION_SECS))
+        {
+            let mut active: api_key::ActiveModel = key.clone().into();
+            active.last_used_at = Set(Some(now));
+            active.update(self.db()).await?;
+        }
+        Ok(Caller::ApiKey(KeyCaller {
+            key,
+            org_id: project.org_id,
+        }))
+    }
+
+    /// The caller a person would be when signed in; for the CLI, which acts on their behalf.
+    pub async fn caller_for_user(&self, user: user::Model) -> Result<Caller> {
+        let org = self.membership(&user.id).await?;
+        Ok(Caller::User(UserCaller {
+            user,
+            session_id: String::new(),
+            org,
+        }))
+    }
+
+    async fn membership(&self, user_id: &str) -> Result<Option<(String, Role)>> {
+        Ok(org_member::Entity::find()
+            .filter(org_member::Column::UserId.eq(user_id))
+            .order_by_asc(org_member::Column::CreatedAt)
+            .one(self.db())
+            .await?
+            .map(|m| (m.org_id, m.role)))
+    }
+
+    async fn authenticate_session(&self, token: &str) -> Result<Option<Caller>> {
+        let now = Utc::now();
+        let Some(session) = session::Entity::find()
+            .filter(session::Column::TokenHash.eq(secrets::sha256_hex(token)))
+            .filter(session::Column::ExpiresAt.gt(now))
+            .one(self.db())
+            .await?
+        else {
+            return Ok(None);
+        };
+        let Some(user) = user::Entity::find_by_id(session.user_id.clone())
+            .one(self.db())
+            .await?
+        else {
+            return Ok(None);
+        };
+        let org = self.membership(&user.id).await?;
+        Ok(Some(Caller::User(UserCaller {
+            user,
+            session_id: session.id,
+            org,
+        })))
+    }
+
+    /// The caller's standing in `project_id`; `NOT_FOUND` when they cannot reach it, whether or
+    /// not it exists elsewhere.
+    pub async fn project_scope(&self, caller: &Caller, project_id: &str) -> Result<ProjectScope> {
+        let not_found = || ApiError::not_found("Project");
+        match caller {
+            Caller::ApiKey(k) => {
+                if k.key.project_id != project_id {
+                    return Err(not_found().into());
+                }
+                let project = project::Entity::find_by_id(project_id.to_owned())
+                    .one(self.db())
+                    .await?
+                    .ok_or_else(not_found)?;
+                Ok(ProjectScope {
+                    project,
+                    role: Role::Member,
+                    org_role: None,
+                    actor: Actor::ApiKey {
+                        key_id: k.key.id.clone(),
+                        created_by: k.key.created_by.clone(),
+                    },
+                })
+            }
+            Caller::User(u) => {
+                let (org_id, org_role) = u.org.clone().ok_or_else(not_found)?;
+                let project = project::Entity::find_by_id(project_id.to_owned())
+                    .filter(project::Column::OrgId.eq(org_id))
+                    .one(self.db())
+                    .await?
+                    .ok_or_else(not_found)?;
+                let role = match org_role {
+                    Role::Admin => Role::Admin,
+                    Role::Member => {
+                        project_member::Entity::find_by_id((
+                            project.id.clone(),
+                            u.user.id.clone(),
+                        ))
+                        .one(self.db())
+                        .await?
+                        .ok_or_else(not_found)?
+                        .role
+                    }
+                };
+                Ok(ProjectScope {
+                    project,
+                    role,
+                    org_role: Some(org_role),
+                    actor: Actor::User {
+                        user_id: u.user.id.clone(),
+                    },
+                })
+            }
+        }
+    }
+}

@@ -1,0 +1,66 @@
+//! The rules of the platform. HTTP handlers and the Console's server functions both call these,
+//! so a permission or a limit lives in exactly one place.
+
+pub mod access;
+pub mod accounts;
+pub mod keys;
+pub mod limits;
+pub mod mail;
+pub mod orgs;
+pub mod projects;
+mod validate;
+
+use std::sync::Arc;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+
+use crate::config::Config;
+use crate::store::Db;
+
+#[derive(Clone)]
+pub struct Services {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    db: Db,
+    config: Arc<Config>,
+    limits: limits::LoginLimits,
+    mailer: Option<mail::Mailer>,
+    /// A hash to verify unknown emails against, so log-in timing does not reveal accounts.
+    dummy_hash: tokio::sync::OnceCell<String>,
+}
+
+impl Services {
+    pub fn new(db: Db, config: Arc<Config>) -> Result<Self, mail::MailError> {
+        let mailer = match &config.smtp {
+            Some(smtp) => Some(mail::Mailer::new(smtp)?),
+            None => None,
+        };
+        Ok(Self {
+            inner: Arc::new(Inner {
+                limits: limits::LoginLimits::new(&config.auth),
+                db,
+                config,
+                mailer,
+                dummy_hash: tokio::sync::OnceCell::new(),
+            }),
+        })
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.inner.db
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+}
+
+pub(crate) fn new_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
+pub(crate) fn ts(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}

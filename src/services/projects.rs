@@ -1,0 +1,268 @@
+//! Projects and who may use them.
+
+use chrono::Utc;
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set, TransactionTrait,
+};
+
+use super::access::{Caller, ProjectScope};
+use super::{Services, new_id, ts, validate};
+use crate::error::{ApiError, Error, Result};
+use crate::store::entities::{Role, api_key, org_member, project, project_member, user};
+use app::dto;
+
+fn project_dto(p: project::Model, role: Role) -> dto::Project {
+    dto::Project {
+        id: p.id,
+        name: p.name,
+        role: role.into(),
+        created_at: ts(p.created_at),
+    }
+}
+
+fn project_name(name: &str) -> Result<String> {
+    Ok(validate::name(name, 100, "Project name").map_err(|m| ApiError::field("name", m))?)
+}
+
+impl Services {
+    /// The projects the caller can reach, oldest first (the first is the one to open).
+    pub async fn list_projects(&self, caller: &Caller) -> Result<Vec<dto::Project>> {
+        match caller {
+            Caller::ApiKey(k) => Ok(project::Entity::find_by_id(k.key.project_id.clone())
+                .one(self.db())
+                .await?
+                .map(|p| project_dto(p, Role::Member))
+                .into_iter()
+                .collect()),
+            Caller::User(u) => {
+                let Some((org_id, org_role)) = &u.org else {
+                    return Ok(Vec::new());
+                };
+                let all = project::Entity::find()
+                    .filter(project::Column::OrgId.eq(org_id.clone()))
+                    .order_by_asc(project::Column::CreatedAt)
+                    .all(self.db())
+                    .await?;
+                if *org_role == Role::Admin {
+                    return Ok(all.into_iter().map(|p| project_dto(p, Role::Admin)).collect());
+                }
+                let memberships = project_member::Entity::find()
+                    .filter(project_member::Column::UserId.eq(u.user.id.clone()))
+                    .all(self.db())
+                    .await?;
+                Ok(all
+                    .into_iter()
+                    .filter_map(|p| {
+                        let m = memberships.iter().find(|m| m.project_id == p.id)?;
+                        Some(project_dto(p, m.role))
+                    })
+                    .collect())
+            }
+        }
+    }
+
+    pub async fn project(&self, caller: &Caller, project_id: &str) -> Result<dto::Project> {
+        let scope = self.project_scope(caller, project_id).await?;
+        Ok(project_dto(scope.project, scope.role))
+    }
+
+    pub async fn create_project(&self, caller: &Caller, name: &str) -> Result<dto::Project> {
+        let scope = caller.org_scope()?;
+        scope.require_admin()?;
+        let name = project_name(name)?;
+        self.ensure_project_name_free(&scope.org_id, &name, None).await?;
+        let row = project::ActiveModel {
+            id: Set(new_id()),
+            org_id: Set(scope.org_id),
+            name: Set(name),
+            created_at: Set(Utc::now()),
+        }
+        .insert(self.db())
+        .await?;
+        Ok(project_dto(row, Role::Admin))
+    }
+
+    async fn ensure_project_name_free(&self, org_id: &str, name: &str, except: Option<&str>) -> Result<()> {
+        let mut q = project::Entity::find()
+            .filter(project::Column::OrgId.eq(org_id))
+            .filter(project::Column::Name.eq(name));
+        if let Some(id) = except {
+            q = q.filter(project::Column::Id.ne(id));
+        }
+        if q.one(self.db()).await?.is_some() {
+            return Err(ApiError::field("name", "A project with this name already exists.").into());
+        }
+        Ok(())
+    }
+
+    pub async fn rename_project(&self, caller: &Caller, project_id: &str, name: &str) -> Result<dto::Project> {
+        let scope = self.project_scope(caller, project_id).await?;
+        scope.require_org_admin()?;
+        let name = project_name(name)?;
+        self.ensure_project_name_free(scope.org_id(), &name, Some(scope.project_id()))
+            .await?;
+        let mut active: project::ActiveModel = scope.project.into();
+        active.name = Set(name);
+        let row = active.update(self.db()).await?;
+        Ok(project_dto(row, scope.role))
+    }
+
+    /// Deletes a project with its memberships and keys, in one transaction.
+    pub async fn delete_project(&self, caller: &Caller, project_id: &str) -> Result<()> {
+        let scope = self.project_scope(caller, project_id).await?;
+        scope.require_org_admin()?;
+        let id = scope.project.id.clone();
+        self.db()
+            .transaction::<_, (), Error>(move |txn| {
+                Box::pin(async move {
+                    project_member::Entity::delete_many()
+                        .filter(project_member::Column::ProjectId.eq(id.clone()))
+                        .exec(txn)
+                        .await?;
+                    api_key::Entity::delete_many()
+                        .filter(api_key::Column::ProjectId.eq(id.clone()))
+                        .exec(txn)
+                        .await?;
+                    user::Entity::update_many()
+                        .col_expr(user::Column::DefaultProjectId, Expr::value(Option::<String>::None))
+                        .filter(user::Column::DefaultProjectId.eq(id.clone()))
+                        .exec(txn)
+                        .await?;
+                    project::Entity::delete_by_id(id).exec(txn).await?;
+                    Ok(())
+                })
+            })
+            .await?;
+        Ok(())
+    }
+
+    /// Everyone who can use the project: org admins (implicitly admin) and explicit members.
+    pub async fn project_members(&self, caller: &Caller, project_id: &str) -> Result<Vec<dto::ProjectMember>> {
+        let scope = self.project_scope(caller, project_id).await?;
+        scope.require_person()?;
+        self.members_of(&scope).await
+    }
+
+    async fn members_of(&self, scope: &ProjectScope) -> Result<Vec<dto::ProjectMember>> {
+        let admins = org_member::Entity::find()
+            .filter(org_member::Column::OrgId.eq(scope.org_id()))
+            .filter(org_member::Column::Role.eq(Role::Admin))
+            .order_by_asc(org_member::Column::CreatedAt)
+            .all(self.db())
+            .await?;
+        let explicit = project_member::Entity::find()
+            .filter(project_member::Column::ProjectId.eq(scope.project_id()))
+            .order_by_asc(project_member::Column::CreatedAt)
+            .all(self.db())
+            .await?;
+        let mut rows: Vec<(String, Role, bool)> = admins
+            .iter()
+            .map(|a| (a.user_id.clone(), Role::Admin, true))
+            .collect();
+        for m in explicit {
+            if !rows.iter().any(|(id, _, _)| *id == m.user_id) {
+                rows.push((m.user_id, m.role, false));
+            }
+        }
+        let users = self
+            .users_by_id(rows.iter().map(|(id, _, _)| id.clone()).collect())
+            .await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(id, role, implicit)| {
+                let u = users.iter().find(|u| u.id == id)?;
+                Some(dto::ProjectMember {
+                    user_id: u.id.clone(),
+                    email: u.email.clone(),
+                    username: u.username.clone(),
+                    name: u.name.clone(),
+                    role: role.into(),
+                    implicit,
+                })
+            })
+            .collect())
+    }
+
+    pub async fn add_project_member(
+        &self,
+        caller: &Caller,
+        project_id: &str,
+        input: dto::input::AddProjectMember,
+    ) -> Result<dto::ProjectMember> {
+        let scope = self.project_scope(caller, project_id).await?;
+        scope.require_admin()?;
+        let org_role = org_member::Entity::find_by_id((scope.org_id().to_owned(), input.user_id.clone()))
+            .one(self.db())
+            .await?
+            .map(|m| m.role)
+            .ok_or_else(|| ApiError::field("userId", "This person is not a member of the organization."))?;
+        if org_role == Role::Admin {
+            return Err(ApiError::field(
+                "userId",
+                "Organization admins are already admins of every project.",
+            )
+            .into());
+        }
+        if project_member::Entity::find_by_id((scope.project_id().to_owned(), input.user_id.clone()))
+            .one(self.db())
+            .await?
+            .is_some()
+        {
+            return Err(ApiError::field("userId", "This person is already a member of the project.").into());
+        }
+        project_member::ActiveModel {
+            project_id: Set(scope.project_id().to_owned()),
+            user_id: Set(input.user_id.clone()),
+            role: Set(input.role.into()),
+            created_at: Set(Utc::now()),
+        }
+        .insert(self.db())
+        .await?;
+        self.member_row(&scope, &input.user_id).await
+    }
+
+    async fn member_row(&self, scope: &ProjectScope, user_id: &str) -> Result<dto::ProjectMember> {
+        self.members_of(scope)
+            .await?
+            .into_iter()
+            .find(|m| m.user_id == user_id)
+            .ok_or_else(|| ApiError::not_found("Member").into())
+    }
+
+    async fn explicit_member(&self, scope: &ProjectScope, user_id: &str) -> Result<project_member::Model> {
+        project_member::Entity::find_by_id((scope.project_id().to_owned(), user_id.to_owned()))
+            .one(self.db())
+            .await?
+            .ok_or_else(|| {
+                ApiError::not_found("Member (organization admins cannot be changed per project)")
+                    .into()
+            })
+    }
+
+    pub async fn set_project_role(
+        &self,
+        caller: &Caller,
+        project_id: &str,
+        user_id: &str,
+        role: dto::Role,
+    ) -> Result<dto::ProjectMember> {
+        let scope = self.project_scope(caller, project_id).await?;
+        scope.require_admin()?;
+        let member = self.explicit_member(&scope, user_id).await?;
+        let mut active: project_member::ActiveModel = member.into();
+        active.role = Set(role.into());
+        active.update(self.db()).await?;
+        self.member_row(&scope, user_id).await
+    }
+
+    pub async fn remove_project_member(&self, caller: &Caller, project_id: &str, user_id: &str) -> Result<()> {
+        let scope = self.project_scope(caller, project_id).await?;
+        scope.require_admin()?;
+        let member = self.explicit_member(&scope, user_id).await?;
+        project_member::Entity::delete_by_id((member.project_id, member.user_id))
+            .exec(self.db())
+            .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,33 @@
+//! The database: connecting, migrating, and the entities. Queries live with the services that
+//! own the rules; every one that reads project data takes the caller's resolved scope.
+
+pub mod entities;
+
+use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
+use sigmic_migrations::{Migrator, MigratorTrait};
+
+pub type Db = DatabaseConnection;
+
+/// Connects and runs pending migrations, so a fresh data dir or database just works.
+pub async fn connect(url: &str) -> Result<Db, DbErr> {
+    let mut opts = ConnectOptions::new(url.to_owned());
+    // sea-orm logs every statement at info by default; statements carry hashed credentials
+    // only, but they are noise in an operator's log.
+    opts.sqlx_logging(false);
+    if url.starts_with("sqlite:") {
+        // SQLite serialises writers; one connection avoids `database is locked` under load.
+        opts.max_connections(1);
+    }
+    let db = Database::connect(opts).await?;
+    Migrator::up(&db, None).await?;
+    Ok(db)
+}
+
+/// Short name of the backend for the start-up log line.
+pub fn backend_name(db: &Db) -> &'static str {
+    match db.get_database_backend() {
+        sea_orm::DatabaseBackend::Postgres => "PostgreSQL",
+        sea_orm::DatabaseBackend::Sqlite => "SQLite",
+        _ => "MySQL",
+    }
+}
