@@ -118,7 +118,11 @@ impl Config {
                     .filter(|key| is_setting(key.as_str()))
                     .split("__"),
             )
-            .merge(Env::raw().only(&["DATABASE_URL"]).map(|_| "database_url".into()))
+            .merge(
+                Env::raw()
+                    .only(&["DATABASE_URL"])
+                    .map(|_| "database_url".into()),
+            )
             .extract()
             .map_err(|e| ConfigError::Invalid(Box::new(e)))
     }
@@ -161,7 +165,9 @@ impl Config {
 
 impl AuthConfig {
     pub fn session_ttl(&self) -> chrono::Duration {
-        chrono::Duration::hours(i64::try_from(self.session_ttl_hours).unwrap_or(i64::MAX / 3_600_000))
+        chrono::Duration::hours(
+            i64::try_from(self.session_ttl_hours).unwrap_or(i64::MAX / 3_600_000),
+        )
     }
 
     pub fn invitation_ttl(&self) -> chrono::Duration {

@@ -56,7 +56,11 @@ impl Backend for Services {
         Ok(Services::organization(self, &caller).await?)
     }
 
-    async fn rename_organization(&self, ctx: &RequestCtx, name: String) -> Result<dto::Organization, ApiError> {
+    async fn rename_organization(
+        &self,
+        ctx: &RequestCtx,
+        name: String,
+    ) -> Result<dto::Organization, ApiError> {
         let caller = self.caller(ctx).await?;
         Ok(Services::rename_organization(self, &caller, &name).await?)
     }
@@ -66,7 +70,12 @@ impl Backend for Services {
         Ok(Services::org_members(self, &caller).await?)
     }
 
-    async fn set_org_role(&self, ctx: &RequestCtx, user_id: String, role: dto::Role) -> Result<dto::OrgMember, ApiError> {
+    async fn set_org_role(
+        &self,
+        ctx: &RequestCtx,
+        user_id: String,
+        role: dto::Role,
+    ) -> Result<dto::OrgMember, ApiError> {
         let caller = self.caller(ctx).await?;
         Ok(Services::set_org_role(self, &caller, &user_id, role).await?)
     }
@@ -81,7 +90,11 @@ impl Backend for Services {
         Ok(Services::invitations(self, &caller).await?)
     }
 
-    async fn invite(&self, ctx: &RequestCtx, input: input::Invite) -> Result<dto::CreatedInvitation, ApiError> {
+    async fn invite(
+        &self,
+        ctx: &RequestCtx,
+        input: input::Invite,
+    ) -> Result<dto::CreatedInvitation, ApiError> {
         let caller = self.caller(ctx).await?;
         Ok(Services::invite(self, &caller, input).await?)
     }
@@ -96,17 +109,21 @@ impl Backend for Services {
         Ok(self.list_projects(&caller).await?)
     }
 
-    async fn create_project(&self, ctx: &RequestCtx, name: String) -> Result<dto::Project, ApiError> {
+    async fn create_project(
+        &self,
+        ctx: &RequestCtx,
+        name: String,
+    ) -> Result<dto::Project, ApiError> {
         let caller = self.caller(ctx).await?;
         Ok(Services::create_project(self, &caller, &name).await?)
     }
 
-    async fn project(&self, ctx: &RequestCtx, project_id: String) -> Result<dto::Project, ApiError> {
-        let caller = self.caller(ctx).await?;
-        Ok(Services::project(self, &caller, &project_id).await?)
-    }
-
-    async fn rename_project(&self, ctx: &RequestCtx, project_id: String, name: String) -> Result<dto::Project, ApiError> {
+    async fn rename_project(
+        &self,
+        ctx: &RequestCtx,
+        project_id: String,
+        name: String,
+    ) -> Result<dto::Project, ApiError> {
         let caller = self.caller(ctx).await?;
         Ok(Services::rename_project(self, &caller, &project_id, &name).await?)
     }
@@ -116,7 +133,11 @@ impl Backend for Services {
         Ok(Services::delete_project(self, &caller, &project_id).await?)
     }
 
-    async fn project_members(&self, ctx: &RequestCtx, project_id: String) -> Result<Vec<dto::ProjectMember>, ApiError> {
+    async fn project_members(
+        &self,
+        ctx: &RequestCtx,
+        project_id: String,
+    ) -> Result<Vec<dto::ProjectMember>, ApiError> {
         let caller = self.caller(ctx).await?;
         Ok(Services::project_members(self, &caller, &project_id).await?)
     }
@@ -142,12 +163,21 @@ impl Backend for Services {
         Ok(Services::set_project_role(self, &caller, &project_id, &user_id, role).await?)
     }
 
-    async fn remove_project_member(&self, ctx: &RequestCtx, project_id: String, user_id: String) -> Result<(), ApiError> {
+    async fn remove_project_member(
+        &self,
+        ctx: &RequestCtx,
+        project_id: String,
+        user_id: String,
+    ) -> Result<(), ApiError> {
         let caller = self.caller(ctx).await?;
         Ok(Services::remove_project_member(self, &caller, &project_id, &user_id).await?)
     }
 
-    async fn api_keys(&self, ctx: &RequestCtx, project_id: String) -> Result<Vec<dto::ApiKey>, ApiError> {
+    async fn api_keys(
+        &self,
+        ctx: &RequestCtx,
+        project_id: String,
+    ) -> Result<Vec<dto::ApiKey>, ApiError> {
         let caller = self.caller(ctx).await?;
         Ok(Services::api_keys(self, &caller, &project_id).await?)
     }
@@ -162,7 +192,12 @@ impl Backend for Services {
         Ok(Services::create_api_key(self, &caller, &project_id, input).await?)
     }
 
-    async fn revoke_api_key(&self, ctx: &RequestCtx, project_id: String, key_id: String) -> Result<(), ApiError> {
+    async fn revoke_api_key(
+        &self,
+        ctx: &RequestCtx,
+        project_id: String,
+        key_id: String,
+    ) -> Result<(), ApiError> {
         let caller = self.caller(ctx).await?;
         Ok(Services::revoke_api_key(self, &caller, &project_id, &key_id).await?)
     }

@@ -6,7 +6,6 @@
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
 
 pub use app::error::{ApiError, ErrorCode};
 
@@ -65,7 +64,11 @@ impl IntoResponse for ErrorResponse {
         let status =
             StatusCode::from_u16(e.code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let retry_after = e.retry_after_secs;
-        let mut res = (status, Json(json!({ "success": false, "error": e }))).into_response();
+        let body = crate::http::ErrorEnvelope {
+            success: false,
+            error: e,
+        };
+        let mut res = (status, Json(body)).into_response();
         if let Some(secs) = retry_after
             && let Ok(v) = HeaderValue::from_str(&secs.to_string())
         {

@@ -12,7 +12,11 @@ use sigmic::server;
 use sigmic::services::accounts::NewUser;
 
 #[derive(Parser)]
-#[command(name = "sigmic", version, about = "Run AI agents for your organization")]
+#[command(
+    name = "sigmic",
+    version,
+    about = "Run AI agents for your organization"
+)]
 struct Cli {
     /// The data directory (database, signing key, workspaces).
     #[arg(long, global = true, env = "SIGMIC_DATA_DIR")]
@@ -80,7 +84,10 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -112,11 +119,19 @@ async fn run(cli: Cli) -> Result<(), String> {
         }
         Command::Migrate => {
             server::open(&config).await.map_err(|e| e.to_string())?;
-            eprintln!("migrations applied ({})", redact_url(&config.database_url()));
+            eprintln!(
+                "migrations applied ({})",
+                redact_url(&config.database_url())
+            );
             Ok(())
         }
         Command::User {
-            command: UserCommand::Create { email, username, name },
+            command:
+                UserCommand::Create {
+                    email,
+                    username,
+                    name,
+                },
         } => {
             let mut password = String::new();
             std::io::stdin()
@@ -138,7 +153,12 @@ async fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
         Command::Key {
-            command: KeyCommand::Create { email, project, name },
+            command:
+                KeyCommand::Create {
+                    email,
+                    project,
+                    name,
+                },
         } => {
             let services = server::open(&config).await.map_err(|e| e.to_string())?;
             let key = services

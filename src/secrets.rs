@@ -40,7 +40,10 @@ pub fn new_api_key() -> Result<NewApiKey, RandomError> {
 /// `sigmic_` followed by exactly 64 lowercase hex characters.
 pub fn is_api_key_shaped(token: &str) -> bool {
     token.strip_prefix(API_KEY_PREFIX).is_some_and(|rest| {
-        rest.len() == 64 && rest.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        rest.len() == 64
+            && rest
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
     })
 }
 

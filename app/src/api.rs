@@ -143,12 +143,6 @@ pub async fn create_project(name: String) -> Result<dto::Project, ApiError> {
 }
 
 #[server(prefix = "/_console")]
-pub async fn get_project(project_id: String) -> Result<dto::Project, ApiError> {
-    let (b, ctx) = current()?;
-    b.project(&ctx, project_id).await
-}
-
-#[server(prefix = "/_console")]
 pub async fn rename_project(project_id: String, name: String) -> Result<dto::Project, ApiError> {
     let (b, ctx) = current()?;
     b.rename_project(&ctx, project_id, name).await
@@ -173,8 +167,12 @@ pub async fn add_project_member(
     role: Role,
 ) -> Result<dto::ProjectMember, ApiError> {
     let (b, ctx) = current()?;
-    b.add_project_member(&ctx, project_id, dto::input::AddProjectMember { user_id, role })
-        .await
+    b.add_project_member(
+        &ctx,
+        project_id,
+        dto::input::AddProjectMember { user_id, role },
+    )
+    .await
 }
 
 #[server(prefix = "/_console")]
@@ -212,14 +210,18 @@ pub async fn create_api_key(
         .map(|d| d.trim().to_owned())
         .filter(|d| !d.is_empty())
         .map(|d| format!("{d}T23:59:59Z"));
-    b.create_api_key(&ctx, project_id, dto::input::CreateApiKey { name, expires_at })
-        .await
-        .map_err(|mut e| {
-            if let Some(m) = e.fields.remove("expiresAt") {
-                e.fields.insert("expires".to_owned(), m);
-            }
-            e
-        })
+    b.create_api_key(
+        &ctx,
+        project_id,
+        dto::input::CreateApiKey { name, expires_at },
+    )
+    .await
+    .map_err(|mut e| {
+        if let Some(m) = e.fields.remove("expiresAt") {
+            e.fields.insert("expires".to_owned(), m);
+        }
+        e
+    })
 }
 
 #[server(prefix = "/_console")]

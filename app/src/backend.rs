@@ -58,10 +58,11 @@ pub trait Backend: Send + Sync + 'static {
     async fn revoke_invitation(&self, ctx: &RequestCtx, id: String) -> Result<(), ApiError>;
 
     async fn projects(&self, ctx: &RequestCtx) -> Result<Vec<dto::Project>, ApiError>;
-    async fn create_project(&self, ctx: &RequestCtx, name: String)
-    -> Result<dto::Project, ApiError>;
-    async fn project(&self, ctx: &RequestCtx, project_id: String)
-    -> Result<dto::Project, ApiError>;
+    async fn create_project(
+        &self,
+        ctx: &RequestCtx,
+        name: String,
+    ) -> Result<dto::Project, ApiError>;
     async fn rename_project(
         &self,
         ctx: &RequestCtx,
@@ -121,10 +122,7 @@ pub type SharedBackend = Arc<dyn Backend>;
 pub fn current() -> Result<(SharedBackend, RequestCtx), ApiError> {
     let backend = use_context::<SharedBackend>().ok_or_else(ApiError::internal)?;
     let parts = use_context::<http::request::Parts>().ok_or_else(ApiError::internal)?;
-    let client_ip = parts
-        .extensions
-        .get::<ClientIp>()
-        .map(|ip| ip.0);
+    let client_ip = parts.extensions.get::<ClientIp>().map(|ip| ip.0);
     Ok((
         backend,
         RequestCtx {

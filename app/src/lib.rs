@@ -12,7 +12,7 @@ mod pages;
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::components::{ParentRoute, Route, Router, Routes};
-use leptos_router::path;
+use leptos_router::{SsrMode, path};
 
 use pages::{auth, docs, layout, org, projects};
 
@@ -43,18 +43,20 @@ pub fn App() -> impl IntoView {
         <Stylesheet id="leptos" href="/pkg/sigmic.css" />
         <Title formatter=|page: String| if page.is_empty() { "Sigmic".to_owned() } else { format!("{page} · Sigmic") } />
         <Router>
+            // Console pages render whole before answering (`SsrMode::Async`): their data is
+            // small, and it lets a redirect (signed out, `/` → first project) be a real 302.
             <Routes fallback=layout::NotFound>
                 <Route path=path!("/login") view=auth::LoginPage />
-                <Route path=path!("/signup") view=auth::SignupPage />
-                <Route path=path!("/api/docs") view=docs::ApiDocsPage />
-                <ParentRoute path=path!("") view=layout::ConsoleLayout>
-                    <Route path=path!("") view=layout::Home />
-                    <Route path=path!("/projects") view=projects::ProjectsPage />
-                    <Route path=path!("/org") view=org::OrgPage />
-                    <ParentRoute path=path!("/p/:project") view=projects::ProjectLayout>
-                        <Route path=path!("") view=projects::ProjectIndex />
-                        <Route path=path!("/settings/members") view=projects::MembersTab />
-                        <Route path=path!("/settings/api-keys") view=projects::ApiKeysTab />
+                <Route path=path!("/signup") view=auth::SignupPage ssr=SsrMode::Async />
+                <Route path=path!("/api/docs") view=docs::ApiDocsPage ssr=SsrMode::Async />
+                <ParentRoute path=path!("") view=layout::ConsoleLayout ssr=SsrMode::Async>
+                    <Route path=path!("") view=layout::Home ssr=SsrMode::Async />
+                    <Route path=path!("/projects") view=projects::ProjectsPage ssr=SsrMode::Async />
+                    <Route path=path!("/org") view=org::OrgPage ssr=SsrMode::Async />
+                    <ParentRoute path=path!("/p/:project") view=projects::ProjectLayout ssr=SsrMode::Async>
+                        <Route path=path!("") view=projects::ProjectIndex ssr=SsrMode::Async />
+                        <Route path=path!("/settings/members") view=projects::MembersTab ssr=SsrMode::Async />
+                        <Route path=path!("/settings/api-keys") view=projects::ApiKeysTab ssr=SsrMode::Async />
                     </ParentRoute>
                 </ParentRoute>
             </Routes>

@@ -93,7 +93,11 @@ enum ApiKeys {
 }
 
 fn id_col<T: IntoIden>(name: T) -> ColumnDef {
-    ColumnDef::new(name).string_len(36).not_null().primary_key().to_owned()
+    ColumnDef::new(name)
+        .string_len(36)
+        .not_null()
+        .primary_key()
+        .to_owned()
 }
 
 fn ref_col<T: IntoIden>(name: T) -> ColumnDef {
@@ -108,7 +112,10 @@ fn time_col<T: IntoIden>(name: T) -> ColumnDef {
 }
 
 fn opt_time_col<T: IntoIden>(name: T) -> ColumnDef {
-    ColumnDef::new(name).timestamp_with_time_zone().null().to_owned()
+    ColumnDef::new(name)
+        .timestamp_with_time_zone()
+        .null()
+        .to_owned()
 }
 
 #[async_trait::async_trait]
@@ -118,11 +125,25 @@ impl MigrationTrait for Migration {
             Table::create()
                 .table(Users::Table)
                 .col(id_col(Users::Id))
-                .col(ColumnDef::new(Users::Email).string_len(320).not_null().unique_key())
-                .col(ColumnDef::new(Users::Username).string_len(64).not_null().unique_key())
+                .col(
+                    ColumnDef::new(Users::Email)
+                        .string_len(320)
+                        .not_null()
+                        .unique_key(),
+                )
+                .col(
+                    ColumnDef::new(Users::Username)
+                        .string_len(64)
+                        .not_null()
+                        .unique_key(),
+                )
                 .col(ColumnDef::new(Users::Name).string_len(200).not_null())
                 .col(ColumnDef::new(Users::PasswordHash).string().not_null())
-                .col(ColumnDef::new(Users::DefaultProjectId).string_len(36).null())
+                .col(
+                    ColumnDef::new(Users::DefaultProjectId)
+                        .string_len(36)
+                        .null(),
+                )
                 .col(time_col(Users::CreatedAt))
                 .to_owned(),
         )
@@ -132,7 +153,11 @@ impl MigrationTrait for Migration {
             Table::create()
                 .table(Organizations::Table)
                 .col(id_col(Organizations::Id))
-                .col(ColumnDef::new(Organizations::Name).string_len(200).not_null())
+                .col(
+                    ColumnDef::new(Organizations::Name)
+                        .string_len(200)
+                        .not_null(),
+                )
                 .col(time_col(Organizations::CreatedAt))
                 .to_owned(),
         )
@@ -145,7 +170,11 @@ impl MigrationTrait for Migration {
                 .col(ref_col(OrgMembers::UserId))
                 .col(ColumnDef::new(OrgMembers::Role).string_len(16).not_null())
                 .col(time_col(OrgMembers::CreatedAt))
-                .primary_key(Index::create().col(OrgMembers::OrgId).col(OrgMembers::UserId))
+                .primary_key(
+                    Index::create()
+                        .col(OrgMembers::OrgId)
+                        .col(OrgMembers::UserId),
+                )
                 .foreign_key(
                     ForeignKey::create()
                         .from(OrgMembers::Table, OrgMembers::OrgId)
@@ -202,7 +231,11 @@ impl MigrationTrait for Migration {
                 .table(ProjectMembers::Table)
                 .col(ref_col(ProjectMembers::ProjectId))
                 .col(ref_col(ProjectMembers::UserId))
-                .col(ColumnDef::new(ProjectMembers::Role).string_len(16).not_null())
+                .col(
+                    ColumnDef::new(ProjectMembers::Role)
+                        .string_len(16)
+                        .not_null(),
+                )
                 .col(time_col(ProjectMembers::CreatedAt))
                 .primary_key(
                     Index::create()
@@ -230,7 +263,11 @@ impl MigrationTrait for Migration {
                 .table(Invitations::Table)
                 .col(id_col(Invitations::Id))
                 .col(ref_col(Invitations::OrgId))
-                .col(ColumnDef::new(Invitations::Email).string_len(320).not_null())
+                .col(
+                    ColumnDef::new(Invitations::Email)
+                        .string_len(320)
+                        .not_null(),
+                )
                 .col(ColumnDef::new(Invitations::Role).string_len(16).not_null())
                 .col(
                     ColumnDef::new(Invitations::TokenHash)

@@ -5,7 +5,7 @@ use serde::Serialize;
 
 use crate::error::ErrorResponse;
 use crate::http::extract::{ApiJson, MaybeCaller};
-use crate::http::{AppState, ApiResult, Done, Envelope, ErrorEnvelope, Data};
+use crate::http::{ApiResult, AppState, Data, Done, Envelope, ErrorEnvelope};
 use crate::services::access::Caller;
 use crate::services::accounts::user_dto;
 use app::dto::{self, input};
@@ -36,7 +36,12 @@ pub async fn signup(
 ) -> Result<Response, ErrorResponse> {
     let opened = state.services.signup(body.into()).await?;
     let cookie = state.services.session_cookie(&opened.token);
-    Ok(with_cookie(Data(SignedIn { user: user_dto(&opened.user) }), &cookie))
+    Ok(with_cookie(
+        Data(SignedIn {
+            user: user_dto(&opened.user),
+        }),
+        &cookie,
+    ))
 }
 
 /// Log in with email and password.
@@ -54,7 +59,12 @@ pub async fn login(
     let ip = crate::http::extract::ip_of(&ext);
     let opened = state.services.login(&body.email, body.password, ip).await?;
     let cookie = state.services.session_cookie(&opened.token);
-    Ok(with_cookie(Data(SignedIn { user: user_dto(&opened.user) }), &cookie))
+    Ok(with_cookie(
+        Data(SignedIn {
+            user: user_dto(&opened.user),
+        }),
+        &cookie,
+    ))
 }
 
 /// End the session and clear its cookie.
@@ -65,7 +75,10 @@ pub async fn logout(
     MaybeCaller(caller): MaybeCaller,
 ) -> Result<Response, ErrorResponse> {
     state.services.logout(caller.as_ref()).await?;
-    Ok(with_cookie(Data(Done::logged_out()), &state.services.clear_session_cookie()))
+    Ok(with_cookie(
+        Data(Done::logged_out()),
+        &state.services.clear_session_cookie(),
+    ))
 }
 
 /// What an invitation link invites to, for the registration page.

@@ -1,7 +1,7 @@
 use axum::extract::{Path, State};
 
 use crate::http::extract::ApiJson;
-use crate::http::{AppState, ApiResult, Done, Envelope, ErrorEnvelope, Data};
+use crate::http::{ApiResult, AppState, Data, Done, Envelope, ErrorEnvelope};
 use crate::services::access::Caller;
 use app::dto::{self, input};
 
@@ -32,7 +32,12 @@ pub async fn create(
     Path(project_id): Path<String>,
     ApiJson(body): ApiJson<input::CreateApiKey>,
 ) -> ApiResult<dto::CreatedApiKey> {
-    Ok(Data(state.services.create_api_key(&caller, &project_id, body).await?))
+    Ok(Data(
+        state
+            .services
+            .create_api_key(&caller, &project_id, body)
+            .await?,
+    ))
 }
 
 /// Revoke a key (its creator or a project admin). It stops working at once.
@@ -46,7 +51,10 @@ pub async fn revoke(
     caller: Caller,
     Path((project_id, key_id)): Path<(String, String)>,
 ) -> ApiResult<Done> {
-    state.services.revoke_api_key(&caller, &project_id, &key_id).await?;
+    state
+        .services
+        .revoke_api_key(&caller, &project_id, &key_id)
+        .await?;
     Ok(Data(Done::revoked()))
 }
 
@@ -64,8 +72,10 @@ pub async fn create_legacy(
     Path(username): Path<String>,
     ApiJson(body): ApiJson<input::CreateApiKey>,
 ) -> ApiResult<dto::CreatedApiKey> {
-    Ok(Data(state
-        .services
-        .create_legacy_api_key(&caller, &username, body)
-        .await?))
+    Ok(Data(
+        state
+            .services
+            .create_legacy_api_key(&caller, &username, body)
+            .await?,
+    ))
 }

@@ -1,7 +1,7 @@
 use axum::extract::{Path, State};
 
 use crate::http::extract::ApiJson;
-use crate::http::{AppState, ApiResult, Done, Envelope, ErrorEnvelope, Data};
+use crate::http::{ApiResult, AppState, Data, Done, Envelope, ErrorEnvelope};
 use crate::services::access::Caller;
 use app::dto::{self, input};
 
@@ -12,7 +12,10 @@ use app::dto::{self, input};
         (status = 200, description = "The organization", body = Envelope<dto::Organization>),
         (status = 403, description = "FORBIDDEN for API keys", body = ErrorEnvelope),
     ))]
-pub async fn get_org(State(state): State<AppState>, caller: Caller) -> ApiResult<dto::Organization> {
+pub async fn get_org(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> ApiResult<dto::Organization> {
     Ok(Data(state.services.organization(&caller).await?))
 }
 
@@ -29,14 +32,22 @@ pub async fn rename_org(
     caller: Caller,
     ApiJson(body): ApiJson<input::Rename>,
 ) -> ApiResult<dto::Organization> {
-    Ok(Data(state.services.rename_organization(&caller, &body.name).await?))
+    Ok(Data(
+        state
+            .services
+            .rename_organization(&caller, &body.name)
+            .await?,
+    ))
 }
 
 /// Members of the organization and their roles.
 #[utoipa::path(get, path = "/api/v1/organization/members", tag = "organization",
     security(("session" = [])),
     responses((status = 200, description = "Members", body = Envelope<Vec<dto::OrgMember>>)))]
-pub async fn list_members(State(state): State<AppState>, caller: Caller) -> ApiResult<Vec<dto::OrgMember>> {
+pub async fn list_members(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> ApiResult<Vec<dto::OrgMember>> {
     Ok(Data(state.services.org_members(&caller).await?))
 }
 
@@ -55,7 +66,12 @@ pub async fn set_member_role(
     Path(user_id): Path<String>,
     ApiJson(body): ApiJson<input::SetRole>,
 ) -> ApiResult<dto::OrgMember> {
-    Ok(Data(state.services.set_org_role(&caller, &user_id, body.role).await?))
+    Ok(Data(
+        state
+            .services
+            .set_org_role(&caller, &user_id, body.role)
+            .await?,
+    ))
 }
 
 /// Remove a member (org admins): their sessions end and the keys they created stop working.
@@ -79,7 +95,10 @@ pub async fn remove_member(
 #[utoipa::path(get, path = "/api/v1/organization/invitations", tag = "organization",
     security(("session" = [])),
     responses((status = 200, description = "Pending invitations", body = Envelope<Vec<dto::Invitation>>)))]
-pub async fn list_invitations(State(state): State<AppState>, caller: Caller) -> ApiResult<Vec<dto::Invitation>> {
+pub async fn list_invitations(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> ApiResult<Vec<dto::Invitation>> {
     Ok(Data(state.services.invitations(&caller).await?))
 }
 

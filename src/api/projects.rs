@@ -1,7 +1,7 @@
 use axum::extract::{Path, State};
 
 use crate::http::extract::ApiJson;
-use crate::http::{AppState, ApiResult, Done, Envelope, ErrorEnvelope, Data};
+use crate::http::{ApiResult, AppState, Data, Done, Envelope, ErrorEnvelope};
 use crate::services::access::Caller;
 use app::dto::{self, input};
 
@@ -26,7 +26,9 @@ pub async fn create(
     caller: Caller,
     ApiJson(body): ApiJson<input::Rename>,
 ) -> ApiResult<dto::Project> {
-    Ok(Data(state.services.create_project(&caller, &body.name).await?))
+    Ok(Data(
+        state.services.create_project(&caller, &body.name).await?,
+    ))
 }
 
 /// One project.
@@ -56,7 +58,12 @@ pub async fn rename(
     Path(project_id): Path<String>,
     ApiJson(body): ApiJson<input::Rename>,
 ) -> ApiResult<dto::Project> {
-    Ok(Data(state.services.rename_project(&caller, &project_id, &body.name).await?))
+    Ok(Data(
+        state
+            .services
+            .rename_project(&caller, &project_id, &body.name)
+            .await?,
+    ))
 }
 
 /// Delete a project with its members and keys (org admins).
@@ -83,7 +90,9 @@ pub async fn list_members(
     caller: Caller,
     Path(project_id): Path<String>,
 ) -> ApiResult<Vec<dto::ProjectMember>> {
-    Ok(Data(state.services.project_members(&caller, &project_id).await?))
+    Ok(Data(
+        state.services.project_members(&caller, &project_id).await?,
+    ))
 }
 
 /// Grant an organization member access to the project (project admins).
@@ -100,7 +109,12 @@ pub async fn add_member(
     Path(project_id): Path<String>,
     ApiJson(body): ApiJson<input::AddProjectMember>,
 ) -> ApiResult<dto::ProjectMember> {
-    Ok(Data(state.services.add_project_member(&caller, &project_id, body).await?))
+    Ok(Data(
+        state
+            .services
+            .add_project_member(&caller, &project_id, body)
+            .await?,
+    ))
 }
 
 /// Change a project member's role (project admins).
@@ -115,10 +129,12 @@ pub async fn set_member_role(
     Path((project_id, user_id)): Path<(String, String)>,
     ApiJson(body): ApiJson<input::SetRole>,
 ) -> ApiResult<dto::ProjectMember> {
-    Ok(Data(state
-        .services
-        .set_project_role(&caller, &project_id, &user_id, body.role)
-        .await?))
+    Ok(Data(
+        state
+            .services
+            .set_project_role(&caller, &project_id, &user_id, body.role)
+            .await?,
+    ))
 }
 
 /// Take away a member's access to the project (project admins).

@@ -17,7 +17,10 @@ use app::backend::ClientIp;
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ErrorResponse;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         Ok(state.services.require_caller(&parts.headers).await?)
     }
 }
@@ -28,7 +31,10 @@ pub struct MaybeCaller(pub Option<Caller>);
 impl FromRequestParts<AppState> for MaybeCaller {
     type Rejection = ErrorResponse;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         Ok(Self(state.services.authenticate(&parts.headers).await?))
     }
 }
@@ -44,7 +50,10 @@ impl From<JsonRejection> for ErrorResponse {
             JsonRejection::BytesRejection(_) => ErrorCode::PayloadTooLarge,
             _ => ErrorCode::ValidationError,
         };
-        ErrorResponse(ApiError::new(code, format!("The request body is not valid: {}", r.body_text())))
+        ErrorResponse(ApiError::new(
+            code,
+            format!("The request body is not valid: {}", r.body_text()),
+        ))
     }
 }
 

@@ -46,9 +46,7 @@ impl OrgScope {
     pub fn require_admin(&self) -> Result<(), ApiError> {
         match self.role {
             Role::Admin => Ok(()),
-            Role::Member => Err(ApiError::forbidden(
-                "Only organization admins can do this.",
-            )),
+            Role::Member => Err(ApiError::forbidden("Only organization admins can do this.")),
         }
     }
 }
@@ -322,14 +320,11 @@ impl Services {
                 let role = match org_role {
                     Role::Admin => Role::Admin,
                     Role::Member => {
-                        project_member::Entity::find_by_id((
-                            project.id.clone(),
-                            u.user.id.clone(),
-                        ))
-                        .one(self.db())
-                        .await?
-                        .ok_or_else(not_found)?
-                        .role
+                        project_member::Entity::find_by_id((project.id.clone(), u.user.id.clone()))
+                            .one(self.db())
+                            .await?
+                            .ok_or_else(not_found)?
+                            .role
                     }
                 };
                 Ok(ProjectScope {

@@ -6,8 +6,7 @@ use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, Salt
 use argon2::{Algorithm, Argon2, Params, Version};
 use chrono::Utc;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set,
-    TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set, TransactionTrait,
 };
 
 use super::access::{Caller, SESSION_COOKIE};
@@ -97,8 +96,16 @@ impl Services {
             .map(|u| u.trim().to_lowercase())
             .unwrap_or_else(|| validate::username_from_email(&email));
         let mut errors = FieldErrors::default();
-        errors.check(validate::email_ok(&email), "email", "Enter a valid email address.");
-        errors.check(validate::username_ok(&username), "username", validate::USERNAME_RULE);
+        errors.check(
+            validate::email_ok(&email),
+            "email",
+            "Enter a valid email address.",
+        );
+        errors.check(
+            validate::username_ok(&username),
+            "username",
+            validate::USERNAME_RULE,
+        );
         errors.check(
             input.password.chars().count() >= validate::PASSWORD_MIN,
             "password",
@@ -213,8 +220,13 @@ impl Services {
         match txn_result {
             Ok(user) => Ok(user),
             // A concurrent sign-up won the unique index between our check and the insert.
-            Err(sea_orm::TransactionError::Transaction(Error::Db(e))) if is_unique_violation(&e) => {
-                Err(ApiError::field("email", "This email or username is already registered.").into())
+            Err(sea_orm::TransactionError::Transaction(Error::Db(e)))
+                if is_unique_violation(&e) =>
+            {
+                Err(
+                    ApiError::field("email", "This email or username is already registered.")
+                        .into(),
+                )
             }
             Err(e) => Err(e.into()),
         }
@@ -228,7 +240,10 @@ impl Services {
             .await?
             .is_some()
         {
-            errors.add("email", "An account with this email already exists. Log in instead.");
+            errors.add(
+                "email",
+                "An account with this email already exists. Log in instead.",
+            );
         }
         if user::Entity::find()
             .filter(user::Column::Username.eq(username))
@@ -246,7 +261,12 @@ impl Services {
         self.open_session(user).await
     }
 
-    pub async fn login(&self, email: &str, password: String, ip: Option<IpAddr>) -> Result<OpenedSession> {
+    pub async fn login(
+        &self,
+        email: &str,
+        password: String,
+        ip: Option<IpAddr>,
+    ) -> Result<OpenedSession> {
         if let Err(wait) = self.inner.limits.check_address(ip) {
             let mut e = ApiError::new(
                 ErrorCode::RateLimited,
@@ -330,7 +350,11 @@ impl Services {
     }
 
     fn secure_attr(&self) -> &'static str {
-        if self.config().secure_cookies { "; Secure" } else { "" }
+        if self.config().secure_cookies {
+            "; Secure"
+        } else {
+            ""
+        }
     }
 
     /// `GET /api/v1/me`.
@@ -340,7 +364,10 @@ impl Services {
             Some(id) => organization::Entity::find_by_id(id.to_owned())
                 .one(self.db())
                 .await?
-                .map(|o| dto::OrgRef { id: o.id, name: o.name }),
+                .map(|o| dto::OrgRef {
+                    id: o.id,
+                    name: o.name,
+                }),
             None => None,
         };
         Ok(match caller {

@@ -70,7 +70,9 @@ impl Services {
             .filter(|u| u.username == username.to_lowercase())
             .ok_or_else(|| ApiError::not_found("User"))?;
         let project_id = user.default_project_id.clone().ok_or_else(|| {
-            ApiError::not_found("Default project (this account has none; create keys in a project instead)")
+            ApiError::not_found(
+                "Default project (this account has none; create keys in a project instead)",
+            )
         })?;
         // A key may only mint keys for the project it belongs to: the scope check says so.
         let scope = self.project_scope(caller, &project_id).await?;
@@ -83,18 +85,24 @@ impl Services {
         created_by: &str,
         input: dto::input::CreateApiKey,
     ) -> Result<dto::CreatedApiKey> {
-        let name = validate::name(&input.name, 100, "Key name").map_err(|m| ApiError::field("name", m))?;
+        let name =
+            validate::name(&input.name, 100, "Key name").map_err(|m| ApiError::field("name", m))?;
         let now = Utc::now();
         let expires_at = match input.expires_at.as_deref().map(str::trim) {
             None | Some("") => None,
             Some(s) => {
                 let t = DateTime::parse_from_rfc3339(s)
                     .map_err(|_| {
-                        ApiError::field("expiresAt", "Use an RFC 3339 time, e.g. 2027-01-31T00:00:00Z.")
+                        ApiError::field(
+                            "expiresAt",
+                            "Use an RFC 3339 time, e.g. 2027-01-31T00:00:00Z.",
+                        )
                     })?
                     .with_timezone(&Utc);
                 if t <= now {
-                    return Err(ApiError::field("expiresAt", "The expiry must be in the future.").into());
+                    return Err(
+                        ApiError::field("expiresAt", "The expiry must be in the future.").into(),
+                    );
                 }
                 Some(t)
             }
@@ -127,7 +135,12 @@ impl Services {
     }
 
     /// Revokes a key: its creator or a project admin may.
-    pub async fn revoke_api_key(&self, caller: &Caller, project_id: &str, key_id: &str) -> Result<()> {
+    pub async fn revoke_api_key(
+        &self,
+        caller: &Caller,
+        project_id: &str,
+        key_id: &str,
+    ) -> Result<()> {
         let scope = self.project_scope(caller, project_id).await?;
         let user_id = scope.require_person()?.to_owned();
         let key = api_key::Entity::find_by_id(key_id.to_owned())
@@ -169,11 +182,15 @@ impl Services {
                 .into_iter()
                 .find(|p| p.name == name)
                 .map(|p| p.id)
-                .ok_or_else(|| ApiError::field("project", format!("{email} has no project named {name:?}.")))?,
-            None => user
-                .default_project_id
-                .clone()
-                .ok_or_else(|| ApiError::field("project", "This account has no default project; name one with --project."))?,
+                .ok_or_else(|| {
+                    ApiError::field("project", format!("{email} has no project named {name:?}."))
+                })?,
+            None => user.default_project_id.clone().ok_or_else(|| {
+                ApiError::field(
+                    "project",
+                    "This account has no default project; name one with --project.",
+                )
+            })?,
         };
         let scope = self.project_scope(&caller, &project_id).await?;
         self.insert_key(

@@ -38,7 +38,11 @@ impl Services {
         })
     }
 
-    pub async fn rename_organization(&self, caller: &Caller, name: &str) -> Result<dto::Organization> {
+    pub async fn rename_organization(
+        &self,
+        caller: &Caller,
+        name: &str,
+    ) -> Result<dto::Organization> {
         let scope = caller.org_scope()?;
         scope.require_admin()?;
         let name = validate::name(name, 200, "Organization name")
@@ -87,14 +91,23 @@ impl Services {
             .await?)
     }
 
-    async fn org_member_in_scope(&self, scope: &OrgScope, user_id: &str) -> Result<org_member::Model> {
+    async fn org_member_in_scope(
+        &self,
+        scope: &OrgScope,
+        user_id: &str,
+    ) -> Result<org_member::Model> {
         org_member::Entity::find_by_id((scope.org_id.clone(), user_id.to_owned()))
             .one(self.db())
             .await?
             .ok_or_else(|| ApiError::not_found("Member").into())
     }
 
-    pub async fn set_org_role(&self, caller: &Caller, user_id: &str, role: dto::Role) -> Result<dto::OrgMember> {
+    pub async fn set_org_role(
+        &self,
+        caller: &Caller,
+        user_id: &str,
+        role: dto::Role,
+    ) -> Result<dto::OrgMember> {
         let scope = caller.org_scope()?;
         scope.require_admin()?;
         let member = self.org_member_in_scope(&scope, user_id).await?;
@@ -159,7 +172,10 @@ impl Services {
                         .exec(txn)
                         .await?;
                     user::Entity::update_many()
-                        .col_expr(user::Column::DefaultProjectId, Expr::value(Option::<String>::None))
+                        .col_expr(
+                            user::Column::DefaultProjectId,
+                            Expr::value(Option::<String>::None),
+                        )
                         .filter(user::Column::Id.eq(user_id))
                         .exec(txn)
                         .await?;
@@ -183,7 +199,11 @@ impl Services {
         Ok(rows.into_iter().map(invitation_dto).collect())
     }
 
-    pub async fn invite(&self, caller: &Caller, input: dto::input::Invite) -> Result<dto::CreatedInvitation> {
+    pub async fn invite(
+        &self,
+        caller: &Caller,
+        input: dto::input::Invite,
+    ) -> Result<dto::CreatedInvitation> {
         let scope = caller.org_scope()?;
         scope.require_admin()?;
         let email = validate::normalize_email(&input.email);

@@ -45,7 +45,10 @@ impl Services {
                     .all(self.db())
                     .await?;
                 if *org_role == Role::Admin {
-                    return Ok(all.into_iter().map(|p| project_dto(p, Role::Admin)).collect());
+                    return Ok(all
+                        .into_iter()
+                        .map(|p| project_dto(p, Role::Admin))
+                        .collect());
                 }
                 let memberships = project_member::Entity::find()
                     .filter(project_member::Column::UserId.eq(u.user.id.clone()))
@@ -71,7 +74,8 @@ impl Services {
         let scope = caller.org_scope()?;
         scope.require_admin()?;
         let name = project_name(name)?;
-        self.ensure_project_name_free(&scope.org_id, &name, None).await?;
+        self.ensure_project_name_free(&scope.org_id, &name, None)
+            .await?;
         let row = project::ActiveModel {
             id: Set(new_id()),
             org_id: Set(scope.org_id),
@@ -83,7 +87,12 @@ impl Services {
         Ok(project_dto(row, Role::Admin))
     }
 
-    async fn ensure_project_name_free(&self, org_id: &str, name: &str, except: Option<&str>) -> Result<()> {
+    async fn ensure_project_name_free(
+        &self,
+        org_id: &str,
+        name: &str,
+        except: Option<&str>,
+    ) -> Result<()> {
         let mut q = project::Entity::find()
             .filter(project::Column::OrgId.eq(org_id))
             .filter(project::Column::Name.eq(name));
@@ -96,7 +105,12 @@ impl Services {
         Ok(())
     }
 
-    pub async fn rename_project(&self, caller: &Caller, project_id: &str, name: &str) -> Result<dto::Project> {
+    pub async fn rename_project(
+        &self,
+        caller: &Caller,
+        project_id: &str,
+        name: &str,
+    ) -> Result<dto::Project> {
         let scope = self.project_scope(caller, project_id).await?;
         scope.require_org_admin()?;
         let name = project_name(name)?;
@@ -125,7 +139,10 @@ impl Services {
                         .exec(txn)
                         .await?;
                     user::Entity::update_many()
-                        .col_expr(user::Column::DefaultProjectId, Expr::value(Option::<String>::None))
+                        .col_expr(
+                            user::Column::DefaultProjectId,
+                            Expr::value(Option::<String>::None),
+                        )
                         .filter(user::Column::DefaultProjectId.eq(id.clone()))
                         .exec(txn)
                         .await?;
@@ -138,7 +155,11 @@ impl Services {
     }
 
     /// Everyone who can use the project: org admins (implicitly admin) and explicit members.
-    pub async fn project_members(&self, caller: &Caller, project_id: &str) -> Result<Vec<dto::ProjectMember>> {
+    pub async fn project_members(
+        &self,
+        caller: &Caller,
+        project_id: &str,
+    ) -> Result<Vec<dto::ProjectMember>> {
         let scope = self.project_scope(caller, project_id).await?;
         scope.require_person()?;
         self.members_of(&scope).await
@@ -192,11 +213,14 @@ impl Services {
     ) -> Result<dto::ProjectMember> {
         let scope = self.project_scope(caller, project_id).await?;
         scope.require_admin()?;
-        let org_role = org_member::Entity::find_by_id((scope.org_id().to_owned(), input.user_id.clone()))
-            .one(self.db())
-            .await?
-            .map(|m| m.role)
-            .ok_or_else(|| ApiError::field("userId", "This person is not a member of the organization."))?;
+        let org_role =
+            org_member::Entity::find_by_id((scope.org_id().to_owned(), input.user_id.clone()))
+                .one(self.db())
+                .await?
+                .map(|m| m.role)
+                .ok_or_else(|| {
+                    ApiError::field("userId", "This person is not a member of the organization.")
+                })?;
         if org_role == Role::Admin {
             return Err(ApiError::field(
                 "userId",
@@ -204,12 +228,19 @@ impl Services {
             )
             .into());
         }
-        if project_member::Entity::find_by_id((scope.project_id().to_owned(), input.user_id.clone()))
-            .one(self.db())
-            .await?
-            .is_some()
+        if project_member::Entity::find_by_id((
+            scope.project_id().to_owned(),
+            input.user_id.clone(),
+        ))
+        .one(self.db())
+        .await?
+        .is_some()
         {
-            return Err(ApiError::field("userId", "This person is already a member of the project.").into());
+            return Err(ApiError::field(
+                "userId",
+                "This person is already a member of the project.",
+            )
+            .into());
         }
         project_member::ActiveModel {
             project_id: Set(scope.project_id().to_owned()),
@@ -230,7 +261,11 @@ impl Services {
             .ok_or_else(|| ApiError::not_found("Member").into())
     }
 
-    async fn explicit_member(&self, scope: &ProjectScope, user_id: &str) -> Result<project_member::Model> {
+    async fn explicit_member(
+        &self,
+        scope: &ProjectScope,
+        user_id: &str,
+    ) -> Result<project_member::Model> {
         project_member::Entity::find_by_id((scope.project_id().to_owned(), user_id.to_owned()))
             .one(self.db())
             .await?
@@ -256,7 +291,12 @@ impl Services {
         self.member_row(&scope, user_id).await
     }
 
-    pub async fn remove_project_member(&self, caller: &Caller, project_id: &str, user_id: &str) -> Result<()> {
+    pub async fn remove_project_member(
+        &self,
+        caller: &Caller,
+        project_id: &str,
+        user_id: &str,
+    ) -> Result<()> {
         let scope = self.project_scope(caller, project_id).await?;
         scope.require_admin()?;
         let member = self.explicit_member(&scope, user_id).await?;

@@ -74,7 +74,10 @@ mod tests {
 
     #[test]
     fn usernames_derive_from_emails() {
-        assert_eq!(username_from_email("Ada.Lovelace+x@example.com"), "adalovelacex");
+        assert_eq!(
+            username_from_email("Ada.Lovelace+x@example.com"),
+            "adalovelacex"
+        );
         assert_eq!(username_from_email("_@example.com"), "00");
         assert!(username_ok(&username_from_email("a@example.com")));
     }

@@ -34,8 +34,14 @@ pub fn ApiDocsPage() -> impl IntoView {
 #[component]
 fn Reference(doc: Value) -> impl IntoView {
     let title = doc["info"]["title"].as_str().unwrap_or("API").to_owned();
-    let version = doc["info"]["version"].as_str().unwrap_or_default().to_owned();
-    let description = doc["info"]["description"].as_str().unwrap_or_default().to_owned();
+    let version = doc["info"]["version"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let description = doc["info"]["description"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
     let mut operations = Vec::new();
     if let Some(paths) = doc["paths"].as_object() {
         for (path, item) in paths {
@@ -80,7 +86,12 @@ fn Operation(path: String, method: &'static str, op: Value) -> impl IntoView {
         .as_object()
         .map(|rs| {
             rs.iter()
-                .map(|(code, r)| (code.clone(), r["description"].as_str().unwrap_or_default().to_owned()))
+                .map(|(code, r)| {
+                    (
+                        code.clone(),
+                        r["description"].as_str().unwrap_or_default().to_owned(),
+                    )
+                })
                 .collect()
         })
         .unwrap_or_default();

@@ -74,7 +74,11 @@ fn TopBar(me: Me) -> impl IntoView {
         .as_ref()
         .map(|o| o.name.clone())
         .unwrap_or_else(|| "No organization".to_owned());
-    let username = me.user.as_ref().map(|u| u.username.clone()).unwrap_or_default();
+    let username = me
+        .user
+        .as_ref()
+        .map(|u| u.username.clone())
+        .unwrap_or_default();
     view! {
         <header class="border-b border-slate-200 bg-white dark:border-slate-800 dark:bg-slate-900">
             <nav class="mx-auto flex max-w-5xl flex-wrap items-center gap-x-4 gap-y-2 px-4 py-3" aria-label="Main">

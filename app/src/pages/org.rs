@@ -31,7 +31,11 @@ pub fn OrgPage() -> impl IntoView {
     let invitations = Resource::new(
         move || (invite.version().get(), revoke.version().get()),
         move |_| async move {
-            if is_admin { get_invitations().await } else { Ok(Vec::new()) }
+            if is_admin {
+                get_invitations().await
+            } else {
+                Ok(Vec::new())
+            }
         },
     );
     Effect::new(move |prev: Option<(usize, usize)>| {

@@ -8,7 +8,7 @@ use leptos_router::hooks::use_params_map;
 use crate::api::{
     AddProjectMember, CreateApiKey, CreateProject, DeleteProject, RemoveProjectMember,
     RenameProject, RevokeApiKey, SetProjectRole, get_api_keys, get_org_members,
-    get_project, get_project_members, get_projects,
+    get_project_members, get_projects,
 };
 use crate::components::{FieldError, FormError, LoadError, Loading, short_date};
 use crate::dto::{Me, Project, Role};
@@ -23,12 +23,22 @@ pub fn ProjectsPage() -> impl IntoView {
     let rename = ServerAction::<RenameProject>::new();
     let delete = ServerAction::<DeleteProject>::new();
     let projects = Resource::new(
-        move || (create.version().get(), rename.version().get(), delete.version().get()),
+        move || {
+            (
+                create.version().get(),
+                rename.version().get(),
+                delete.version().get(),
+            )
+        },
         |_| get_projects(),
     );
     // The top bar's project switcher reads the same list.
     Effect::new(move |prev: Option<(usize, usize, usize)>| {
-        let now = (create.version().get(), rename.version().get(), delete.version().get());
+        let now = (
+            create.version().get(),
+            rename.version().get(),
+            delete.version().get(),
+        );
         if prev.is_some_and(|p| p != now) {
             me_resource.refetch();
         }
@@ -130,34 +140,39 @@ fn project_param() -> Memo<String> {
     Memo::new(move |_| params.read().get("project").unwrap_or_default())
 }
 
+/// The project in the address, as the signed-in person sees it (with their role), or `None`
+/// when they cannot reach it. Derived from the frame's `Me`, so switching projects needs no
+/// round trip and the page never shows a project the person cannot use.
+fn current_project() -> (Memo<String>, Memo<Option<Project>>) {
+    let me = expect_context::<Me>();
+    let id = project_param();
+    let project = Memo::new(move |_| me.projects.iter().find(|p| p.id == id.get()).cloned());
+    (id, project)
+}
+
 #[component]
 pub fn ProjectLayout() -> impl IntoView {
-    let project_id = project_param();
-    let project = Resource::new(move || project_id.get(), get_project);
+    let (project_id, project) = current_project();
+    let base = move || format!("/p/{}/settings", project_id.get());
     view! {
-        <Suspense fallback=Loading>
-            {move || Suspend::new(async move {
-                match project.await {
-                    Err(e) => view! { <LoadError error=e /> }.into_any(),
-                    Ok(p) => {
-                        let base = format!("/p/{}/settings", p.id);
-                        provide_context(p.clone());
-                        view! {
-                            <Title text=p.name.clone() />
-                            <div class="mb-6">
-                                <p class="text-sm text-slate-500">"Project"</p>
-                                <h1 class="text-2xl font-semibold" data-testid="project-name">{p.name.clone()}</h1>
-                            </div>
-                            <nav class="mb-6 flex gap-1 border-b border-slate-200 dark:border-slate-800" aria-label="Project settings">
-                                <A href=format!("{base}/members") attr:class="tab">"Members"</A>
-                                <A href=format!("{base}/api-keys") attr:class="tab">"API Keys"</A>
-                            </nav>
-                            <Outlet />
-                        }.into_any()
-                    }
-                }
-            })}
-        </Suspense>
+        <Show
+            when=move || project.get().is_some()
+            fallback=|| view! {
+                <Title text="Project not found" />
+                <div class="alert-error" role="alert">"Project not found. It may have been deleted, or you have no access to it."</div>
+            }
+        >
+            <Title text=move || project.get().map(|p| p.name).unwrap_or_default() />
+            <div class="mb-6">
+                <p class="text-sm text-slate-500">"Project"</p>
+                <h1 class="text-2xl font-semibold" data-testid="project-name">{move || project.get().map(|p| p.name)}</h1>
+            </div>
+            <nav class="mb-6 flex gap-1 border-b border-slate-200 dark:border-slate-800" aria-label="Project settings">
+                <A href=move || format!("{}/members", base()) attr:class="tab">"Members"</A>
+                <A href=move || format!("{}/api-keys", base()) attr:class="tab">"API Keys"</A>
+            </nav>
+            <Outlet />
+        </Show>
     }
 }
 
@@ -169,25 +184,26 @@ pub fn ProjectIndex() -> impl IntoView {
 
 #[component]
 pub fn MembersTab() -> impl IntoView {
-    let project = expect_context::<Project>();
-    let is_admin = project.role == Role::Admin;
-    let project_id = project.id.clone();
+    let (project_id, project) = current_project();
+    let is_admin = move || project.get().is_some_and(|p| p.role == Role::Admin);
     let add = ServerAction::<AddProjectMember>::new();
     let set_role = ServerAction::<SetProjectRole>::new();
     let remove = ServerAction::<RemoveProjectMember>::new();
-    let members = {
-        let id = project_id.clone();
-        Resource::new(
-            move || (add.version().get(), set_role.version().get(), remove.version().get()),
-            move |_| get_project_members(id.clone()),
-        )
-    };
+    let members = Resource::new(
+        move || {
+            (
+                project_id.get(),
+                add.version().get(),
+                set_role.version().get(),
+                remove.version().get(),
+            )
+        },
+        |(id, ..)| get_project_members(id),
+    );
     let org_members = Resource::new(move || add.version().get(), |_| get_org_members());
     let added = Signal::derive(move || add.value().get());
     let role_changed = Signal::derive(move || set_role.value().get());
     let removed = Signal::derive(move || remove.value().get());
-    let pid_for_rows = project_id.clone();
-    let project_for_add = StoredValue::new(project_id.clone());
     view! {
         <section aria-labelledby="members-title">
             <h2 id="members-title" class="sr-only">"Members"</h2>
@@ -195,7 +211,8 @@ pub fn MembersTab() -> impl IntoView {
             <FormError result=removed />
             <Transition fallback=Loading>
                 {move || {
-                    let pid = pid_for_rows.clone();
+                    let pid = project_id.get();
+                    let is_admin = is_admin();
                     Suspend::new(async move {
                         match members.await {
                             Err(e) => view! { <LoadError error=e /> }.into_any(),
@@ -251,13 +268,13 @@ pub fn MembersTab() -> impl IntoView {
                 }}
             </Transition>
         </section>
-        <Show when=move || is_admin>
+        <Show when=is_admin>
             <section class="card mt-6" aria-labelledby="add-member">
                 <h2 id="add-member" class="mb-3 font-semibold">"Add a member"</h2>
                 <Transition fallback=Loading>
                     {
                         move || {
-                            let project_id = project_for_add.get_value();
+                            let project_id = project_id.get();
                             Suspend::new(async move {
                                 let in_project: Vec<String> = members
                                     .await
@@ -311,29 +328,30 @@ pub fn MembersTab() -> impl IntoView {
 
 #[component]
 pub fn ApiKeysTab() -> impl IntoView {
-    let project = expect_context::<Project>();
+    let (project_id, project) = current_project();
     let me = expect_context::<Me>();
     let my_id = me.user.map(|u| u.id).unwrap_or_default();
-    let is_admin = project.role == Role::Admin;
-    let project_id = project.id.clone();
+    let is_admin = move || project.get().is_some_and(|p| p.role == Role::Admin);
     let create = ServerAction::<CreateApiKey>::new();
     let revoke = ServerAction::<RevokeApiKey>::new();
-    let keys = {
-        let id = project_id.clone();
-        Resource::new(
-            move || (create.version().get(), revoke.version().get()),
-            move |_| get_api_keys(id.clone()),
-        )
-    };
+    let keys = Resource::new(
+        move || {
+            (
+                project_id.get(),
+                create.version().get(),
+                revoke.version().get(),
+            )
+        },
+        |(id, ..)| get_api_keys(id),
+    );
     let created = Signal::derive(move || create.value().get());
     let revoked = Signal::derive(move || revoke.value().get());
     let new_key = move || created.get().and_then(|r| r.ok());
-    let pid_rows = project_id.clone();
     view! {
         <section class="card mb-6" aria-labelledby="new-key">
             <h2 id="new-key" class="mb-3 font-semibold">"Create an API key"</h2>
             <ActionForm action=create attr:class="flex flex-wrap items-end gap-3">
-                <input type="hidden" name="project_id" value=project_id.clone() />
+                <input type="hidden" name="project_id" value=move || project_id.get() />
                 <div class="grow">
                     <label class="label" for="key-name">"Key name"</label>
                     <input class="input" id="key-name" name="name" required maxlength="100" placeholder="e.g. CI pipeline" />
@@ -358,8 +376,9 @@ pub fn ApiKeysTab() -> impl IntoView {
         <FormError result=revoked />
         <Transition fallback=Loading>
             {move || {
-                let pid = pid_rows.clone();
+                let pid = project_id.get();
                 let my_id = my_id.clone();
+                let is_admin = is_admin();
                 Suspend::new(async move {
                     match keys.await {
                         Err(e) => view! { <LoadError error=e /> }.into_any(),
