@@ -137,6 +137,18 @@ impl Config {
         }
     }
 
+    /// The database URL with any password masked, for logs.
+    pub fn database_url_for_log(&self) -> String {
+        let url = self.database_url();
+        match url::Url::parse(&url) {
+            Ok(mut u) if u.password().is_some() => {
+                let _ = u.set_password(Some("***"));
+                u.to_string()
+            }
+            _ => url,
+        }
+    }
+
     pub fn public_url(&self) -> String {
         match &self.public_url {
             Some(url) => url.trim_end_matches('/').to_owned(),

@@ -119,10 +119,7 @@ async fn run(cli: Cli) -> Result<(), String> {
         }
         Command::Migrate => {
             server::open(&config).await.map_err(|e| e.to_string())?;
-            eprintln!(
-                "migrations applied ({})",
-                redact_url(&config.database_url())
-            );
+            eprintln!("migrations applied ({})", config.database_url_for_log());
             Ok(())
         }
         Command::User {
@@ -182,16 +179,5 @@ fn describe(e: Error) -> String {
             .map(|(field, msg)| format!("--{field}: {msg}"))
             .collect::<Vec<_>>()
             .join("\n")
-    }
-}
-
-/// Database URLs may carry a password; the log shows the rest.
-fn redact_url(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut u) if u.password().is_some() => {
-            let _ = u.set_password(Some("***"));
-            u.to_string()
-        }
-        _ => url.to_owned(),
     }
 }

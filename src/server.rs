@@ -96,8 +96,9 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     };
     let router = crate::http::router::build(state);
     tracing::info!(
-        "Sigmic listening on http://{addr} (database: {}, data dir: {}, site: {})",
+        "Sigmic listening on http://{addr} (database: {} at {}, data dir: {}, site: {})",
         store::backend_name(services.db()),
+        config.database_url_for_log(),
         config.data_dir.display(),
         site_root.display(),
     );

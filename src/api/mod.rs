@@ -30,7 +30,7 @@ use crate::http::AppState;
         (name = "organization", description = "The organization, its members and invitations"),
         (name = "projects", description = "Projects and their members"),
         (name = "api-keys", description = "API keys of a project"),
-        (name = "health", description = "Liveness and readiness"),
+        (name = "health", description = "Liveness, readiness and this document"),
     )
 )]
 struct ApiDoc;
@@ -66,6 +66,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))
+        .routes(routes!(health::openapi_json))
         .routes(routes!(auth::signup))
         .routes(routes!(auth::login))
         .routes(routes!(auth::logout))

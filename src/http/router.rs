@@ -4,10 +4,8 @@
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::State;
 use axum::http::{HeaderValue, header};
-use axum::response::{IntoResponse, Response};
-use axum::routing::{any, get};
+use axum::routing::any;
 use leptos::prelude::provide_context;
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -26,7 +24,6 @@ pub fn build(state: AppState) -> Router {
     let (api, _) = crate::api::router().split_for_parts();
     Router::new()
         .merge(api)
-        .route("/api/v1/openapi.json", get(openapi_json))
         .route("/api/{*rest}", any(api_not_found))
         .leptos_routes_with_context(&state, routes, context.clone(), {
             let options = state.leptos_options.clone();
@@ -60,14 +57,6 @@ pub fn build(state: AppState) -> Router {
 pub fn openapi_document() -> String {
     let (_, doc) = crate::api::router().split_for_parts();
     doc.to_pretty_json().unwrap_or_else(|_| "{}".to_owned())
-}
-
-async fn openapi_json(State(state): State<AppState>) -> Response {
-    (
-        [(header::CONTENT_TYPE, "application/json")],
-        state.openapi_json.as_str().to_owned(),
-    )
-        .into_response()
 }
 
 async fn api_not_found() -> ErrorResponse {
