@@ -90,11 +90,14 @@ impl Services {
     /// the invited role and nothing else.
     pub async fn create_user(&self, input: NewUser) -> Result<user::Model> {
         let email = validate::normalize_email(&input.email);
-        let username = input
-            .username
-            .as_deref()
-            .map(|u| u.trim().to_lowercase())
-            .unwrap_or_else(|| validate::username_from_email(&email));
+        let username = match input.username.as_deref() {
+            Some(u) => u.trim().to_lowercase(),
+            // Nobody chose this name, so a clash is ours to solve, not theirs to fix.
+            None => {
+                self.free_username(&validate::username_from_email(&email))
+                    .await?
+            }
+        };
         let mut errors = FieldErrors::default();
         errors.check(
             validate::email_ok(&email),
@@ -193,7 +196,7 @@ impl Services {
                             let org_id = new_id();
                             organization::ActiveModel {
                                 id: Set(org_id.clone()),
-                                name: Set(format!("{username_for_org}'s organization")),
+                                name: Set(personal_org_name(&username_for_org)),
                                 created_at: Set(now),
                             }
                             .insert(txn)
@@ -230,6 +233,30 @@ impl Services {
             }
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// `base`, or `base` with the smallest numeric suffix that nobody has taken.
+    async fn free_username(&self, base: &str) -> Result<String> {
+        let taken = |name: String| async move {
+            Ok::<_, Error>(
+                user::Entity::find()
+                    .filter(user::Column::Username.eq(name))
+                    .one(self.db())
+                    .await?
+                    .is_some(),
+            )
+        };
+        if !taken(base.to_owned()).await? {
+            return Ok(base.to_owned());
+        }
+        for n in 2..1000u32 {
+            let candidate = format!("{base}{n}");
+            if !taken(candidate.clone()).await? {
+                return Ok(candidate);
+            }
+        }
+        // Astronomically unlikely; a random tail always fits the 39-character rule.
+        Ok(format!("{base}-{}", &secrets::random_hex(3)?))
     }
 
     async fn check_unique(&self, email: &str, username: &str) -> Result<()> {
@@ -417,6 +444,14 @@ async fn add_org_member<C: ConnectionTrait>(
     .insert(db)
     .await?;
     Ok(())
+}
+
+/// "<name>'s organization", within the 200 characters an organization name may have.
+fn personal_org_name(name: &str) -> String {
+    const SUFFIX: &str = "'s organization";
+    let room = 200 - SUFFIX.chars().count();
+    let short: String = name.chars().take(room).collect();
+    format!("{}{SUFFIX}", short.trim_end())
 }
 
 fn is_unique_violation(e: &sea_orm::DbErr) -> bool {
