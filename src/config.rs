@@ -47,6 +47,102 @@ pub struct Config {
     pub site_root: Option<PathBuf>,
     pub auth: AuthConfig,
     pub smtp: Option<SmtpConfig>,
+    pub sandbox: SandboxConfig,
+    pub uploads: UploadsConfig,
+    pub web: WebConfig,
+}
+
+/// Which isolation runs commands. Only `bwrap` isolates; `unisolated` exists for development
+/// on machines without bubblewrap and says so loudly at start-up. It is never the default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SandboxBackend {
+    Bwrap,
+    UnisolatedDevelopmentOnly,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SandboxConfig {
+    pub backend: SandboxBackend,
+    /// Wall time per command.
+    pub command_timeout_secs: u64,
+    /// Memory of all processes of one sandbox together.
+    pub memory_mb: u64,
+    /// Processes (and threads) alive at once in one sandbox.
+    pub max_processes: u64,
+    /// Largest single file a command may write.
+    pub max_file_size_mb: u64,
+    /// Total size of a workspace; a command that grows it past this is reported.
+    pub max_workspace_mb: u64,
+    /// Output kept per stream per command; the rest is cut with a note.
+    pub max_output_bytes: usize,
+    /// A sandbox with no command for this long ends its processes (the workspace stays).
+    pub idle_timeout_secs: u64,
+    /// Sandboxes started ahead of time, so a task's first command does not wait for one.
+    pub warm_pool: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct UploadsConfig {
+    pub max_files: usize,
+    pub max_file_bytes: u64,
+    /// Bounds on what one `.zip` may extract to (zip bombs).
+    pub max_zip_entries: usize,
+    pub max_extracted_bytes: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebConfig {
+    /// Let `web_fetch` reach loopback, private and link-local addresses (off: SSRF guard).
+    pub allow_private_addresses: bool,
+    /// A SearXNG instance for `web_search` (its JSON API must be enabled).
+    pub searxng_url: Option<String>,
+    /// A Brave Search API key for `web_search`.
+    pub brave_api_key: Option<String>,
+    pub fetch_max_bytes: u64,
+    pub fetch_timeout_secs: u64,
+}
+
+impl Default for SandboxConfig {
+    fn default() -> Self {
+        Self {
+            backend: SandboxBackend::Bwrap,
+            command_timeout_secs: 300,
+            memory_mb: 2048,
+            max_processes: 512,
+            max_file_size_mb: 1024,
+            max_workspace_mb: 10 * 1024,
+            max_output_bytes: 64 * 1024,
+            idle_timeout_secs: 15 * 60,
+            warm_pool: 2,
+        }
+    }
+}
+
+impl Default for UploadsConfig {
+    fn default() -> Self {
+        Self {
+            max_files: 20,
+            max_file_bytes: 50 * 1024 * 1024,
+            max_zip_entries: 10_000,
+            max_extracted_bytes: 1024 * 1024 * 1024,
+        }
+    }
+}
+
+impl Default for WebConfig {
+    fn default() -> Self {
+        Self {
+            allow_private_addresses: false,
+            searxng_url: None,
+            brave_api_key: None,
+            fetch_max_bytes: 5 * 1024 * 1024,
+            fetch_timeout_secs: 30,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -86,6 +182,9 @@ impl Default for Config {
             site_root: None,
             auth: AuthConfig::default(),
             smtp: None,
+            sandbox: SandboxConfig::default(),
+            uploads: UploadsConfig::default(),
+            web: WebConfig::default(),
         }
     }
 }
@@ -196,7 +295,7 @@ impl AuthConfig {
 /// The top-level settings `SIGMIC_…` variables may name. Other `SIGMIC_…` variables (a test
 /// harness's, say) are not settings and are left alone, while a typo in `sigmic.toml` is still
 /// an error.
-const SETTINGS: [&str; 9] = [
+const SETTINGS: [&str; 12] = [
     "addr",
     "data_dir",
     "database_url",
@@ -206,6 +305,9 @@ const SETTINGS: [&str; 9] = [
     "site_root",
     "auth",
     "smtp",
+    "sandbox",
+    "uploads",
+    "web",
 ];
 
 fn is_setting(key: &str) -> bool {

@@ -5,11 +5,16 @@
 //! through the port `console` implements.
 
 pub mod api;
+pub mod bench;
 pub mod config;
 pub mod console;
 pub mod error;
 pub mod http;
+pub mod sandbox;
 pub mod secrets;
 pub mod server;
 pub mod services;
 pub mod store;
+pub mod tools;
+pub mod web;
+pub mod workspace;

@@ -45,6 +45,32 @@ enum Command {
         #[command(subcommand)]
         command: KeyCommand,
     },
+    /// Measure the platform on this machine.
+    Bench {
+        #[command(subcommand)]
+        command: BenchCommand,
+    },
+    /// Internal: the process bubblewrap starts inside each sandbox.
+    #[command(hide = true)]
+    SandboxSupervisor {
+        #[arg(long)]
+        network: String,
+        #[arg(long)]
+        max_file_bytes: u64,
+        #[arg(long)]
+        address_space_bytes: Option<u64>,
+    },
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// Sandbox start and command latency (p50, p99) against a plain process spawn.
+    Sandbox {
+        #[arg(long, default_value_t = 200)]
+        runs: usize,
+        #[arg(long, default_value = "true")]
+        command: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -77,6 +103,20 @@ enum KeyCommand {
 }
 
 fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // Inside a sandbox: no runtime, no configuration, nothing but the supervisor's loop.
+    if let Command::SandboxSupervisor {
+        network,
+        max_file_bytes,
+        address_space_bytes,
+    } = &cli.command
+    {
+        return sigmic::sandbox::supervisor::run(sigmic::sandbox::supervisor::Options {
+            network: network == "on",
+            max_file_bytes: *max_file_bytes,
+            address_space_bytes: *address_space_bytes,
+        });
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("SIGMIC_LOG")
@@ -94,7 +134,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(Cli::parse())) {
+    match runtime.block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
             eprintln!("error: {message}");
@@ -149,6 +189,11 @@ async fn run(cli: Cli) -> Result<(), String> {
             println!("created user {} <{}>", user.username, user.email);
             Ok(())
         }
+        Command::Bench {
+            command: BenchCommand::Sandbox { runs, command },
+        } => sigmic::bench::sandbox(runs, &command).await,
+        // Handled in `main` before any runtime starts.
+        Command::SandboxSupervisor { .. } => Ok(()),
         Command::Key {
             command:
                 KeyCommand::Create {

@@ -57,7 +57,7 @@ impl Services {
     }
 }
 
-pub(crate) fn new_id() -> String {
+pub fn new_id() -> String {
     uuid::Uuid::now_v7().to_string()
 }
 

@@ -1,0 +1,523 @@
+//! The bubblewrap backend: one `bwrap` process per live sandbox, with the supervisor inside.
+
+use std::collections::BTreeMap;
+use std::path::{Component, Path, PathBuf};
+use std::process::Stdio;
+use std::sync::{Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
+use tokio::process::{Child, ChildStdin, ChildStdout};
+
+use super::cgroup::{self, Cgroup};
+use super::protocol::{Ready, Request, Response};
+use super::{Command, CommandOutput, Redactor, Sandbox, SandboxError};
+use crate::config::SandboxConfig;
+
+/// Where the sigmic binary (the supervisor) appears inside a sandbox.
+const SUPERVISOR_PATH: &str = "/.sigmic/sigmic";
+/// Files of the host's `/etc` a sandbox must not read.
+const HIDDEN_FILES: &[&str] = &[
+    "/etc/shadow",
+    "/etc/shadow-",
+    "/etc/gshadow",
+    "/etc/gshadow-",
+    "/etc/sudoers",
+    "/etc/security/opasswd",
+];
+const HIDDEN_DIRS: &[&str] = &["/etc/ssh", "/etc/ssl/private", "/etc/sudoers.d"];
+/// Time the supervisor may take to lock down and say it is ready.
+const START_TIMEOUT: Duration = Duration::from_secs(10);
+/// Slack on top of a command's own timeout before the host gives up on the supervisor.
+const ANSWER_SLACK: Duration = Duration::from_secs(10);
+const SIGXFSZ: i32 = 25;
+
+#[derive(Debug, Clone)]
+pub struct Limits {
+    pub timeout: Duration,
+    pub memory_bytes: u64,
+    pub max_processes: u64,
+    pub max_file_bytes: u64,
+    pub max_workspace_bytes: u64,
+    pub max_output: usize,
+}
+
+impl From<&SandboxConfig> for Limits {
+    fn from(c: &SandboxConfig) -> Self {
+        const MB: u64 = 1024 * 1024;
+        Self {
+            timeout: Duration::from_secs(c.command_timeout_secs),
+            memory_bytes: c.memory_mb.saturating_mul(MB),
+            max_processes: c.max_processes,
+            max_file_bytes: c.max_file_size_mb.saturating_mul(MB),
+            max_workspace_bytes: c.max_workspace_mb.saturating_mul(MB),
+            max_output: c.max_output_bytes,
+        }
+    }
+}
+
+/// The environment of a task's commands: plain variables and secrets (a secret wins a clash).
+#[derive(Debug, Clone, Default)]
+pub struct TaskEnv {
+    pub env: BTreeMap<String, String>,
+    pub secrets: BTreeMap<String, String>,
+}
+
+struct Live {
+    child: Child,
+    stdin: ChildStdin,
+    stdout: Lines<BufReader<ChildStdout>>,
+    cgroup: Option<Cgroup>,
+    next_id: u64,
+}
+
+pub struct BwrapSandbox {
+    id: String,
+    workspace: RwLock<PathBuf>,
+    network: bool,
+    limits: Limits,
+    exe: PathBuf,
+    use_cgroups: bool,
+    env: RwLock<(Vec<(String, String)>, Redactor)>,
+    live: tokio::sync::Mutex<Option<Live>>,
+    last_used: Mutex<Instant>,
+}
+
+impl BwrapSandbox {
+    pub fn new(
+        id: String,
+        workspace: PathBuf,
+        network: bool,
+        limits: Limits,
+        exe: PathBuf,
+        use_cgroups: bool,
+    ) -> Self {
+        Self {
+            id,
+            workspace: RwLock::new(workspace),
+            network,
+            limits,
+            exe,
+            use_cgroups,
+            env: RwLock::new((base_env(), Redactor::default())),
+            live: tokio::sync::Mutex::new(None),
+            last_used: Mutex::new(Instant::now()),
+        }
+    }
+
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    pub fn network(&self) -> bool {
+        self.network
+    }
+
+    /// Points the handle at the workspace's new host path (the directory was renamed; the
+    /// mount inside the sandbox follows the directory, not its name).
+    pub fn moved_to(&self, path: PathBuf) {
+        if let Ok(mut w) = self.workspace.write() {
+            *w = path;
+        }
+    }
+
+    pub fn set_env(&self, task: &TaskEnv) {
+        let mut vars: BTreeMap<String, String> = base_env().into_iter().collect();
+        vars.extend(task.env.clone());
+        vars.extend(task.secrets.clone());
+        if let Ok(mut e) = self.env.write() {
+            *e = (vars.into_iter().collect(), Redactor::new(&task.secrets));
+        }
+    }
+
+    pub fn idle_for(&self) -> Duration {
+        self.last_used
+            .lock()
+            .map(|t| t.elapsed())
+            .unwrap_or_default()
+    }
+
+    fn touch(&self) {
+        if let Ok(mut t) = self.last_used.lock() {
+            *t = Instant::now();
+        }
+    }
+
+    pub async fn is_live(&self) -> bool {
+        self.live.lock().await.is_some()
+    }
+
+    /// Starts the sandbox now (the pool does this ahead of time).
+    pub async fn warm(&self) -> Result<(), SandboxError> {
+        let mut live = self.live.lock().await;
+        if live.is_none() {
+            *live = Some(self.start().await?);
+        }
+        Ok(())
+    }
+
+    fn bwrap_args(&self, workspace: &Path) -> Vec<String> {
+        let mut a: Vec<String> = [
+            "--unshare-user",
+            "--unshare-pid",
+            "--unshare-ipc",
+            "--unshare-uts",
+            "--unshare-cgroup-try",
+            "--die-with-parent",
+            "--new-session",
+            "--clearenv",
+            "--cap-drop",
+            "ALL",
+            "--uid",
+            "1000",
+            "--gid",
+            "1000",
+            "--hostname",
+            "sandbox",
+            "--ro-bind",
+            "/usr",
+            "/usr",
+        ]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
+        if !self.network {
+            a.push("--unshare-net".into());
+        }
+        // Debian's merged /usr makes these symlinks; elsewhere they are directories.
+        for dir in ["/bin", "/sbin", "/lib", "/lib64", "/lib32"] {
+            match std::fs::symlink_metadata(dir) {
+                Ok(m) if m.file_type().is_symlink() => {
+                    if let Ok(target) = std::fs::read_link(dir) {
+                        a.extend(["--symlink".into(), target.display().to_string(), dir.into()]);
+                    }
+                }
+                Ok(_) => a.extend(["--ro-bind".into(), dir.into(), dir.into()]),
+                Err(_) => {}
+            }
+        }
+        a.extend(["--ro-bind".into(), "/etc".into(), "/etc".into()]);
+        for f in HIDDEN_FILES {
+            if Path::new(f).exists() {
+                a.extend(["--ro-bind".into(), "/dev/null".into(), (*f).into()]);
+            }
+        }
+        for d in HIDDEN_DIRS {
+            if Path::new(d).is_dir() {
+                a.extend(["--tmpfs".into(), (*d).into()]);
+            }
+        }
+        a.extend(
+            [
+                "--proc",
+                "/proc",
+                "--dev",
+                "/dev",
+                "--tmpfs",
+                "/tmp",
+                "--dir",
+                "/tmp/home",
+                "--bind",
+            ]
+            .iter()
+            .map(|s| (*s).to_owned()),
+        );
+        a.push(workspace.display().to_string());
+        a.push("/workspace".into());
+        a.extend([
+            "--ro-bind".into(),
+            self.exe.display().to_string(),
+            SUPERVISOR_PATH.into(),
+        ]);
+        a.extend(["--chdir".into(), "/workspace".into()]);
+        a.extend([
+            "--".into(),
+            SUPERVISOR_PATH.into(),
+            "sandbox-supervisor".into(),
+            "--network".into(),
+            if self.network { "on" } else { "off" }.into(),
+            "--max-file-bytes".into(),
+            self.limits.max_file_bytes.to_string(),
+        ]);
+        if !self.use_cgroups {
+            a.extend([
+                "--address-space-bytes".into(),
+                self.limits.memory_bytes.to_string(),
+            ]);
+        }
+        a
+    }
+
+    async fn start(&self) -> Result<Live, SandboxError> {
+        let workspace = self.workspace();
+        std::fs::create_dir_all(&workspace)?;
+        let cgroup = if self.use_cgroups {
+            Some(
+                Cgroup::create(
+                    &self.id,
+                    self.limits.memory_bytes,
+                    self.limits.max_processes,
+                )
+                .map_err(|e| SandboxError::Unavailable(format!("cgroup: {e}")))?,
+            )
+        } else {
+            None
+        };
+        let mut child = tokio::process::Command::new("bwrap")
+            .args(self.bwrap_args(&workspace))
+            .env_clear()
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| SandboxError::Unavailable(format!("cannot run bwrap: {e}")))?;
+        let (Some(stdin), Some(stdout), Some(stderr)) =
+            (child.stdin.take(), child.stdout.take(), child.stderr.take())
+        else {
+            return Err(SandboxError::Failed("bwrap pipes missing".into()));
+        };
+        let id = self.id.clone();
+        tokio::spawn(async move {
+            let mut lines = BufReader::new(stderr).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                tracing::warn!(sandbox = %id, "{line}");
+            }
+        });
+        let mut stdout = BufReader::new(stdout).lines();
+        let ready = tokio::time::timeout(START_TIMEOUT, stdout.next_line())
+            .await
+            .map_err(|_| SandboxError::Unavailable("the sandbox did not start in time".into()))?
+            .map_err(SandboxError::Io)?
+            .and_then(|l| serde_json::from_str::<Ready>(&l).ok());
+        if !ready.is_some_and(|r| r.ready) {
+            let _ = child.kill().await;
+            return Err(SandboxError::Unavailable(
+                "the sandbox supervisor did not start (see the server log)".into(),
+            ));
+        }
+        if let (Some(cg), Some(pid)) = (&cgroup, child.id()) {
+            // Commands start only after this, so each one is born inside the limits.
+            for p in std::iter::once(pid).chain(cgroup::descendants(pid)) {
+                cg.add(p)
+                    .map_err(|e| SandboxError::Unavailable(format!("cgroup: {e}")))?;
+            }
+        }
+        Ok(Live {
+            child,
+            stdin,
+            stdout,
+            cgroup,
+            next_id: 1,
+        })
+    }
+
+    async fn exchange(
+        live: &mut Live,
+        req: &Request,
+        wait: Duration,
+    ) -> Result<Response, SandboxError> {
+        let mut line =
+            serde_json::to_string(req).map_err(|e| SandboxError::Failed(e.to_string()))?;
+        line.push('\n');
+        live.stdin.write_all(line.as_bytes()).await?;
+        live.stdin.flush().await?;
+        let answer = tokio::time::timeout(wait, live.stdout.next_line())
+            .await
+            .map_err(|_| SandboxError::Failed("the sandbox stopped answering".into()))??
+            .ok_or_else(|| SandboxError::Failed("the sandbox ended unexpectedly".into()))?;
+        serde_json::from_str(&answer).map_err(|e| SandboxError::Failed(e.to_string()))
+    }
+
+    fn workspace_bytes(&self) -> u64 {
+        fn walk(dir: &Path, total: &mut u64) {
+            let Ok(entries) = std::fs::read_dir(dir) else {
+                return;
+            };
+            for e in entries.flatten() {
+                let Ok(m) = e.path().symlink_metadata() else {
+                    continue;
+                };
+                if m.is_dir() {
+                    walk(&e.path(), total);
+                } else {
+                    *total += m.len();
+                }
+            }
+        }
+        let mut total = 0;
+        walk(&self.workspace(), &mut total);
+        total
+    }
+}
+
+/// `PATH` and friends every command gets.
+fn base_env() -> Vec<(String, String)> {
+    [
+        (
+            "PATH",
+            "/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin",
+        ),
+        ("HOME", "/tmp/home"),
+        ("LANG", "C.UTF-8"),
+        ("TERM", "dumb"),
+        ("TMPDIR", "/tmp"),
+    ]
+    .iter()
+    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+    .collect()
+}
+
+/// `""`, `src`, `./src`, `/workspace/src` → `/workspace/src`; `..` and other absolute paths
+/// are refused.
+pub fn sandbox_cwd(cwd: &str) -> Result<String, SandboxError> {
+    let rel = cwd
+        .strip_prefix("/workspace")
+        .map(|r| r.trim_start_matches('/'))
+        .unwrap_or(cwd);
+    let path = Path::new(rel);
+    if path.is_absolute()
+        || path
+            .components()
+            .any(|c| !matches!(c, Component::Normal(_) | Component::CurDir))
+    {
+        return Err(SandboxError::BadCwd(cwd.to_owned()));
+    }
+    let joined = Path::new("/workspace").join(path);
+    Ok(joined.display().to_string())
+}
+
+fn mb(bytes: u64) -> u64 {
+    bytes / (1024 * 1024)
+}
+
+#[async_trait]
+impl Sandbox for BwrapSandbox {
+    async fn run(&self, command: Command) -> Result<CommandOutput, SandboxError> {
+        let cwd = sandbox_cwd(&command.cwd)?;
+        let timeout = command.timeout.unwrap_or(self.limits.timeout);
+        let (env, redactor) = self
+            .env
+            .read()
+            .map(|e| e.clone())
+            .map_err(|_| SandboxError::Failed("environment lock poisoned".into()))?;
+        self.touch();
+        let mut guard = self.live.lock().await;
+        if guard.is_none() {
+            *guard = Some(self.start().await?);
+        }
+        let Some(live) = guard.as_mut() else {
+            return Err(SandboxError::Failed("sandbox not running".into()));
+        };
+        let (oom_before, pids_before) = live
+            .cgroup
+            .as_ref()
+            .map(|c| (c.oom_kills(), c.pids_refused()))
+            .unwrap_or_default();
+        let req = Request {
+            id: live.next_id,
+            command: command.command,
+            cwd,
+            env,
+            timeout_ms: u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX),
+            max_output: self.limits.max_output,
+        };
+        live.next_id += 1;
+        let answer = Self::exchange(live, &req, timeout + ANSWER_SLACK).await;
+        let response = match answer {
+            Ok(r) => r,
+            Err(e) => {
+                // A supervisor that cannot answer is gone: end it, the next command starts anew.
+                if let Some(mut dead) = guard.take() {
+                    let _ = dead.child.kill().await;
+                }
+                return Err(e);
+            }
+        };
+        let mut limit = None;
+        if let Some(cg) = &live.cgroup {
+            if cg.oom_kills() > oom_before {
+                limit = Some(format!(
+                    "The command ran out of memory: the sandbox's limit is {} MB.",
+                    mb(self.limits.memory_bytes)
+                ));
+            } else if cg.pids_refused() > pids_before {
+                limit = Some(format!(
+                    "The command hit the sandbox's limit of {} processes; new processes were refused.",
+                    self.limits.max_processes
+                ));
+            }
+        }
+        if response.signal == Some(SIGXFSZ) {
+            limit = Some(format!(
+                "The command tried to write a file larger than the limit of {} MB.",
+                mb(self.limits.max_file_bytes)
+            ));
+        }
+        drop(guard);
+        if limit.is_none() {
+            let used = self.workspace_bytes();
+            if used > self.limits.max_workspace_bytes {
+                limit = Some(format!(
+                    "The workspace holds {} MB, over its limit of {} MB. Delete files before going on.",
+                    mb(used),
+                    mb(self.limits.max_workspace_bytes)
+                ));
+            }
+        }
+        if response.timed_out {
+            limit = Some(format!(
+                "The command was stopped after {} seconds (its time limit).",
+                timeout.as_secs()
+            ));
+        }
+        let truncated = response.stdout_total > response.stdout.len() as u64
+            || response.stderr_total > response.stderr.len() as u64;
+        let note = |text: String, total: u64| {
+            if total > text.len() as u64 {
+                format!(
+                    "{text}\n[output truncated: {} of {total} bytes shown]",
+                    text.len()
+                )
+            } else {
+                text
+            }
+        };
+        let mut stderr = note(response.stderr, response.stderr_total);
+        if let Some(e) = response.spawn_error {
+            stderr = e;
+        }
+        Ok(CommandOutput {
+            stdout: redactor.redact(&note(response.stdout, response.stdout_total)),
+            stderr: redactor.redact(&stderr),
+            exit_code: response.exit_code,
+            timed_out: response.timed_out,
+            truncated,
+            limit,
+        })
+    }
+
+    fn workspace(&self) -> PathBuf {
+        self.workspace.read().map(|w| w.clone()).unwrap_or_default()
+    }
+
+    async fn kill_all(&self) -> Result<(), SandboxError> {
+        let mut guard = self.live.lock().await;
+        if let Some(mut live) = guard.take() {
+            // The supervisor is PID 1 of the sandbox's namespace: when it dies, the kernel
+            // ends every process in it.
+            let _ = live.child.kill().await;
+            let _ = live.child.wait().await;
+            if let Some(cg) = &live.cgroup {
+                for _ in 0..50 {
+                    if cg.procs().is_empty() {
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,343 @@
+//! Which sandbox belongs to which task: sandboxes are started ahead of time (a warm pool), handed
+//! to a task on its first command, kept while it is active, and ended after an idle timeout,
+//! when the workspace is packed into a snapshot that the next use restores.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use super::bwrap::{BwrapSandbox, Limits, TaskEnv};
+use super::cgroup::Cgroup;
+use super::{Command, Sandbox, SandboxError};
+use crate::config::{SandboxBackend, SandboxConfig};
+
+/// What a task's sandbox looks like.
+#[derive(Debug, Clone, Default)]
+pub struct SandboxSpec {
+    pub task_id: String,
+    pub network: bool,
+    pub env: TaskEnv,
+}
+
+pub struct SandboxManager {
+    config: SandboxConfig,
+    workspaces: PathBuf,
+    snapshots: PathBuf,
+    pool_dir: PathBuf,
+    exe: PathBuf,
+    use_cgroups: bool,
+    /// Why tasks cannot run here, when the backend failed its start-up check.
+    unavailable: Option<String>,
+    pool: Mutex<Vec<Arc<BwrapSandbox>>>,
+    active: Mutex<HashMap<String, Arc<BwrapSandbox>>>,
+}
+
+/// Task ids become directory names: only what a UUID or a simple slug contains.
+fn safe_name(id: &str) -> Result<&str, SandboxError> {
+    if !id.is_empty()
+        && id.len() <= 64
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        Ok(id)
+    } else {
+        Err(SandboxError::Failed(format!("invalid sandbox id {id:?}")))
+    }
+}
+
+impl SandboxManager {
+    /// Prepares the directories and checks the backend works. A failed check is remembered:
+    /// the server runs, and every task is refused with the reason.
+    pub async fn new(config: SandboxConfig, data_dir: &Path) -> Result<Arc<Self>, SandboxError> {
+        let root = data_dir.join("workspaces");
+        let manager = Arc::new(Self {
+            workspaces: root.clone(),
+            snapshots: data_dir.join("snapshots"),
+            pool_dir: root.join(".pool"),
+            exe: std::env::current_exe()?,
+            use_cgroups: Cgroup::available(),
+            unavailable: None,
+            pool: Mutex::new(Vec::new()),
+            active: Mutex::new(HashMap::new()),
+            config,
+        });
+        std::fs::create_dir_all(&manager.pool_dir)?;
+        std::fs::create_dir_all(&manager.snapshots)?;
+        // Slots of a previous run are not anyone's workspace.
+        if let Ok(entries) = std::fs::read_dir(&manager.pool_dir) {
+            for e in entries.flatten() {
+                let _ = std::fs::remove_dir_all(e.path());
+            }
+        }
+        let check = manager.check().await;
+        let manager = match check {
+            Ok(()) => manager,
+            Err(reason) => {
+                tracing::error!("sandbox unavailable, tasks will not run: {reason}");
+                let mut m = Arc::try_unwrap(manager).map_err(|_| {
+                    SandboxError::Failed("sandbox manager shared during start-up".into())
+                })?;
+                m.unavailable = Some(reason);
+                Arc::new(m)
+            }
+        };
+        if !manager.use_cgroups {
+            tracing::warn!(
+                "cgroups are not writable here: sandbox memory and process limits fall back to rlimits"
+            );
+        }
+        Ok(manager)
+    }
+
+    pub fn unavailable(&self) -> Option<&str> {
+        self.unavailable.as_deref()
+    }
+
+    /// Runs `true` in a throwaway sandbox: proves bwrap, namespaces and the supervisor work.
+    async fn check(self: &Arc<Self>) -> Result<(), String> {
+        match self.config.backend {
+            SandboxBackend::Bwrap => {}
+            SandboxBackend::UnisolatedDevelopmentOnly => {
+                return Err(
+                    "the unisolated backend is configured; it is not built into this server".into(),
+                );
+            }
+        }
+        let probe = self.fresh("check", true).map_err(|e| e.to_string())?;
+        let out = probe
+            .run(Command::new("echo sandbox-ok"))
+            .await
+            .map_err(|e| format!("{e}. Install bubblewrap (Debian: apt-get install bubblewrap) and allow user namespaces."))?;
+        let _ = probe.kill_all().await;
+        let _ = std::fs::remove_dir_all(probe.workspace());
+        if out.stdout.trim() == "sandbox-ok" {
+            Ok(())
+        } else {
+            Err(format!(
+                "the sandbox check printed {:?} / {:?}",
+                out.stdout, out.stderr
+            ))
+        }
+    }
+
+    fn limits(&self) -> Limits {
+        Limits::from(&self.config)
+    }
+
+    fn fresh(&self, slot: &str, network: bool) -> Result<Arc<BwrapSandbox>, SandboxError> {
+        let name = format!("{}-{}", safe_name(slot)?, crate::services::new_id());
+        let dir = self.pool_dir.join(&name);
+        std::fs::create_dir_all(&dir)?;
+        Ok(Arc::new(BwrapSandbox::new(
+            name,
+            dir,
+            network,
+            self.limits(),
+            self.exe.clone(),
+            self.use_cgroups,
+        )))
+    }
+
+    /// Starts sandboxes until the pool holds `warm_pool`. Runs in the background.
+    pub async fn fill_pool(self: &Arc<Self>) {
+        if self.unavailable.is_some() {
+            return;
+        }
+        loop {
+            let have = self.pool.lock().map(|p| p.len()).unwrap_or(usize::MAX);
+            if have >= self.config.warm_pool {
+                return;
+            }
+            let Ok(sb) = self.fresh("pool", true) else {
+                return;
+            };
+            if let Err(e) = sb.warm().await {
+                tracing::warn!(error = %e, "could not start a pooled sandbox");
+                return;
+            }
+            if let Ok(mut p) = self.pool.lock() {
+                p.push(sb);
+            }
+        }
+    }
+
+    fn workspace_dir(&self, task_id: &str) -> Result<PathBuf, SandboxError> {
+        Ok(self.workspaces.join(safe_name(task_id)?))
+    }
+
+    fn snapshot_file(&self, task_id: &str) -> Result<PathBuf, SandboxError> {
+        Ok(self.snapshots.join(format!("{}.tar", safe_name(task_id)?)))
+    }
+
+    /// The task's sandbox, created on first use (from the warm pool when it can be).
+    pub async fn acquire(
+        self: &Arc<Self>,
+        spec: &SandboxSpec,
+    ) -> Result<Arc<BwrapSandbox>, SandboxError> {
+        if let Some(reason) = &self.unavailable {
+            return Err(SandboxError::Unavailable(reason.clone()));
+        }
+        let dir = self.workspace_dir(&spec.task_id)?;
+        if let Some(sb) = self
+            .active
+            .lock()
+            .ok()
+            .and_then(|a| a.get(&spec.task_id).cloned())
+        {
+            sb.set_env(&spec.env);
+            return Ok(sb);
+        }
+        let snapshot = self.snapshot_file(&spec.task_id)?;
+        let sandbox = if !dir.exists() && !snapshot.exists() && spec.network {
+            // A new task: take a started sandbox and give its directory the task's name.
+            let pooled = self.pool.lock().ok().and_then(|mut p| p.pop());
+            match pooled {
+                Some(sb) => {
+                    std::fs::rename(sb.workspace(), &dir)?;
+                    sb.moved_to(dir.clone());
+                    sb
+                }
+                None => self.sandbox_at(&spec.task_id, dir.clone(), spec.network),
+            }
+        } else {
+            if snapshot.exists() {
+                restore(&snapshot, &dir)?;
+            }
+            self.sandbox_at(&spec.task_id, dir.clone(), spec.network)
+        };
+        sandbox.set_env(&spec.env);
+        if let Ok(mut a) = self.active.lock() {
+            a.insert(spec.task_id.clone(), Arc::clone(&sandbox));
+        }
+        let me = Arc::clone(self);
+        tokio::spawn(async move { me.fill_pool().await });
+        Ok(sandbox)
+    }
+
+    fn sandbox_at(&self, task_id: &str, dir: PathBuf, network: bool) -> Arc<BwrapSandbox> {
+        Arc::new(BwrapSandbox::new(
+            format!("task-{task_id}"),
+            dir,
+            network,
+            self.limits(),
+            self.exe.clone(),
+            self.use_cgroups,
+        ))
+    }
+
+    /// Ends the task's processes now (cancel); the workspace stays as it is.
+    pub async fn stop(&self, task_id: &str) -> Result<(), SandboxError> {
+        let sb = self
+            .active
+            .lock()
+            .ok()
+            .and_then(|a| a.get(task_id).cloned());
+        if let Some(sb) = sb {
+            sb.kill_all().await?;
+        }
+        Ok(())
+    }
+
+    /// Ends the sandbox and packs the workspace into a snapshot; the next `acquire` restores it.
+    pub async fn expire(&self, task_id: &str) -> Result<(), SandboxError> {
+        let sb = self.active.lock().ok().and_then(|mut a| a.remove(task_id));
+        if let Some(sb) = sb {
+            sb.kill_all().await?;
+        }
+        let dir = self.workspace_dir(task_id)?;
+        if dir.exists() {
+            let snapshot = self.snapshot_file(task_id)?;
+            let d = dir.clone();
+            tokio::task::spawn_blocking(move || pack(&d, &snapshot))
+                .await
+                .map_err(|e| SandboxError::Failed(e.to_string()))??;
+            std::fs::remove_dir_all(&dir)?;
+        }
+        Ok(())
+    }
+
+    /// Removes everything of a task: processes, workspace, snapshot.
+    pub async fn delete(&self, task_id: &str) -> Result<(), SandboxError> {
+        let sb = self.active.lock().ok().and_then(|mut a| a.remove(task_id));
+        if let Some(sb) = sb {
+            sb.kill_all().await?;
+        }
+        let dir = self.workspace_dir(task_id)?;
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir)?;
+        }
+        let snapshot = self.snapshot_file(task_id)?;
+        if snapshot.exists() {
+            std::fs::remove_file(snapshot)?;
+        }
+        Ok(())
+    }
+
+    /// Expires sandboxes idle longer than the configured timeout, every few seconds.
+    pub fn spawn_reaper(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
+        let me = Arc::clone(self);
+        tokio::spawn(async move {
+            let idle = Duration::from_secs(me.config.idle_timeout_secs);
+            let tick = (idle / 4).clamp(Duration::from_millis(200), Duration::from_secs(30));
+            loop {
+                tokio::time::sleep(tick).await;
+                let idle_ids: Vec<String> = me
+                    .active
+                    .lock()
+                    .map(|a| {
+                        a.iter()
+                            .filter(|(_, sb)| sb.idle_for() >= idle)
+                            .map(|(id, _)| id.clone())
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                for id in idle_ids {
+                    if let Err(e) = me.expire(&id).await {
+                        tracing::warn!(task = %id, error = %e, "could not expire an idle sandbox");
+                    }
+                }
+            }
+        })
+    }
+
+    /// Ends every sandbox (shutdown).
+    pub async fn shutdown(&self) {
+        let all: Vec<Arc<BwrapSandbox>> = self
+            .active
+            .lock()
+            .map(|mut a| a.drain().map(|(_, sb)| sb).collect())
+            .unwrap_or_default();
+        let pooled: Vec<Arc<BwrapSandbox>> = self
+            .pool
+            .lock()
+            .map(|mut p| p.drain(..).collect())
+            .unwrap_or_default();
+        for sb in all.into_iter().chain(pooled) {
+            let _ = sb.kill_all().await;
+        }
+    }
+}
+
+fn pack(dir: &Path, snapshot: &Path) -> Result<(), SandboxError> {
+    let tmp = snapshot.with_extension("tar.partial");
+    let file = std::fs::File::create(&tmp)?;
+    let mut builder = tar::Builder::new(file);
+    // Links are stored as links, never followed: a workspace symlink to /etc stays a link.
+    builder.follow_symlinks(false);
+    builder.append_dir_all(".", dir)?;
+    builder.into_inner()?.sync_all()?;
+    std::fs::rename(&tmp, snapshot)?;
+    Ok(())
+}
+
+fn restore(snapshot: &Path, dir: &Path) -> Result<(), SandboxError> {
+    std::fs::create_dir_all(dir)?;
+    let mut archive = tar::Archive::new(std::fs::File::open(snapshot)?);
+    archive.set_preserve_permissions(true);
+    // `unpack` refuses entries that would land outside `dir`.
+    archive.unpack(dir)?;
+    std::fs::remove_file(snapshot)?;
+    Ok(())
+}

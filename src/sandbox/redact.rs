@@ -1,0 +1,58 @@
+//! Replaces the task's secret values with `[REDACTED:NAME]` in everything the sandbox and the
+//! tools hand back, so a secret echoed by a command never reaches a model, an event or a log.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+#[derive(Debug, Clone, Default)]
+pub struct Redactor {
+    /// (value, name), longest value first so a secret that contains another is replaced whole.
+    secrets: Arc<Vec<(String, String)>>,
+}
+
+impl Redactor {
+    pub fn new(secrets: &BTreeMap<String, String>) -> Self {
+        let mut pairs: Vec<(String, String)> = secrets
+            .iter()
+            .filter(|(_, v)| !v.is_empty())
+            .map(|(k, v)| (v.clone(), k.clone()))
+            .collect();
+        pairs.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then_with(|| a.1.cmp(&b.1)));
+        Self {
+            secrets: Arc::new(pairs),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.secrets.is_empty()
+    }
+
+    pub fn redact(&self, text: &str) -> String {
+        let mut out = text.to_owned();
+        for (value, name) in self.secrets.iter() {
+            if out.contains(value.as_str()) {
+                out = out.replace(value.as_str(), &format!("[REDACTED:{name}]"));
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn longest_secret_wins_and_all_occurrences_go() {
+        let mut s = BTreeMap::new();
+        s.insert("SHORT".to_owned(), "abc".to_owned());
+        s.insert("LONG".to_owned(), "abcdef".to_owned());
+        s.insert("EMPTY".to_owned(), String::new());
+        let r = Redactor::new(&s);
+        assert_eq!(
+            r.redact("abcdef and abc, abcdef"),
+            "[REDACTED:LONG] and [REDACTED:SHORT], [REDACTED:LONG]"
+        );
+        assert_eq!(r.redact("nothing"), "nothing");
+    }
+}

@@ -1,0 +1,181 @@
+//! The supervisor: `sigmic sandbox-supervisor`, started by bubblewrap as the first process in
+//! a sandbox. It locks itself down, says it is ready, then runs each requested command with
+//! `/bin/sh -c` in its own process group, bounded in time and output. Being inside, it
+//! costs one process spawn per command instead of one sandbox start.
+
+use std::io::{BufRead, Read, Write};
+use std::os::unix::process::CommandExt;
+use std::process::{Command, ExitCode, Stdio};
+use std::sync::{Arc, Mutex, mpsc};
+use std::thread;
+use std::time::Duration;
+
+use nix::sys::resource::{Resource, setrlimit};
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
+
+use super::policy;
+use super::protocol::{Ready, Request, Response};
+
+pub struct Options {
+    pub network: bool,
+    /// Largest file a command may write (`RLIMIT_FSIZE`).
+    pub max_file_bytes: u64,
+    /// Address-space cap per process, only when no cgroup limits memory.
+    pub address_space_bytes: Option<u64>,
+}
+
+/// How long a command's output streams may stay open after the command itself exits (a
+/// background job holding them must not hang the answer).
+const DRAIN_GRACE: Duration = Duration::from_millis(100);
+
+pub fn run(options: Options) -> ExitCode {
+    let landlock = match setup(&options) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("sandbox-supervisor: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut out = std::io::stdout().lock();
+    if emit(
+        &mut out,
+        &Ready {
+            ready: true,
+            landlock,
+        },
+    )
+    .is_err()
+    {
+        return ExitCode::FAILURE;
+    }
+    let stdin = std::io::stdin();
+    for line in stdin.lock().lines() {
+        let Ok(line) = line else { break };
+        let response = match serde_json::from_str::<Request>(&line) {
+            Ok(req) => execute(req),
+            Err(e) => Response {
+                spawn_error: Some(format!("bad request: {e}")),
+                ..Response::default()
+            },
+        };
+        if emit(&mut out, &response).is_err() {
+            break;
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+fn setup(options: &Options) -> Result<bool, String> {
+    setrlimit(Resource::RLIMIT_CORE, 0, 0).map_err(|e| format!("rlimit core: {e}"))?;
+    setrlimit(
+        Resource::RLIMIT_FSIZE,
+        options.max_file_bytes,
+        options.max_file_bytes,
+    )
+    .map_err(|e| format!("rlimit fsize: {e}"))?;
+    if let Some(bytes) = options.address_space_bytes {
+        setrlimit(Resource::RLIMIT_AS, bytes, bytes).map_err(|e| format!("rlimit as: {e}"))?;
+    }
+    policy::lock_down(options.network).map_err(|e| e.to_string())
+}
+
+fn emit<T: serde::Serialize>(out: &mut impl Write, value: &T) -> std::io::Result<()> {
+    let line = serde_json::to_string(value).map_err(std::io::Error::other)?;
+    out.write_all(line.as_bytes())?;
+    out.write_all(b"\n")?;
+    out.flush()
+}
+
+#[derive(Default)]
+struct Captured {
+    kept: Vec<u8>,
+    total: u64,
+}
+
+/// Reads a stream to the end in a thread, keeping the first `cap` bytes and counting the rest.
+/// What was read is available even if the stream never ends (a background job holds it).
+fn capture(
+    mut stream: impl Read + Send + 'static,
+    cap: usize,
+) -> (Arc<Mutex<Captured>>, mpsc::Receiver<()>) {
+    let shared = Arc::new(Mutex::new(Captured::default()));
+    let (tx, rx) = mpsc::channel();
+    let sink = Arc::clone(&shared);
+    thread::spawn(move || {
+        let mut buf = [0u8; 16 * 1024];
+        loop {
+            match stream.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    let Ok(mut c) = sink.lock() else { break };
+                    c.total += n as u64;
+                    let room = cap.saturating_sub(c.kept.len());
+                    c.kept.extend_from_slice(&buf[..n.min(room)]);
+                }
+            }
+        }
+        let _ = tx.send(());
+    });
+    (shared, rx)
+}
+
+fn execute(req: Request) -> Response {
+    let mut response = Response {
+        id: req.id,
+        ..Response::default()
+    };
+    let child = Command::new("/bin/sh")
+        .arg("-c")
+        .arg(&req.command)
+        .current_dir(&req.cwd)
+        .env_clear()
+        .envs(req.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .spawn();
+    let mut child = match child {
+        Ok(c) => c,
+        Err(e) => {
+            response.spawn_error = Some(format!("could not start the command: {e}"));
+            return response;
+        }
+    };
+    let pgid = Pid::from_raw(i32::try_from(child.id()).unwrap_or(i32::MAX));
+    let stdout = child.stdout.take().map(|s| capture(s, req.max_output));
+    let stderr = child.stderr.take().map(|s| capture(s, req.max_output));
+
+    let (done_tx, done_rx) = mpsc::channel();
+    thread::spawn(move || {
+        let _ = done_tx.send(child.wait());
+    });
+    let status = match done_rx.recv_timeout(Duration::from_millis(req.timeout_ms)) {
+        Ok(status) => status.ok(),
+        Err(_) => {
+            response.timed_out = true;
+            let _ = killpg(pgid, Signal::SIGKILL);
+            done_rx.recv().ok().and_then(Result::ok)
+        }
+    };
+    if let Some(status) = status {
+        use std::os::unix::process::ExitStatusExt;
+        response.exit_code = status.code();
+        response.signal = status.signal();
+    }
+    for (captured, text, total) in [
+        (stdout, &mut response.stdout, &mut response.stdout_total),
+        (stderr, &mut response.stderr, &mut response.stderr_total),
+    ] {
+        let Some((shared, done)) = captured else {
+            continue;
+        };
+        let _ = done.recv_timeout(DRAIN_GRACE);
+        if let Ok(c) = shared.lock() {
+            *text = String::from_utf8_lossy(&c.kept).into_owned();
+            *total = c.total;
+        }
+    }
+    response
+}

@@ -1,0 +1,140 @@
+//! Host-side access to a task's workspace directory: what the file tools, the artifact
+//! endpoints and uploads use. The sandbox's commands may have put anything there — symlinks to
+//! `/etc/shadow`, pipes, deep trees — so every access goes through a cap-std `Dir` opened on
+//! the workspace root: `..`, absolute paths and symlinks that lead outside are refused by
+//! construction (`openat2(RESOLVE_BENEATH)` on Linux), not by checking a path string first and
+//! racing the command that changes it.
+//!
+//! All methods here block (file system calls); async callers run them with
+//! `tokio::task::spawn_blocking`, as `crate::tools` does.
+
+mod artifacts;
+mod error;
+mod files;
+mod path;
+mod search;
+mod unzip;
+mod uploads;
+mod walk;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use cap_std::fs::{Dir, File, Metadata, OpenOptions, OpenOptionsExt};
+
+pub use artifacts::{Artifact, ArtifactDownload, Category};
+pub use error::WorkspaceError;
+pub use files::{DirEntryInfo, EntryKind, Listing, ReadOutcome, TextSlice, WriteOutcome};
+pub use path::{MOUNT, RelPath};
+pub use search::{GlobMatches, SearchMatch, SearchMatches};
+pub use uploads::{UploadBatch, UploadError, UploadedFile};
+
+/// A workspace directory, opened once. Cheap to clone (the directory handle is shared).
+#[derive(Clone)]
+pub struct Workspace {
+    root: PathBuf,
+    dir: Arc<Dir>,
+    /// Where uploads are assembled before they move into place: outside the workspace, so a
+    /// command in the sandbox can neither see nor tamper with a half-checked upload.
+    staging: PathBuf,
+}
+
+impl std::fmt::Debug for Workspace {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Workspace")
+            .field("root", &self.root)
+            .finish()
+    }
+}
+
+impl Workspace {
+    /// Opens an existing workspace directory. Uploads are staged in `.staging/` next to it
+    /// (same file system, so moving them in is a rename).
+    pub fn open(root: impl Into<PathBuf>) -> Result<Self, WorkspaceError> {
+        let root = root.into();
+        let staging = root
+            .parent()
+            .map(|p| p.join(".staging"))
+            .unwrap_or_else(|| PathBuf::from(".staging"));
+        Self::open_with_staging(root, staging)
+    }
+
+    /// Like `open`, with the staging directory named. It must be on the workspace's file
+    /// system and outside the workspace.
+    pub fn open_with_staging(
+        root: impl Into<PathBuf>,
+        staging: impl Into<PathBuf>,
+    ) -> Result<Self, WorkspaceError> {
+        let root = root.into();
+        let shown = root.display().to_string();
+        let dir = Dir::open_ambient_dir(&root, cap_std::ambient_authority())
+            .map_err(|e| WorkspaceError::io("open the workspace", &shown, e))?;
+        Ok(Self {
+            root,
+            dir: Arc::new(dir),
+            staging: staging.into(),
+        })
+    }
+
+    /// The host directory (for logs and for the sandbox's mount; never for opening files).
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn resolve(&self, tool_path: &str) -> Result<RelPath, WorkspaceError> {
+        RelPath::parse(tool_path)
+    }
+
+    /// Checks that `tool_path` names an existing directory inside the workspace (following
+    /// symlinks only within it) and returns it, for `run_shell_command`'s `directory`.
+    pub fn existing_dir(&self, tool_path: &str) -> Result<RelPath, WorkspaceError> {
+        let rel = RelPath::parse(tool_path)?;
+        let meta = self.metadata(&rel, tool_path)?;
+        if meta.is_dir() {
+            Ok(rel)
+        } else {
+            Err(WorkspaceError::NotDirectory {
+                path: tool_path.to_owned(),
+            })
+        }
+    }
+
+    fn metadata(&self, rel: &RelPath, shown: &str) -> Result<Metadata, WorkspaceError> {
+        self.dir
+            .metadata(rel.as_path())
+            .map_err(|e| WorkspaceError::io("inspect", shown, e))
+    }
+
+    /// Opens a regular file for reading. `O_NONBLOCK` keeps a FIFO a hostile command left
+    /// behind from hanging the server; the type is checked on the opened handle, so a swap
+    /// between check and use cannot slip a pipe or directory in.
+    fn open_regular(&self, rel: &RelPath, shown: &str) -> Result<(File, Metadata), WorkspaceError> {
+        let mut options = OpenOptions::new();
+        options.read(true).custom_flags(
+            nix::fcntl::OFlag::O_NONBLOCK.bits() | nix::fcntl::OFlag::O_NOCTTY.bits(),
+        );
+        let file = self
+            .dir
+            .open_with(rel.as_path(), &options)
+            .map_err(|e| WorkspaceError::io("open", shown, e))?;
+        let meta = file
+            .metadata()
+            .map_err(|e| WorkspaceError::io("inspect", shown, e))?;
+        check_regular(&meta, shown)?;
+        Ok((file, meta))
+    }
+}
+
+fn check_regular(meta: &Metadata, shown: &str) -> Result<(), WorkspaceError> {
+    if meta.is_dir() {
+        Err(WorkspaceError::IsDirectory {
+            path: shown.to_owned(),
+        })
+    } else if !meta.is_file() {
+        Err(WorkspaceError::SpecialFile {
+            path: shown.to_owned(),
+        })
+    } else {
+        Ok(())
+    }
+}
