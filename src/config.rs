@@ -81,6 +81,9 @@ pub struct SandboxConfig {
     pub idle_timeout_secs: u64,
     /// Sandboxes started ahead of time, so a task's first command does not wait for one.
     pub warm_pool: usize,
+    /// The `sigmic` binary bubblewrap starts as each sandbox's supervisor; this very program
+    /// when unset. (Tests that embed the server name the built binary here.)
+    pub supervisor: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -118,6 +121,7 @@ impl Default for SandboxConfig {
             max_output_bytes: 64 * 1024,
             idle_timeout_secs: 15 * 60,
             warm_pool: 2,
+            supervisor: None,
         }
     }
 }

@@ -12,6 +12,7 @@ use tokio::task::JoinHandle;
 
 use crate::config::{Config, ConfigError};
 use crate::http::AppState;
+use crate::sandbox::manager::SandboxManager;
 use crate::services::Services;
 use crate::store;
 
@@ -28,6 +29,8 @@ pub enum StartError {
     },
     #[error("SMTP: {0}")]
     Mail(#[from] crate::services::mail::MailError),
+    #[error("sandbox: {0}")]
+    Sandbox(#[from] crate::sandbox::SandboxError),
 }
 
 /// A server that is listening.
@@ -35,6 +38,8 @@ pub struct Running {
     addr: SocketAddr,
     stop: oneshot::Sender<()>,
     task: JoinHandle<std::io::Result<()>>,
+    sandboxes: Arc<SandboxManager>,
+    reaper: JoinHandle<()>,
 }
 
 impl Running {
@@ -46,6 +51,8 @@ impl Running {
     pub async fn shutdown(self) {
         let _ = self.stop.send(());
         let _ = self.task.await;
+        self.reaper.abort();
+        self.sandboxes.shutdown().await;
     }
 
     /// Serves until the process is asked to stop (Ctrl-C or SIGTERM).
@@ -89,14 +96,26 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
             _ => Env::PROD,
         })
         .build();
+    // Checked before serving: a server that cannot isolate says so now, and refuses tasks.
+    let sandboxes = SandboxManager::new(config.sandbox.clone(), &config.data_dir).await?;
+    let sandbox_status = match sandboxes.unavailable() {
+        None => "bubblewrap".to_owned(),
+        Some(reason) => format!("UNAVAILABLE ({reason})"),
+    };
+    let reaper = sandboxes.spawn_reaper();
+    {
+        let pool = Arc::clone(&sandboxes);
+        tokio::spawn(async move { pool.fill_pool().await });
+    }
     let state = AppState {
+        sandboxes: Arc::clone(&sandboxes),
         services: services.clone(),
         leptos_options,
         openapi_json: Arc::new(crate::http::router::openapi_document()),
     };
     let router = crate::http::router::build(state);
     tracing::info!(
-        "Sigmic listening on http://{addr} (database: {} at {}, data dir: {}, site: {})",
+        "Sigmic listening on http://{addr} (database: {} at {}, sandbox: {sandbox_status}, data dir: {}, site: {})",
         store::backend_name(services.db()),
         config.database_url_for_log(),
         config.data_dir.display(),
@@ -113,7 +132,13 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         })
         .await
     });
-    Ok(Running { addr, stop, task })
+    Ok(Running {
+        addr,
+        stop,
+        task,
+        sandboxes,
+        reaper,
+    })
 }
 
 /// Where the built site is: configured, set by cargo-leptos, next to the binary, or where the

@@ -512,7 +512,8 @@ async fn health_and_readiness() {
     let resp = app.anon(Method::GET, "/readyz").send().await.unwrap();
     assert_eq!(resp.status(), 200);
     let body: Value = resp.json().await.unwrap();
-    assert_eq!(body, json!({ "status": "ready" }));
+    // The sandbox's start-up check passed with the built supervisor.
+    assert_eq!(body, json!({ "status": "ready", "sandbox": "ok" }));
 }
 
 /// Every path (and method) the contract names, with path parameters written as `{}`.

@@ -20,8 +20,16 @@ pub async fn healthz() -> Json<Value> {
         (status = 503, description = "The database cannot be reached"),
     ))]
 pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
+    // The sandbox is reported, not required: accounts and keys work without it.
+    let sandbox = match state.sandboxes.unavailable() {
+        None => json!("ok"),
+        Some(reason) => json!({ "unavailable": reason }),
+    };
     match state.services.db().ping().await {
-        Ok(()) => (StatusCode::OK, Json(json!({ "status": "ready" }))),
+        Ok(()) => (
+            StatusCode::OK,
+            Json(json!({ "status": "ready", "sandbox": sandbox })),
+        ),
         Err(e) => {
             tracing::warn!(error = %e, "readiness check failed");
             (

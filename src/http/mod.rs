@@ -18,6 +18,7 @@ pub struct AppState {
     pub leptos_options: LeptosOptions,
     /// The OpenAPI document, rendered once at start-up.
     pub openapi_json: std::sync::Arc<String>,
+    pub sandboxes: std::sync::Arc<crate::sandbox::manager::SandboxManager>,
 }
 
 impl FromRef<AppState> for LeptosOptions {

@@ -56,7 +56,10 @@ impl SandboxManager {
             workspaces: root.clone(),
             snapshots: data_dir.join("snapshots"),
             pool_dir: root.join(".pool"),
-            exe: std::env::current_exe()?,
+            exe: match &config.supervisor {
+                Some(path) => path.clone(),
+                None => std::env::current_exe()?,
+            },
             use_cgroups: Cgroup::available(),
             unavailable: None,
             pool: Mutex::new(Vec::new()),

@@ -1,1 +1,201 @@
-//! (being written)
+//! The built-in tools a task's model calls — shell, files, web — with the names and argument
+//! shapes models are used to, and the registry that lists and runs them.
+//!
+//! Every call answers a `ToolResult`, never an error: a refused path or a bad argument is
+//! something the model reads and acts on, so it is an `ok: false` result whose `output` says
+//! what to do. Every result passes through the task's `Redactor` on its way out (output, data
+//! and error text alike), in one place (`ToolRegistry::execute`), so no tool can forget.
+
+mod args;
+mod definitions;
+mod files;
+mod shell;
+mod web;
+
+use std::sync::Arc;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::sandbox::{Redactor, Sandbox};
+use crate::workspace::Workspace;
+
+pub use definitions::{Builtin, ToolDefinition};
+
+/// What a tool call answers.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ToolResult {
+    /// The call did what was asked (for `run_shell_command`: the command exited 0).
+    pub ok: bool,
+    /// What the model sees.
+    pub output: String,
+    /// The same, structured, for UIs and events.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data: Option<Value>,
+}
+
+impl ToolResult {
+    pub fn success(output: impl Into<String>, data: impl Serialize) -> Self {
+        Self {
+            ok: true,
+            output: output.into(),
+            data: serde_json::to_value(data).ok(),
+        }
+    }
+
+    pub fn error(output: impl Into<String>) -> Self {
+        Self {
+            ok: false,
+            output: output.into(),
+            data: None,
+        }
+    }
+
+    fn redacted(self, redactor: &Redactor) -> Self {
+        if redactor.is_empty() {
+            return self;
+        }
+        Self {
+            ok: self.ok,
+            output: redactor.redact(&self.output),
+            data: self.data.map(|d| redact_value(d, redactor)),
+        }
+    }
+}
+
+fn redact_value(value: Value, redactor: &Redactor) -> Value {
+    match value {
+        Value::String(s) => Value::String(redactor.redact(&s)),
+        Value::Array(items) => Value::Array(
+            items
+                .into_iter()
+                .map(|v| redact_value(v, redactor))
+                .collect(),
+        ),
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(k, v)| (redactor.redact(&k), redact_value(v, redactor)))
+                .collect(),
+        ),
+        other => other,
+    }
+}
+
+/// What the tools of one task act on.
+#[derive(Clone)]
+pub struct ToolContext {
+    pub sandbox: Arc<dyn Sandbox>,
+    pub workspace: Workspace,
+    /// The task's secrets, taken out of every result.
+    pub redactor: Redactor,
+    /// Fetching and search, built from `config.web` (shared by all tasks).
+    pub web: Arc<crate::web::Web>,
+}
+
+/// The built-in tools of one task.
+#[derive(Clone)]
+pub struct ToolRegistry {
+    ctx: ToolContext,
+}
+
+impl ToolRegistry {
+    pub fn new(ctx: ToolContext) -> Self {
+        Self { ctx }
+    }
+
+    pub fn context(&self) -> &ToolContext {
+        &self.ctx
+    }
+
+    fn offered(&self, tool: Builtin) -> bool {
+        tool != Builtin::WebSearch || self.ctx.web.searcher.is_some()
+    }
+
+    /// The tools offered to the model: all built-ins, `web_search` only when a search backend
+    /// is configured.
+    pub fn definitions(&self) -> Vec<ToolDefinition> {
+        Builtin::ALL
+            .into_iter()
+            .filter(|t| self.offered(*t))
+            .map(Builtin::definition)
+            .collect()
+    }
+
+    fn lookup(&self, name: &str) -> Result<Builtin, String> {
+        match Builtin::from_name(name) {
+            Some(tool) if self.offered(tool) => Ok(tool),
+            Some(_) => Err(format!(
+                "`{name}` is not available: no web search backend is configured for this server."
+            )),
+            None => {
+                let names: Vec<&str> = Builtin::ALL
+                    .into_iter()
+                    .filter(|t| self.offered(*t))
+                    .map(Builtin::name)
+                    .collect();
+                Err(format!(
+                    "Unknown tool `{name}`. Available tools: {}.",
+                    names.join(", ")
+                ))
+            }
+        }
+    }
+
+    /// Checks a call's name and arguments without running it (for approval prompts).
+    pub fn validate(&self, name: &str, args: &Value) -> Result<(), String> {
+        let tool = self.lookup(name)?;
+        args::validate(tool, args.clone())
+    }
+
+    /// Runs one call. Unknown tools and bad arguments are answered as `ok: false` results.
+    pub async fn execute(&self, name: &str, args: Value) -> ToolResult {
+        let result = match self.lookup(name) {
+            Err(message) => ToolResult::error(message),
+            Ok(tool) => self.run(tool, args).await,
+        };
+        result.redacted(&self.ctx.redactor)
+    }
+
+    async fn run(&self, tool: Builtin, raw: Value) -> ToolResult {
+        let ctx = &self.ctx;
+        let outcome = match tool {
+            Builtin::RunShellCommand => match args::parse(tool, raw) {
+                Ok(a) => shell::run(ctx, a).await,
+                Err(e) => Err(e),
+            },
+            Builtin::ReadFile => match args::parse(tool, raw) {
+                Ok(a) => files::read_file(ctx, a).await,
+                Err(e) => Err(e),
+            },
+            Builtin::WriteFile => match args::parse(tool, raw) {
+                Ok(a) => files::write_file(ctx, a).await,
+                Err(e) => Err(e),
+            },
+            Builtin::Replace => match args::parse(tool, raw) {
+                Ok(a) => files::replace(ctx, a).await,
+                Err(e) => Err(e),
+            },
+            Builtin::ListDirectory => match args::parse(tool, raw) {
+                Ok(a) => files::list_directory(ctx, a).await,
+                Err(e) => Err(e),
+            },
+            Builtin::Glob => match args::parse(tool, raw) {
+                Ok(a) => files::glob(ctx, a).await,
+                Err(e) => Err(e),
+            },
+            Builtin::SearchFileContent => match args::parse(tool, raw) {
+                Ok(a) => files::search_file_content(ctx, a).await,
+                Err(e) => Err(e),
+            },
+            Builtin::WebFetch => match args::parse(tool, raw) {
+                Ok(a) => web::fetch(ctx, a).await,
+                Err(e) => Err(e),
+            },
+            Builtin::WebSearch => match args::parse(tool, raw) {
+                Ok(a) => web::search(ctx, a).await,
+                Err(e) => Err(e),
+            },
+        };
+        outcome.unwrap_or_else(ToolResult::error)
+    }
+}

@@ -137,6 +137,9 @@ impl TestApp {
         };
         config.auth.argon2_memory_kib = 1024;
         config.auth.argon2_iterations = 1;
+        // The test binary cannot be a sandbox's supervisor; the built server can.
+        config.sandbox.supervisor = Some(env!("CARGO_BIN_EXE_sigmic").into());
+        config.sandbox.warm_pool = 0;
         tweak(&mut config);
         let running = sigmic::server::start(config.clone())
             .await
