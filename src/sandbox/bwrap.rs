@@ -3,7 +3,8 @@
 use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
 use std::process::Stdio;
-use std::sync::{Mutex, RwLock};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
@@ -11,6 +12,7 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdin, ChildStdout};
 
 use super::cgroup::{self, Cgroup};
+use super::ownership::Owner;
 use super::protocol::{Ready, Request, Response};
 use super::{Command, CommandOutput, Redactor, Sandbox, SandboxError};
 use crate::config::SandboxConfig;
@@ -32,6 +34,8 @@ const START_TIMEOUT: Duration = Duration::from_secs(10);
 /// Slack on top of a command's own timeout before the host gives up on the supervisor.
 const ANSWER_SLACK: Duration = Duration::from_secs(10);
 const SIGXFSZ: i32 = 25;
+/// How often a running command's workspace is measured.
+const WORKSPACE_WATCH: Duration = Duration::from_millis(50);
 
 #[derive(Debug, Clone)]
 pub struct Limits {
@@ -64,6 +68,18 @@ pub struct TaskEnv {
     pub secrets: BTreeMap<String, String>,
 }
 
+/// How sandboxes are started on this host; the same for every sandbox of a manager.
+#[derive(Debug, Clone)]
+pub struct Launch {
+    /// The `sigmic` binary that becomes each sandbox's supervisor.
+    pub exe: PathBuf,
+    pub use_cgroups: bool,
+    /// The unprivileged host user sandboxes run as, when the server can switch to one.
+    pub owner: Option<Owner>,
+    /// An empty regular file bound over the host secrets of `/etc`.
+    pub empty_file: PathBuf,
+}
+
 struct Live {
     child: Child,
     stdin: ChildStdin,
@@ -77,10 +93,12 @@ pub struct BwrapSandbox {
     workspace: RwLock<PathBuf>,
     network: bool,
     limits: Limits,
-    exe: PathBuf,
-    use_cgroups: bool,
+    launch: Arc<Launch>,
     env: RwLock<(Vec<(String, String)>, Redactor)>,
     live: tokio::sync::Mutex<Option<Live>>,
+    /// The running bwrap's host pid (0: none), readable without the `live` lock so a cancel
+    /// never waits for the command it cancels.
+    pid: AtomicU32,
     last_used: Mutex<Instant>,
 }
 
@@ -90,19 +108,29 @@ impl BwrapSandbox {
         workspace: PathBuf,
         network: bool,
         limits: Limits,
-        exe: PathBuf,
-        use_cgroups: bool,
+        launch: Arc<Launch>,
     ) -> Self {
         Self {
             id,
             workspace: RwLock::new(workspace),
             network,
             limits,
-            exe,
-            use_cgroups,
+            launch,
             env: RwLock::new((base_env(), Redactor::default())),
             live: tokio::sync::Mutex::new(None),
+            pid: AtomicU32::new(0),
             last_used: Mutex::new(Instant::now()),
+        }
+    }
+
+    /// Kills the sandbox's processes now, whatever holds the lock.
+    fn kill_now(&self) {
+        let pid = self.pid.swap(0, Ordering::SeqCst);
+        if pid != 0 {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(i32::try_from(pid).unwrap_or(i32::MAX)),
+                nix::sys::signal::Signal::SIGKILL,
+            );
         }
     }
 
@@ -164,6 +192,8 @@ impl BwrapSandbox {
             "--unshare-ipc",
             "--unshare-uts",
             "--unshare-cgroup-try",
+            // The supervisor is PID 1: no other process in the sandbox holds its pipes.
+            "--as-pid-1",
             "--die-with-parent",
             "--new-session",
             "--clearenv",
@@ -200,7 +230,11 @@ impl BwrapSandbox {
         a.extend(["--ro-bind".into(), "/etc".into(), "/etc".into()]);
         for f in HIDDEN_FILES {
             if Path::new(f).exists() {
-                a.extend(["--ro-bind".into(), "/dev/null".into(), (*f).into()]);
+                a.extend([
+                    "--ro-bind".into(),
+                    self.launch.empty_file.display().to_string(),
+                    (*f).into(),
+                ]);
             }
         }
         for d in HIDDEN_DIRS {
@@ -227,7 +261,7 @@ impl BwrapSandbox {
         a.push("/workspace".into());
         a.extend([
             "--ro-bind".into(),
-            self.exe.display().to_string(),
+            self.launch.exe.display().to_string(),
             SUPERVISOR_PATH.into(),
         ]);
         a.extend(["--chdir".into(), "/workspace".into()]);
@@ -240,7 +274,7 @@ impl BwrapSandbox {
             "--max-file-bytes".into(),
             self.limits.max_file_bytes.to_string(),
         ]);
-        if !self.use_cgroups {
+        if !self.launch.use_cgroups {
             a.extend([
                 "--address-space-bytes".into(),
                 self.limits.memory_bytes.to_string(),
@@ -252,7 +286,15 @@ impl BwrapSandbox {
     async fn start(&self) -> Result<Live, SandboxError> {
         let workspace = self.workspace();
         std::fs::create_dir_all(&workspace)?;
-        let cgroup = if self.use_cgroups {
+        if let Some(owner) = self.launch.owner {
+            nix::unistd::chown(
+                &workspace,
+                Some(nix::unistd::Uid::from_raw(owner.uid)),
+                Some(nix::unistd::Gid::from_raw(owner.gid)),
+            )
+            .map_err(std::io::Error::from)?;
+        }
+        let cgroup = if self.launch.use_cgroups {
             Some(
                 Cgroup::create(
                     &self.id,
@@ -264,7 +306,21 @@ impl BwrapSandbox {
         } else {
             None
         };
-        let mut child = tokio::process::Command::new("bwrap")
+        // As root, drop to the sandbox user (and no supplementary groups) before bwrap runs:
+        // a user namespace alone would leave the sandbox's files and /proc writes as root's.
+        let mut command = match self.launch.owner {
+            Some(owner) => {
+                let mut c = tokio::process::Command::new("setpriv");
+                c.arg(format!("--reuid={}", owner.uid))
+                    .arg(format!("--regid={}", owner.gid))
+                    .arg("--clear-groups")
+                    .arg("--")
+                    .arg("bwrap");
+                c
+            }
+            None => tokio::process::Command::new("bwrap"),
+        };
+        let mut child = command
             .args(self.bwrap_args(&workspace))
             .env_clear()
             .stdin(Stdio::piped())
@@ -279,10 +335,17 @@ impl BwrapSandbox {
             return Err(SandboxError::Failed("bwrap pipes missing".into()));
         };
         let id = self.id.clone();
+        let said: Arc<Mutex<Vec<String>>> = Arc::default();
+        let said_w = Arc::clone(&said);
         tokio::spawn(async move {
             let mut lines = BufReader::new(stderr).lines();
             while let Ok(Some(line)) = lines.next_line().await {
                 tracing::warn!(sandbox = %id, "{line}");
+                if let Ok(mut s) = said_w.lock()
+                    && s.len() < 5
+                {
+                    s.push(line);
+                }
             }
         });
         let mut stdout = BufReader::new(stdout).lines();
@@ -293,10 +356,14 @@ impl BwrapSandbox {
             .and_then(|l| serde_json::from_str::<Ready>(&l).ok());
         if !ready.is_some_and(|r| r.ready) {
             let _ = child.kill().await;
-            return Err(SandboxError::Unavailable(
-                "the sandbox supervisor did not start (see the server log)".into(),
-            ));
+            // bwrap explains itself on stderr; give it a moment to be read.
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            let why = said.lock().map(|s| s.join("; ")).unwrap_or_default();
+            return Err(SandboxError::Unavailable(format!(
+                "the sandbox supervisor did not start: {why}"
+            )));
         }
+        self.pid.store(child.id().unwrap_or(0), Ordering::SeqCst);
         if let (Some(cg), Some(pid)) = (&cgroup, child.id()) {
             // Commands start only after this, so each one is born inside the limits.
             for p in std::iter::once(pid).chain(cgroup::descendants(pid)) {
@@ -327,29 +394,72 @@ impl BwrapSandbox {
             .await
             .map_err(|_| SandboxError::Failed("the sandbox stopped answering".into()))??
             .ok_or_else(|| SandboxError::Failed("the sandbox ended unexpectedly".into()))?;
-        serde_json::from_str(&answer).map_err(|e| SandboxError::Failed(e.to_string()))
+        let response: Response =
+            serde_json::from_str(&answer).map_err(|e| SandboxError::Failed(e.to_string()))?;
+        if response.id != req.id {
+            return Err(SandboxError::Failed(
+                "the sandbox answered out of turn; it was restarted".into(),
+            ));
+        }
+        Ok(response)
     }
 
-    fn workspace_bytes(&self) -> u64 {
-        fn walk(dir: &Path, total: &mut u64) {
-            let Ok(entries) = std::fs::read_dir(dir) else {
-                return;
-            };
-            for e in entries.flatten() {
-                let Ok(m) = e.path().symlink_metadata() else {
-                    continue;
+    /// While a command runs, checks the workspace every so often and ends the sandbox when it
+    /// grows past its limit: a report after the fact would let one command fill the disk.
+    fn watch_workspace(&self) -> (tokio::task::JoinHandle<()>, Arc<AtomicBool>) {
+        let over = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&over);
+        let dir = self.workspace();
+        let limit = self.limits.max_workspace_bytes;
+        let pid = self.pid.load(Ordering::SeqCst);
+        let handle = tokio::spawn(async move {
+            let mut pause = Duration::from_millis(10);
+            loop {
+                tokio::time::sleep(pause).await;
+                let d = dir.clone();
+                let started = Instant::now();
+                let Ok((total, _)) = tokio::task::spawn_blocking(move || scan(&d)).await else {
+                    return;
                 };
-                if m.is_dir() {
-                    walk(&e.path(), total);
-                } else {
-                    *total += m.len();
+                // Often while it is cheap; a big workspace is measured less often.
+                pause = (started.elapsed() * 4).max(WORKSPACE_WATCH);
+                if total > limit {
+                    flag.store(true, Ordering::SeqCst);
+                    if pid != 0 {
+                        let _ = nix::sys::signal::kill(
+                            nix::unistd::Pid::from_raw(i32::try_from(pid).unwrap_or(i32::MAX)),
+                            nix::sys::signal::Signal::SIGKILL,
+                        );
+                    }
+                    return;
                 }
             }
-        }
-        let mut total = 0;
-        walk(&self.workspace(), &mut total);
-        total
+        });
+        (handle, over)
     }
+}
+
+/// Total bytes and the largest file of a workspace, links not followed.
+fn scan(dir: &Path) -> (u64, u64) {
+    fn walk(dir: &Path, total: &mut u64, largest: &mut u64) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for e in entries.flatten() {
+            let Ok(m) = e.path().symlink_metadata() else {
+                continue;
+            };
+            if m.is_dir() {
+                walk(&e.path(), total, largest);
+            } else {
+                *total += m.len();
+                *largest = (*largest).max(m.len());
+            }
+        }
+    }
+    let (mut total, mut largest) = (0, 0);
+    walk(dir, &mut total, &mut largest);
+    (total, largest)
 }
 
 /// `PATH` and friends every command gets.
@@ -424,13 +534,29 @@ impl Sandbox for BwrapSandbox {
             max_output: self.limits.max_output,
         };
         live.next_id += 1;
+        let (watcher, over_quota) = self.watch_workspace();
         let answer = Self::exchange(live, &req, timeout + ANSWER_SLACK).await;
+        watcher.abort();
+        let workspace_limit = || {
+            format!(
+                "The command was stopped: the workspace grew past its limit of {} MB. Delete files before going on.",
+                mb(self.limits.max_workspace_bytes)
+            )
+        };
         let response = match answer {
             Ok(r) => r,
             Err(e) => {
-                // A supervisor that cannot answer is gone: end it, the next command starts anew.
+                // A supervisor that cannot answer is gone (killed for a limit, cancelled, or
+                // broken): end it; the next command starts a new one.
+                self.pid.store(0, Ordering::SeqCst);
                 if let Some(mut dead) = guard.take() {
                     let _ = dead.child.kill().await;
+                }
+                if over_quota.load(Ordering::SeqCst) {
+                    return Ok(CommandOutput {
+                        limit: Some(workspace_limit()),
+                        ..CommandOutput::default()
+                    });
                 }
                 return Err(e);
             }
@@ -449,22 +575,28 @@ impl Sandbox for BwrapSandbox {
                 ));
             }
         }
-        if response.signal == Some(SIGXFSZ) {
+        drop(guard);
+        let dir = self.workspace();
+        let (used, largest) = tokio::task::spawn_blocking(move || scan(&dir))
+            .await
+            .unwrap_or_default();
+        // The shell forks for redirections, so a file-size kill shows as the shell's exit
+        // status 128 + SIGXFSZ as often as as a signal; a file at the cap tells either way.
+        if response.signal == Some(SIGXFSZ)
+            || response.exit_code == Some(128 + SIGXFSZ)
+            || largest >= self.limits.max_file_bytes
+        {
             limit = Some(format!(
                 "The command tried to write a file larger than the limit of {} MB.",
                 mb(self.limits.max_file_bytes)
             ));
         }
-        drop(guard);
-        if limit.is_none() {
-            let used = self.workspace_bytes();
-            if used > self.limits.max_workspace_bytes {
-                limit = Some(format!(
-                    "The workspace holds {} MB, over its limit of {} MB. Delete files before going on.",
-                    mb(used),
-                    mb(self.limits.max_workspace_bytes)
-                ));
-            }
+        if limit.is_none() && used > self.limits.max_workspace_bytes {
+            limit = Some(format!(
+                "The workspace holds {} MB, over its limit of {} MB. Delete files before going on.",
+                mb(used),
+                mb(self.limits.max_workspace_bytes)
+            ));
         }
         if response.timed_out {
             limit = Some(format!(
@@ -474,23 +606,26 @@ impl Sandbox for BwrapSandbox {
         }
         let truncated = response.stdout_total > response.stdout.len() as u64
             || response.stderr_total > response.stderr.len() as u64;
-        let note = |text: String, total: u64| {
-            if total > text.len() as u64 {
-                format!(
-                    "{text}\n[output truncated: {} of {total} bytes shown]",
-                    text.len()
-                )
-            } else {
-                text
+        // Redact before adding the note, and drop a secret's beginning cut off at the end.
+        let finish = |text: String, total: u64| {
+            let cut = total > text.len() as u64;
+            let shown = text.len();
+            let mut clean = redactor.redact(&text);
+            if cut {
+                clean = redactor.strip_partial_tail(&clean);
+                clean.push_str(&format!(
+                    "\n[output truncated: {shown} of {total} bytes shown]"
+                ));
             }
+            clean
         };
-        let mut stderr = note(response.stderr, response.stderr_total);
-        if let Some(e) = response.spawn_error {
-            stderr = e;
-        }
+        let stderr = match response.spawn_error {
+            Some(e) => redactor.redact(&e),
+            None => finish(response.stderr, response.stderr_total),
+        };
         Ok(CommandOutput {
-            stdout: redactor.redact(&note(response.stdout, response.stdout_total)),
-            stderr: redactor.redact(&stderr),
+            stdout: finish(response.stdout, response.stdout_total),
+            stderr,
             exit_code: response.exit_code,
             timed_out: response.timed_out,
             truncated,
@@ -503,6 +638,9 @@ impl Sandbox for BwrapSandbox {
     }
 
     async fn kill_all(&self) -> Result<(), SandboxError> {
+        // First the signal, then the lock: a command in flight holds the lock until its
+        // supervisor is gone.
+        self.kill_now();
         let mut guard = self.live.lock().await;
         if let Some(mut live) = guard.take() {
             // The supervisor is PID 1 of the sandbox's namespace: when it dies, the kernel

@@ -9,6 +9,15 @@ use std::path::{Path, PathBuf};
 const ROOT: &str = "/sys/fs/cgroup";
 const PARENT: &str = "sigmic";
 
+/// Each server process keeps its sandboxes' cgroups under `sigmic/<pid>/`, so several
+/// servers on one machine never touch each other's, and a dead server's are recognisable.
+fn process_parent(controller: &str) -> PathBuf {
+    Path::new(ROOT)
+        .join(controller)
+        .join(PARENT)
+        .join(std::process::id().to_string())
+}
+
 pub struct Cgroup {
     memory: PathBuf,
     pids: PathBuf,
@@ -17,15 +26,14 @@ pub struct Cgroup {
 impl Cgroup {
     /// Whether this machine lets us make cgroups (v1 controllers present and writable).
     pub fn available() -> bool {
-        ["memory", "pids"].iter().all(|c| {
-            let parent = Path::new(ROOT).join(c).join(PARENT);
-            fs::create_dir_all(&parent).is_ok()
-        })
+        ["memory", "pids"]
+            .iter()
+            .all(|c| fs::create_dir_all(process_parent(c)).is_ok())
     }
 
     pub fn create(name: &str, memory_bytes: u64, max_pids: u64) -> io::Result<Self> {
-        let memory = Path::new(ROOT).join("memory").join(PARENT).join(name);
-        let pids = Path::new(ROOT).join("pids").join(PARENT).join(name);
+        let memory = process_parent("memory").join(name);
+        let pids = process_parent("pids").join(name);
         fs::create_dir_all(&memory)?;
         fs::create_dir_all(&pids)?;
         fs::write(
@@ -86,6 +94,31 @@ impl Drop for Cgroup {
         // Succeeds once the processes are gone; the sandbox kills them first.
         let _ = fs::remove_dir(&self.memory);
         let _ = fs::remove_dir(&self.pids);
+    }
+}
+
+/// Removes the cgroups that servers no longer running left behind.
+pub fn remove_stale() {
+    for controller in ["memory", "pids"] {
+        let parent = Path::new(ROOT).join(controller).join(PARENT);
+        let Ok(servers) = fs::read_dir(&parent) else {
+            continue;
+        };
+        for server in servers.flatten() {
+            let name = server.file_name().to_string_lossy().into_owned();
+            let alive = name
+                .parse::<u32>()
+                .is_ok_and(|pid| Path::new(&format!("/proc/{pid}")).exists());
+            if alive || !server.path().is_dir() {
+                continue;
+            }
+            if let Ok(groups) = fs::read_dir(server.path()) {
+                for g in groups.flatten() {
+                    let _ = fs::remove_dir(g.path());
+                }
+            }
+            let _ = fs::remove_dir(server.path());
+        }
     }
 }
 

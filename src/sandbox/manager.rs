@@ -7,8 +7,11 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use super::bwrap::{BwrapSandbox, Limits, TaskEnv};
-use super::cgroup::Cgroup;
+use std::os::unix::fs::PermissionsExt;
+
+use super::bwrap::{BwrapSandbox, Launch, Limits, TaskEnv};
+use super::cgroup::{self, Cgroup};
+use super::ownership::Owner;
 use super::{Command, Sandbox, SandboxError};
 use crate::config::{SandboxBackend, SandboxConfig};
 
@@ -25,8 +28,7 @@ pub struct SandboxManager {
     workspaces: PathBuf,
     snapshots: PathBuf,
     pool_dir: PathBuf,
-    exe: PathBuf,
-    use_cgroups: bool,
+    launch: Arc<Launch>,
     /// Why tasks cannot run here, when the backend failed its start-up check.
     unavailable: Option<String>,
     pool: Mutex<Vec<Arc<BwrapSandbox>>>,
@@ -52,15 +54,43 @@ impl SandboxManager {
     /// the server runs, and every task is refused with the reason.
     pub async fn new(config: SandboxConfig, data_dir: &Path) -> Result<Arc<Self>, SandboxError> {
         let root = data_dir.join("workspaces");
+        let empty_file = data_dir.join("sandbox-empty");
+        if !empty_file.exists() {
+            std::fs::write(&empty_file, b"")?;
+        }
+        std::fs::set_permissions(&empty_file, std::fs::Permissions::from_mode(0o444))?;
+        let use_cgroups = Cgroup::available();
+        if use_cgroups {
+            cgroup::remove_stale();
+        }
+        let owner = Owner::for_this_process();
+        let exe = match &config.supervisor {
+            Some(path) => path.clone(),
+            None => std::env::current_exe()?,
+        };
+        let exe = match owner {
+            Some(_) => reachable_supervisor(data_dir, &exe)?,
+            None => exe,
+        };
+        std::fs::create_dir_all(&root)?;
+        if owner.is_some() {
+            // The sandbox user must pass through (not list) the data dir to reach its
+            // workspace; the server's own files in it stay owner-only.
+            for dir in [data_dir, root.as_path()] {
+                std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o711))?;
+            }
+        }
+        let launch = Arc::new(Launch {
+            exe,
+            use_cgroups,
+            owner,
+            empty_file,
+        });
         let manager = Arc::new(Self {
             workspaces: root.clone(),
             snapshots: data_dir.join("snapshots"),
             pool_dir: root.join(".pool"),
-            exe: match &config.supervisor {
-                Some(path) => path.clone(),
-                None => std::env::current_exe()?,
-            },
-            use_cgroups: Cgroup::available(),
+            launch,
             unavailable: None,
             pool: Mutex::new(Vec::new()),
             active: Mutex::new(HashMap::new()),
@@ -86,12 +116,20 @@ impl SandboxManager {
                 Arc::new(m)
             }
         };
-        if !manager.use_cgroups {
+        if !manager.launch.use_cgroups {
             tracing::warn!(
                 "cgroups are not writable here: sandbox memory and process limits fall back to rlimits"
             );
         }
         Ok(manager)
+    }
+
+    /// Gives files the server put into a task's workspace (uploads) to the sandbox user.
+    pub fn hand_over(&self, path: &Path) -> Result<(), SandboxError> {
+        if let Some(owner) = self.launch.owner {
+            owner.hand_over(path)?;
+        }
+        Ok(())
     }
 
     pub fn unavailable(&self) -> Option<&str> {
@@ -138,8 +176,7 @@ impl SandboxManager {
             dir,
             network,
             self.limits(),
-            self.exe.clone(),
-            self.use_cgroups,
+            Arc::clone(&self.launch),
         )))
     }
 
@@ -207,6 +244,10 @@ impl SandboxManager {
         } else {
             if snapshot.exists() {
                 restore(&snapshot, &dir)?;
+                // Unpacked by the server (root): back to the sandbox user, no set-id bits.
+                if let Some(owner) = self.launch.owner {
+                    owner.hand_over(&dir)?;
+                }
             }
             self.sandbox_at(&spec.task_id, dir.clone(), spec.network)
         };
@@ -225,8 +266,7 @@ impl SandboxManager {
             dir,
             network,
             self.limits(),
-            self.exe.clone(),
-            self.use_cgroups,
+            Arc::clone(&self.launch),
         ))
     }
 
@@ -323,6 +363,22 @@ impl SandboxManager {
     }
 }
 
+/// The supervisor binary where the sandbox user can read it: bubblewrap opens its mounts as
+/// that user, and the build's or installation's directory may be closed to it. A hard link
+/// costs nothing; a copy is the fallback across file systems.
+fn reachable_supervisor(data_dir: &Path, exe: &Path) -> Result<PathBuf, SandboxError> {
+    let dir = data_dir.join("sandbox-bin");
+    std::fs::create_dir_all(&dir)?;
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o711))?;
+    let target = dir.join("sigmic-supervisor");
+    let _ = std::fs::remove_file(&target);
+    if std::fs::hard_link(exe, &target).is_err() {
+        std::fs::copy(exe, &target)?;
+    }
+    std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o755))?;
+    Ok(target)
+}
+
 fn pack(dir: &Path, snapshot: &Path) -> Result<(), SandboxError> {
     let tmp = snapshot.with_extension("tar.partial");
     let file = std::fs::File::create(&tmp)?;
@@ -338,7 +394,9 @@ fn pack(dir: &Path, snapshot: &Path) -> Result<(), SandboxError> {
 fn restore(snapshot: &Path, dir: &Path) -> Result<(), SandboxError> {
     std::fs::create_dir_all(dir)?;
     let mut archive = tar::Archive::new(std::fs::File::open(snapshot)?);
+    // Modes are kept (executables stay executable); set-id bits are removed right after.
     archive.set_preserve_permissions(true);
+    archive.set_preserve_ownerships(false);
     // `unpack` refuses entries that would land outside `dir`.
     archive.unpack(dir)?;
     std::fs::remove_file(snapshot)?;

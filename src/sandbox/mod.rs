@@ -11,6 +11,7 @@
 pub mod bwrap;
 pub mod cgroup;
 pub mod manager;
+pub mod ownership;
 pub mod policy;
 pub mod protocol;
 pub mod redact;

@@ -38,6 +38,26 @@ impl Redactor {
     }
 }
 
+impl Redactor {
+    /// For output cut at a size limit: removes a trailing beginning of a secret, which the cut
+    /// separated from the rest and `redact` therefore cannot recognise.
+    pub fn strip_partial_tail(&self, text: &str) -> String {
+        let mut end = text.len();
+        for (value, _) in self.secrets.iter() {
+            for k in (1..value.len()).rev() {
+                let Some(prefix) = value.get(..k) else {
+                    continue;
+                };
+                if text[..end].ends_with(prefix) {
+                    end -= k;
+                    break;
+                }
+            }
+        }
+        text[..end].to_owned()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -54,5 +74,7 @@ mod tests {
             "[REDACTED:LONG] and [REDACTED:SHORT], [REDACTED:LONG]"
         );
         assert_eq!(r.redact("nothing"), "nothing");
+        assert_eq!(r.strip_partial_tail("output abcd"), "output ");
+        assert_eq!(r.strip_partial_tail("output x"), "output x");
     }
 }

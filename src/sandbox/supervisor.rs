@@ -10,8 +10,10 @@ use std::sync::{Arc, Mutex, mpsc};
 use std::thread;
 use std::time::Duration;
 
+use nix::errno::Errno;
 use nix::sys::resource::{Resource, setrlimit};
 use nix::sys::signal::{Signal, killpg};
+use nix::sys::wait::{WaitStatus, waitpid};
 use nix::unistd::Pid;
 
 use super::policy;
@@ -67,6 +69,9 @@ pub fn run(options: Options) -> ExitCode {
 }
 
 fn setup(options: &Options) -> Result<bool, String> {
+    // Commands run as the same user; without this they could open our stdin and stdout
+    // through /proc/<pid>/fd and speak to the host in our name.
+    nix::sys::prctl::set_dumpable(false).map_err(|e| format!("dumpable: {e}"))?;
     setrlimit(Resource::RLIMIT_CORE, 0, 0).map_err(|e| format!("rlimit core: {e}"))?;
     setrlimit(
         Resource::RLIMIT_FSIZE,
@@ -143,26 +148,44 @@ fn execute(req: Request) -> Response {
             return response;
         }
     };
-    let pgid = Pid::from_raw(i32::try_from(child.id()).unwrap_or(i32::MAX));
+    let pid = Pid::from_raw(i32::try_from(child.id()).unwrap_or(i32::MAX));
     let stdout = child.stdout.take().map(|s| capture(s, req.max_output));
     let stderr = child.stderr.take().map(|s| capture(s, req.max_output));
 
+    // As PID 1 of the sandbox we also inherit every orphaned process: reap whatever exits
+    // until our command does, so nothing lingers as a zombie.
     let (done_tx, done_rx) = mpsc::channel();
     thread::spawn(move || {
-        let _ = done_tx.send(child.wait());
+        loop {
+            match waitpid(Pid::from_raw(-1), None) {
+                Ok(WaitStatus::Exited(p, code)) if p == pid => {
+                    let _ = done_tx.send((Some(code), None));
+                    break;
+                }
+                Ok(WaitStatus::Signaled(p, sig, _)) if p == pid => {
+                    let _ = done_tx.send((None, Some(sig as i32)));
+                    break;
+                }
+                Ok(_) | Err(Errno::EINTR) => continue,
+                Err(_) => {
+                    let _ = done_tx.send((None, None));
+                    break;
+                }
+            }
+        }
     });
     let status = match done_rx.recv_timeout(Duration::from_millis(req.timeout_ms)) {
-        Ok(status) => status.ok(),
+        Ok(status) => Some(status),
         Err(_) => {
             response.timed_out = true;
-            let _ = killpg(pgid, Signal::SIGKILL);
-            done_rx.recv().ok().and_then(Result::ok)
+            let _ = killpg(pid, Signal::SIGKILL);
+            done_rx.recv().ok()
         }
     };
-    if let Some(status) = status {
-        use std::os::unix::process::ExitStatusExt;
-        response.exit_code = status.code();
-        response.signal = status.signal();
+    drop(child);
+    if let Some((code, signal)) = status {
+        response.exit_code = code;
+        response.signal = signal;
     }
     for (captured, text, total) in [
         (stdout, &mut response.stdout, &mut response.stdout_total),

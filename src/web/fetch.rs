@@ -320,7 +320,7 @@ fn looks_like_html(body: &[u8]) -> bool {
 }
 
 /// Cuts at a character boundary; says whether it cut.
-pub(crate) fn cut_chars(text: String, max: usize) -> (String, bool) {
+fn cut_chars(text: String, max: usize) -> (String, bool) {
     match text.char_indices().nth(max) {
         Some((at, _)) => (text[..at].to_owned(), true),
         None => (text, false),

@@ -9,7 +9,6 @@ use std::net::IpAddr;
 
 use crate::config::WebConfig;
 
-pub(crate) use fetch::cut_chars;
 pub use fetch::{FetchedPage, Fetcher, MAX_REDIRECTS, MAX_TEXT_CHARS};
 pub use guard::{OwnAddresses, refusal};
 pub use search::{MAX_RESULTS, SearchBackend, SearchResult, Searcher};

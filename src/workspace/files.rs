@@ -159,9 +159,31 @@ impl Workspace {
             });
         }
         if let Some(parent) = rel.parent().filter(|p| !p.is_root()) {
-            self.dir
-                .create_dir_all(parent.as_path())
-                .map_err(|e| WorkspaceError::io("create the directories for", tool_path, e))?;
+            match self.dir.create_dir_all(parent.as_path()) {
+                // An existing link (to a directory outside, say): the open below says why it
+                // cannot be used, more precisely than "already exists".
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(e) => {
+                    return Err(WorkspaceError::io(
+                        "create the directories for",
+                        tool_path,
+                        e,
+                    ));
+                }
+                Ok(()) => {}
+            }
+        }
+        if let Some(parent) = rel.parent().filter(|p| !p.is_root()) {
+            // Every folder on the way, as the sandbox user (created ones are root's).
+            let mut prefix = std::path::PathBuf::new();
+            for part in parent.as_path().components() {
+                prefix.push(part);
+                let dir = self
+                    .dir
+                    .open_dir(&prefix)
+                    .map_err(|e| WorkspaceError::io("open", tool_path, e))?;
+                self.own(&dir.into_std_file(), tool_path)?;
+            }
         }
         let created = !self.dir.exists(rel.as_path());
         self.write_bytes(&rel, tool_path, content.as_bytes())?;
@@ -250,6 +272,7 @@ impl Workspace {
         file.set_len(0)
             .map_err(|e| WorkspaceError::io("truncate", shown, e))?;
         let mut file = file.into_std();
+        self.own(&file, shown)?;
         file.write_all(bytes)
             .map_err(|e| WorkspaceError::io("write", shown, e))?;
         Ok(())

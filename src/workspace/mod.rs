@@ -29,6 +29,8 @@ pub use path::{MOUNT, RelPath};
 pub use search::{GlobMatches, SearchMatch, SearchMatches};
 pub use uploads::{UploadBatch, UploadError, UploadedFile};
 
+use crate::sandbox::ownership::Owner;
+
 /// A workspace directory, opened once. Cheap to clone (the directory handle is shared).
 #[derive(Clone)]
 pub struct Workspace {
@@ -37,6 +39,9 @@ pub struct Workspace {
     /// Where uploads are assembled before they move into place: outside the workspace, so a
     /// command in the sandbox can neither see nor tamper with a half-checked upload.
     staging: PathBuf,
+    /// The host user the sandbox runs as: what the server writes here is handed to it, so
+    /// commands can change files the tools wrote. `None` when sandboxes run as the server.
+    owner: Option<Owner>,
 }
 
 impl std::fmt::Debug for Workspace {
@@ -48,7 +53,7 @@ impl std::fmt::Debug for Workspace {
 }
 
 impl Workspace {
-    /// Opens an existing workspace directory. Uploads are staged in `.staging/` next to it
+    /// Opens a workspace directory, creating it if needed. Uploads are staged in `.staging/` next to it
     /// (same file system, so moving them in is a rename).
     pub fn open(root: impl Into<PathBuf>) -> Result<Self, WorkspaceError> {
         let root = root.into();
@@ -67,13 +72,37 @@ impl Workspace {
     ) -> Result<Self, WorkspaceError> {
         let root = root.into();
         let shown = root.display().to_string();
+        // The sandbox creates its workspace on its first command; the tools may come first.
+        std::fs::create_dir_all(&root)
+            .map_err(|e| WorkspaceError::io("create the workspace", &shown, e))?;
         let dir = Dir::open_ambient_dir(&root, cap_std::ambient_authority())
             .map_err(|e| WorkspaceError::io("open the workspace", &shown, e))?;
         Ok(Self {
             root,
             dir: Arc::new(dir),
             staging: staging.into(),
+            owner: None,
         })
+    }
+
+    /// Hands what the server writes from now on to the sandbox's user.
+    pub fn with_owner(mut self, owner: Option<Owner>) -> Self {
+        self.owner = owner;
+        self
+    }
+
+    /// Gives an open file or directory of this workspace to the sandbox user. By handle, not
+    /// by path: a link the sandbox swaps in meanwhile cannot redirect it.
+    pub(crate) fn own(&self, handle: &std::fs::File, shown: &str) -> Result<(), WorkspaceError> {
+        if let Some(o) = self.owner {
+            std::os::unix::fs::fchown(handle, Some(o.uid), Some(o.gid))
+                .map_err(|e| WorkspaceError::io("hand over", shown, e))?;
+        }
+        Ok(())
+    }
+
+    pub(crate) fn owner(&self) -> Option<Owner> {
+        self.owner
     }
 
     /// The host directory (for logs and for the sandbox's mount; never for opening files).

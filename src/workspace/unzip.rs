@@ -58,6 +58,10 @@ pub(crate) fn extract<R: Read + Seek>(
         if entry.encrypted() {
             return refuse(|name, entry| UploadError::ZipEncrypted { name, entry });
         }
+        let decoded = entry.name().map(|n| n.into_owned()).unwrap_or_default();
+        if climbs_or_rooted(&shown) || climbs_or_rooted(&decoded) {
+            return refuse(|name, entry| UploadError::ZipEscape { name, entry });
+        }
         let Some(enclosed) = entry.enclosed_name() else {
             return refuse(|name, entry| UploadError::ZipEscape { name, entry });
         };
@@ -91,7 +95,7 @@ pub(crate) fn extract<R: Read + Seek>(
     let mut written = Vec::new();
     let mut buffer = vec![0u8; 64 * 1024];
     for (index, rel, shown, is_dir, executable) in plan {
-        let place_err = |e: std::io::Error| UploadError::place(name, &shown, e);
+        let place_err = |e: std::io::Error| UploadError::place(&shown, e);
         if rel.is_root() {
             continue;
         }
@@ -137,9 +141,15 @@ pub(crate) fn extract<R: Read + Seek>(
     Ok(written)
 }
 
-/// The entry's path as normal components only. `enclosed_name` already refused absolute paths
-/// and climbs above the root; `..` that stays inside is refused too, since no honest archive
-/// needs it.
+/// `enclosed_name` quietly makes `/etc/x` relative and resolves `a/../b`; an archive that
+/// names such paths was made to attack an extractor, so it is refused whole instead.
+fn climbs_or_rooted(raw: &str) -> bool {
+    let bytes = raw.as_bytes();
+    let drive = bytes.len() >= 2 && bytes[0].is_ascii_alphabetic() && bytes[1] == b':';
+    raw.starts_with(['/', '\\']) || drive || raw.split(['/', '\\']).any(|part| part == "..")
+}
+
+/// The entry's path as normal components only (a last guard behind `enclosed_name`).
 fn normalized(path: &Path) -> Option<RelPath> {
     let mut out = RelPath::root();
     for component in path.components() {

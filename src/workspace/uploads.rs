@@ -91,7 +91,7 @@ impl UploadError {
 
     /// An error creating a staged file or folder: a name clash is the caller's (duplicate or
     /// file/folder collision), anything else is ours.
-    pub(crate) fn place(_archive: &str, path: &str, e: std::io::Error) -> Self {
+    pub(crate) fn place(path: &str, e: std::io::Error) -> Self {
         use std::io::ErrorKind;
         match e.kind() {
             ErrorKind::AlreadyExists => Self::Duplicate {
@@ -314,13 +314,13 @@ impl UploadBatch {
         };
         if let Some(parent) = target.parent().filter(|p| !p.is_root()) {
             dir.create_dir_all(parent.as_path())
-                .map_err(|e| UploadError::place(name, name, e))?;
+                .map_err(|e| UploadError::place(name, e))?;
         }
         let mut options = OpenOptions::new();
         options.write(true).create_new(true).mode(0o644);
         let file = dir
             .open_with(target.as_path(), &options)
-            .map_err(|e| UploadError::place(name, name, e))?;
+            .map_err(|e| UploadError::place(name, e))?;
         let mut file = tokio::fs::File::from_std(file.into_std());
         let mut size = 0u64;
         let mut stream = std::pin::pin!(stream);
@@ -391,6 +391,13 @@ impl UploadBatch {
         let workspace = self.workspace.clone();
         let placed = std::mem::take(&mut self.placed);
         tokio::task::spawn_blocking(move || {
+            // The staging folder is outside every sandbox, so handing it over by path is safe.
+            if let Some(owner) = workspace.owner()
+                && let Err(e) = owner.hand_over(&staging.path)
+            {
+                staging.remove();
+                return Err(UploadError::io("hand over uploads", e));
+            }
             let result = move_into_place(&workspace, &staging.tree);
             staging.remove();
             result
@@ -411,14 +418,19 @@ impl UploadBatch {
 }
 
 fn move_into_place(workspace: &Workspace, tree: &Dir) -> Result<(), UploadError> {
-    workspace
-        .dir
-        .create_dir_all(UPLOADS_DIR)
-        .map_err(|e| WorkspaceError::io("create", UPLOADS_DIR, e))?;
+    match workspace.dir.create_dir_all(UPLOADS_DIR) {
+        // Something is there already (perhaps a link): opening it says whether it is usable.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(WorkspaceError::io("create", UPLOADS_DIR, e).into()),
+        Ok(()) => {}
+    }
     let uploads = workspace
         .dir
         .open_dir(UPLOADS_DIR)
         .map_err(|e| WorkspaceError::io("open", UPLOADS_DIR, e))?;
+    if let Ok(handle) = uploads.try_clone() {
+        workspace.own(&handle.into_std_file(), UPLOADS_DIR)?;
+    }
     merge(tree, &uploads, &RelPath::root(), false)?;
     merge(tree, &uploads, &RelPath::root(), true)
 }

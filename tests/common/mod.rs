@@ -542,10 +542,12 @@ pub fn files_under(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
-/// Whether `needle` occurs in any file under `dir`; returns the files that contain it.
+/// Whether `needle` occurs in any file under `dir`; returns the files that contain it. The
+/// sandbox's copy of the server binary (`sandbox-bin/`) is code, not data, and is skipped.
 pub fn files_containing(dir: &Path, needle: &[u8]) -> Vec<PathBuf> {
     files_under(dir)
         .into_iter()
+        .filter(|p| !p.components().any(|c| c.as_os_str() == "sandbox-bin"))
         .filter(|p| {
             std::fs::read(p)
                 .map(|bytes| bytes.windows(needle.len()).any(|w| w == needle))
