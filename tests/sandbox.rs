@@ -576,9 +576,16 @@ async fn network_off_refuses_every_connection() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn network_on_reaches_a_listener_on_the_hosts_loopback() {
+async fn network_on_reaches_the_network_but_not_the_hosts_loopback_services() {
     let host = Host::new().await;
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    // The machine's own outward address stands in for "the internet" (there is no other
+    // network here): reachable through the sandbox's NAT.
+    let outward = {
+        let probe = std::net::UdpSocket::bind("0.0.0.0:0").unwrap();
+        probe.connect("192.0.2.1:80").unwrap();
+        probe.local_addr().unwrap().ip()
+    };
+    let listener = TcpListener::bind("0.0.0.0:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let server = std::thread::spawn(move || {
         let (mut conn, _) = listener.accept().unwrap();
@@ -594,15 +601,27 @@ async fn network_on_reaches_a_listener_on_the_hosts_loopback() {
             env: TaskEnv::default(),
         })
         .await;
-    let out = run(
-        &sb,
-        &format!(
-            "python3 -c 'import socket; s=socket.create_connection((\"127.0.0.1\", {port}), 5); print(s.recv(100).decode().strip()); s.sendall(b\"hello-from-sandbox\")'"
-        ),
-    )
-    .await;
+    let connect = |addr: String| {
+        format!(
+            "python3 -c 'import socket; s=socket.create_connection((\"{addr}\", {port}), 3); print(s.recv(100).decode().strip()); s.sendall(b\"hello-from-sandbox\")'"
+        )
+    };
+    let out = run(&sb, &connect(outward.to_string())).await;
     assert_eq!(out.stdout, "hello-from-host\n", "{out:?}");
     assert_eq!(server.join().unwrap(), "hello-from-sandbox");
+
+    // The host's loopback services (the server, its database) are not the sandbox's: neither
+    // 127.0.0.1 (the sandbox's own loopback) nor the NAT's alias for the host reaches them.
+    let loopback = TcpListener::bind("127.0.0.1:0").unwrap();
+    let lport = loopback.local_addr().unwrap().port();
+    for addr in ["127.0.0.1", "10.0.2.2"] {
+        let out = run(
+            &sb,
+            &format!("python3 -c 'import socket; socket.create_connection((\"{addr}\", {lport}), 3)' && echo CONNECTED"),
+        )
+        .await;
+        assert!(!out.stdout.contains("CONNECTED"), "{addr}: {out:?}");
+    }
     host.close().await;
 }
 

@@ -78,6 +78,10 @@ pub struct Launch {
     pub owner: Option<Owner>,
     /// An empty regular file bound over the host secrets of `/etc`.
     pub empty_file: PathBuf,
+    /// Whether slirp4netns gives network-on sandboxes a network of their own.
+    pub slirp: bool,
+    /// `resolv.conf` naming slirp4netns's DNS forwarder.
+    pub resolv_conf: PathBuf,
 }
 
 struct Live {
@@ -85,6 +89,8 @@ struct Live {
     stdin: ChildStdin,
     stdout: Lines<BufReader<ChildStdout>>,
     cgroup: Option<Cgroup>,
+    /// The user-mode network stack of a sandbox with network on (ends with it).
+    _network: Option<Child>,
     next_id: u64,
 }
 
@@ -212,7 +218,10 @@ impl BwrapSandbox {
         .iter()
         .map(|s| (*s).to_owned())
         .collect();
-        if !self.network {
+        // Always a network namespace of its own. With network on, slirp4netns gives it a
+        // NATed interface that reaches the internet but not the host's loopback services
+        // (the server, its database); without slirp4netns it shares the host's network.
+        if !self.network || self.launch.slirp {
             a.push("--unshare-net".into());
         }
         // Debian's merged /usr makes these symlinks; elsewhere they are directories.
@@ -228,6 +237,13 @@ impl BwrapSandbox {
             }
         }
         a.extend(["--ro-bind".into(), "/etc".into(), "/etc".into()]);
+        if self.network && self.launch.slirp {
+            a.extend([
+                "--ro-bind".into(),
+                self.launch.resolv_conf.display().to_string(),
+                "/etc/resolv.conf".into(),
+            ]);
+        }
         for f in HIDDEN_FILES {
             if Path::new(f).exists() {
                 a.extend([
@@ -371,11 +387,21 @@ impl BwrapSandbox {
                     .map_err(|e| SandboxError::Unavailable(format!("cgroup: {e}")))?;
             }
         }
+        let network = if self.network && self.launch.slirp {
+            let pid = child
+                .id()
+                .and_then(|p| cgroup::descendants(p).last().copied())
+                .ok_or_else(|| SandboxError::Failed("sandbox process not found".into()))?;
+            Some(start_network(pid).await?)
+        } else {
+            None
+        };
         Ok(Live {
             child,
             stdin,
             stdout,
             cgroup,
+            _network: network,
             next_id: 1,
         })
     }
@@ -436,6 +462,50 @@ impl BwrapSandbox {
             }
         });
         (handle, over)
+    }
+}
+
+/// Gives the network namespace of `pid` an interface through slirp4netns, and waits until it
+/// has a default route.
+async fn start_network(pid: u32) -> Result<Child, SandboxError> {
+    let child = tokio::process::Command::new("slirp4netns")
+        .args([
+            "--configure",
+            "--mtu=65520",
+            "--disable-host-loopback",
+            "--enable-sandbox",
+            // By path: joining the sandbox's user namespace first, as the PID form does, is
+            // refused for a namespace owned by the unprivileged sandbox user.
+            "--netns-type=path",
+        ])
+        .arg(format!("/proc/{pid}/ns/net"))
+        .arg("tap0")
+        .env_clear()
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| SandboxError::Unavailable(format!("cannot run slirp4netns: {e}")))?;
+    let route = format!("/proc/{pid}/net/route");
+    let deadline = Instant::now() + START_TIMEOUT;
+    loop {
+        let ready = std::fs::read_to_string(&route)
+            .map(|r| {
+                r.lines()
+                    .skip(1)
+                    .any(|l| l.split_whitespace().nth(1) == Some("00000000"))
+            })
+            .unwrap_or(false);
+        if ready {
+            return Ok(child);
+        }
+        if Instant::now() > deadline {
+            return Err(SandboxError::Unavailable(
+                "the sandbox's network did not come up".into(),
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
     }
 }
 

@@ -80,11 +80,24 @@ impl SandboxManager {
                 std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o711))?;
             }
         }
+        let slirp = which("slirp4netns");
+        if !slirp {
+            tracing::warn!(
+                "slirp4netns is not installed: sandboxes with network on share the host's network, \
+                 including its loopback services (Debian: apt-get install slirp4netns)"
+            );
+        }
+        let resolv_conf = data_dir.join("sandbox-resolv.conf");
+        // slirp4netns answers DNS at this address and forwards to the host's resolver.
+        std::fs::write(&resolv_conf, "nameserver 10.0.2.3\n")?;
+        std::fs::set_permissions(&resolv_conf, std::fs::Permissions::from_mode(0o444))?;
         let launch = Arc::new(Launch {
             exe,
             use_cgroups,
             owner,
             empty_file,
+            slirp,
+            resolv_conf,
         });
         let manager = Arc::new(Self {
             workspaces: root.clone(),
@@ -361,6 +374,13 @@ impl SandboxManager {
             let _ = sb.kill_all().await;
         }
     }
+}
+
+fn which(program: &str) -> bool {
+    std::env::var_os("PATH")
+        .map(|paths| std::env::split_paths(&paths).any(|dir| dir.join(program).is_file()))
+        .unwrap_or(false)
+        || Path::new("/usr/bin").join(program).is_file()
 }
 
 /// The supervisor binary where the sandbox user can read it: bubblewrap opens its mounts as
