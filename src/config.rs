@@ -52,19 +52,10 @@ pub struct Config {
     pub web: WebConfig,
 }
 
-/// Which isolation runs commands. Only `bwrap` isolates; `unisolated` exists for development
-/// on machines without bubblewrap and says so loudly at start-up. It is never the default.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum SandboxBackend {
-    Bwrap,
-    UnisolatedDevelopmentOnly,
-}
-
+/// Commands always run under bubblewrap: there is no unisolated mode to configure by mistake.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SandboxConfig {
-    pub backend: SandboxBackend,
     /// Wall time per command.
     pub command_timeout_secs: u64,
     /// Memory of all processes of one sandbox together.
@@ -112,7 +103,6 @@ pub struct WebConfig {
 impl Default for SandboxConfig {
     fn default() -> Self {
         Self {
-            backend: SandboxBackend::Bwrap,
             command_timeout_secs: 300,
             memory_mb: 2048,
             max_processes: 512,

@@ -67,6 +67,22 @@ impl Running {
 pub async fn open(config: &Config) -> Result<Services, StartError> {
     config.ensure_data_dir()?;
     let db = store::connect(&config.database_url()).await?;
+    // The data dir is passable by the sandbox user (to reach workspaces); the database in it
+    // is the server's alone.
+    if config.database_url.is_none() {
+        use std::os::unix::fs::PermissionsExt;
+        for name in ["sigmic.db", "sigmic.db-wal", "sigmic.db-shm"] {
+            let path = config.data_dir.join(name);
+            if path.exists() {
+                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).map_err(
+                    |source| ConfigError::DataDir {
+                        path: path.clone(),
+                        source,
+                    },
+                )?;
+            }
+        }
+    }
     Ok(Services::new(db, Arc::new(config.clone()))?)
 }
 
