@@ -53,6 +53,7 @@ impl SandboxManager {
     /// Prepares the directories and checks the backend works. A failed check is remembered:
     /// the server runs, and every task is refused with the reason.
     pub async fn new(config: SandboxConfig, data_dir: &Path) -> Result<Arc<Self>, SandboxError> {
+        std::fs::create_dir_all(data_dir)?;
         let root = data_dir.join("workspaces");
         let empty_file = data_dir.join("sandbox-empty");
         if !empty_file.exists() {

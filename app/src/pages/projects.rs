@@ -228,7 +228,7 @@ pub fn MembersTab() -> impl IntoView {
                                             let editable = is_admin && !m.implicit;
                                             view! {
                                                 <tr>
-                                                    <td><span class="font-medium">{m.username.clone()}</span> <span class="text-slate-500">{m.name.clone()}</span></td>
+                                                    <td><span class="font-medium">{m.username.clone()}</span> " " <span class="text-slate-500">{m.name.clone()}</span></td>
                                                     <td>{m.email.clone()}</td>
                                                     <td>
                                                         {if editable {
