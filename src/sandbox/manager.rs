@@ -152,6 +152,9 @@ impl SandboxManager {
 
     /// Runs `true` in a throwaway sandbox: proves bwrap, namespaces and the supervisor work.
     async fn check(self: &Arc<Self>) -> Result<(), String> {
+        if self.launch.owner.is_some() {
+            closed_ancestor(&self.workspaces)?;
+        }
         let probe = self.fresh("check", true).map_err(|e| e.to_string())?;
         let out = probe
             .run(Command::new("echo sandbox-ok"))
@@ -367,6 +370,28 @@ impl SandboxManager {
             let _ = sb.kill_all().await;
         }
     }
+}
+
+/// bubblewrap opens the workspace as the sandbox user, so every directory above the data dir
+/// must let others pass. Says which one does not, instead of a bare "permission denied".
+fn closed_ancestor(workspaces: &Path) -> Result<(), String> {
+    let full = workspaces
+        .canonicalize()
+        .map_err(|e| format!("{}: {e}", workspaces.display()))?;
+    for dir in full.ancestors().skip(2) {
+        let mode = std::fs::metadata(dir)
+            .map(|m| m.permissions().mode())
+            .unwrap_or(0);
+        if mode & 0o001 == 0 {
+            return Err(format!(
+                "the sandbox user (nobody) cannot pass through {} to reach the data directory; \
+                 allow it (chmod o+x {}) or put the data directory elsewhere",
+                dir.display(),
+                dir.display()
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn which(program: &str) -> bool {
