@@ -211,11 +211,8 @@ impl Config {
                     .filter(|key| is_setting(key.as_str()))
                     .split("__"),
             )
-            .merge(
-                Env::raw()
-                    .only(&["DATABASE_URL"])
-                    .map(|_| "database_url".into()),
-            )
+            // The conventional unprefixed name; figment lower-cases it to the field's name.
+            .merge(Env::raw().filter(|key| key == "database_url"))
             .extract()
             .map_err(|e| ConfigError::Invalid(Box::new(e)))
     }
