@@ -50,6 +50,107 @@ pub struct Config {
     pub sandbox: SandboxConfig,
     pub uploads: UploadsConfig,
     pub web: WebConfig,
+    pub llm: LlmConfig,
+    pub tasks: TasksConfig,
+}
+
+/// Model providers. The usual environment variables fill these: `ANTHROPIC_API_KEY`,
+/// `ANTHROPIC_BASE_URL`, `OPENAI_API_KEY`, `OPENAI_BASE_URL`, `GEMINI_API_KEY`,
+/// `GEMINI_BASE_URL`, and `SIGMIC_DEFAULT_MODEL`.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LlmConfig {
+    /// `provider/model` used when a project names none, e.g. `anthropic/claude-sonnet-4-5`.
+    pub default_model: Option<String>,
+    pub anthropic_api_key: Option<String>,
+    pub anthropic_base_url: Option<String>,
+    pub openai_api_key: Option<String>,
+    /// An OpenAI-compatible server (Ollama, vLLM, llama.cpp, OpenRouter): `http://host:11434/v1`.
+    pub openai_base_url: Option<String>,
+    pub gemini_api_key: Option<String>,
+    pub gemini_base_url: Option<String>,
+    pub connect_timeout_secs: u64,
+    /// Longest silence between two chunks of a streamed answer.
+    pub read_timeout_secs: u64,
+    /// Output tokens asked for per model call.
+    pub max_output_tokens: u32,
+}
+
+// Keys are secrets: never in logs or debug output.
+impl std::fmt::Debug for LlmConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let set = |k: &Option<String>| if k.is_some() { "set" } else { "unset" };
+        f.debug_struct("LlmConfig")
+            .field("default_model", &self.default_model)
+            .field("anthropic_api_key", &set(&self.anthropic_api_key))
+            .field("anthropic_base_url", &self.anthropic_base_url)
+            .field("openai_api_key", &set(&self.openai_api_key))
+            .field("openai_base_url", &self.openai_base_url)
+            .field("gemini_api_key", &set(&self.gemini_api_key))
+            .field("gemini_base_url", &self.gemini_base_url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for LlmConfig {
+    fn default() -> Self {
+        Self {
+            default_model: None,
+            anthropic_api_key: None,
+            anthropic_base_url: None,
+            openai_api_key: None,
+            openai_base_url: None,
+            gemini_api_key: None,
+            gemini_base_url: None,
+            connect_timeout_secs: 10,
+            read_timeout_secs: 300,
+            max_output_tokens: 8192,
+        }
+    }
+}
+
+/// How tasks run.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TasksConfig {
+    /// Tasks this process works on at once; more wait, `pending`, in the queue.
+    pub max_concurrent: usize,
+    /// Model calls per task run before it stops with an error.
+    pub max_turns: u32,
+    /// Wall time of one run of a task (from its start or follow-up to its end).
+    pub max_run_secs: u64,
+    /// The context window assumed for models whose window is not known.
+    pub context_window_tokens: u64,
+    /// Retries of a transient model error (429, 5xx, dropped stream) before the task fails.
+    pub model_retries: u32,
+    /// First retry delay; doubled each time, with jitter.
+    pub retry_base_ms: u64,
+    /// How long a worker's claim on a task lasts without being renewed. After a crash, another
+    /// worker (or this one, restarted) takes the task over when it runs out.
+    pub lease_secs: u64,
+    /// How often workers look for claimable tasks besides being woken.
+    pub poll_interval_ms: u64,
+    /// Streamed text is written to the event log at most this often per task.
+    pub coalesce_ms: u64,
+    /// Seconds between `:heartbeat` comments on a stream.
+    pub heartbeat_secs: u64,
+}
+
+impl Default for TasksConfig {
+    fn default() -> Self {
+        Self {
+            max_concurrent: 16,
+            max_turns: 100,
+            max_run_secs: 60 * 60,
+            context_window_tokens: 128_000,
+            model_retries: 5,
+            retry_base_ms: 1000,
+            lease_secs: 30,
+            poll_interval_ms: 1000,
+            coalesce_ms: 50,
+            heartbeat_secs: 15,
+        }
+    }
 }
 
 /// Commands always run under bubblewrap: there is no unisolated mode to configure by mistake.
@@ -179,6 +280,8 @@ impl Default for Config {
             sandbox: SandboxConfig::default(),
             uploads: UploadsConfig::default(),
             web: WebConfig::default(),
+            llm: LlmConfig::default(),
+            tasks: TasksConfig::default(),
         }
     }
 }
@@ -213,6 +316,17 @@ impl Config {
             )
             // The conventional unprefixed name; figment lower-cases it to the field's name.
             .merge(Env::raw().filter(|key| key == "database_url"))
+            // Providers' own conventional names.
+            .merge(
+                Env::raw()
+                    .filter_map(|key| {
+                        PROVIDER_VARS
+                            .iter()
+                            .find(|(var, _)| key.as_str().eq_ignore_ascii_case(var))
+                            .map(|(_, field)| format!("llm.{field}").into())
+                    })
+                    .split("."),
+            )
             .extract()
             .map_err(|e| ConfigError::Invalid(Box::new(e)))
     }
@@ -286,7 +400,18 @@ impl AuthConfig {
 /// The top-level settings `SIGMIC_…` variables may name. Other `SIGMIC_…` variables (a test
 /// harness's, say) are not settings and are left alone, while a typo in `sigmic.toml` is still
 /// an error.
-const SETTINGS: [&str; 12] = [
+/// Environment variables read under their providers' usual names, and the field they fill.
+const PROVIDER_VARS: [(&str, &str); 7] = [
+    ("ANTHROPIC_API_KEY", "anthropic_api_key"),
+    ("ANTHROPIC_BASE_URL", "anthropic_base_url"),
+    ("OPENAI_API_KEY", "openai_api_key"),
+    ("OPENAI_BASE_URL", "openai_base_url"),
+    ("GEMINI_API_KEY", "gemini_api_key"),
+    ("GEMINI_BASE_URL", "gemini_base_url"),
+    ("SIGMIC_DEFAULT_MODEL", "default_model"),
+];
+
+const SETTINGS: [&str; 14] = [
     "addr",
     "data_dir",
     "database_url",
@@ -299,6 +424,8 @@ const SETTINGS: [&str; 12] = [
     "sandbox",
     "uploads",
     "web",
+    "llm",
+    "tasks",
 ];
 
 fn is_setting(key: &str) -> bool {
