@@ -13,7 +13,9 @@ use tokio::task::JoinHandle;
 use crate::config::{Config, ConfigError};
 use crate::http::AppState;
 use crate::sandbox::manager::SandboxManager;
+use crate::runtime::Runtime;
 use crate::services::Services;
+use crate::services::tasks::TaskService;
 use crate::store;
 
 #[derive(Debug, thiserror::Error)]
@@ -31,7 +33,14 @@ pub enum StartError {
     Mail(#[from] crate::services::mail::MailError),
     #[error("sandbox: {0}")]
     Sandbox(#[from] crate::sandbox::SandboxError),
+    #[error("model providers: {0}")]
+    Llm(#[from] crate::llm::LlmError),
+    #[error("web tools: {0}")]
+    Web(#[from] crate::web::WebError),
 }
+
+/// How long running steps get to finish on shutdown before they are interrupted.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// A server that is listening.
 pub struct Running {
@@ -40,6 +49,8 @@ pub struct Running {
     task: JoinHandle<std::io::Result<()>>,
     sandboxes: Arc<SandboxManager>,
     reaper: JoinHandle<()>,
+    runtime: Arc<Runtime>,
+    workers: JoinHandle<()>,
 }
 
 impl Running {
@@ -47,8 +58,15 @@ impl Running {
         self.addr
     }
 
-    /// Stops taking connections and waits for in-flight requests.
+    pub fn runtime(&self) -> &Arc<Runtime> {
+        &self.runtime
+    }
+
+    /// Stops taking work and connections: running tasks finish the step they are in and are
+    /// handed back for the next start; open streams end; in-flight requests complete.
     pub async fn shutdown(self) {
+        self.runtime.shutdown(SHUTDOWN_GRACE).await;
+        self.workers.abort();
         let _ = self.stop.send(());
         let _ = self.task.await;
         self.reaper.abort();
@@ -123,7 +141,19 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         let pool = Arc::clone(&sandboxes);
         tokio::spawn(async move { pool.fill_pool().await });
     }
+    let providers = crate::llm::Providers::from_config(&config.llm)?;
+    let configured: Vec<&str> = providers.configured().iter().map(|k| k.as_str()).collect();
+    let web = Arc::new(crate::web::Web::from_config(&config)?);
+    let runtime = Runtime::new(
+        services.db().clone(),
+        Arc::new(config.clone()),
+        Arc::clone(&sandboxes),
+        providers,
+        web,
+    );
+    let workers = runtime.start();
     let state = AppState {
+        tasks: TaskService::new(services.clone(), Arc::clone(&runtime)),
         sandboxes: Arc::clone(&sandboxes),
         services: services.clone(),
         leptos_options,
@@ -131,9 +161,10 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     };
     let router = crate::http::router::build(state);
     tracing::info!(
-        "Sigmic listening on http://{addr} (database: {} at {}, sandbox: {sandbox_status}, data dir: {}, site: {})",
+        "Sigmic listening on http://{addr} (database: {} at {}, sandbox: {sandbox_status}, models: {}, data dir: {}, site: {})",
         store::backend_name(services.db()),
         config.database_url_for_log(),
+        if configured.is_empty() { "none configured".to_owned() } else { configured.join(", ") },
         config.data_dir.display(),
         site_root.display(),
     );
@@ -154,6 +185,8 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         task,
         sandboxes,
         reaper,
+        runtime,
+        workers,
     })
 }
 

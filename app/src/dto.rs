@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod task;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]

@@ -29,6 +29,9 @@ pub enum ErrorCode {
     JwtNotConfigured,
     InternalError,
     Unavailable,
+    /// (extension) The request does not fit the thing's current state: approving a call that
+    /// is not waiting, cancelling a finished task.
+    Conflict,
 }
 
 impl ErrorCode {
@@ -51,6 +54,7 @@ impl ErrorCode {
             Self::JwtNotConfigured => 501,
             Self::InternalError => 500,
             Self::Unavailable => 503,
+            Self::Conflict => 409,
         }
     }
 }
@@ -92,6 +96,10 @@ impl ApiError {
 
     pub fn not_found(what: &str) -> Self {
         Self::new(ErrorCode::NotFound, format!("{what} not found."))
+    }
+
+    pub fn conflict(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::Conflict, message)
     }
 
     pub fn invalid_credentials() -> Self {

@@ -7,6 +7,7 @@ mod health;
 mod keys;
 mod org;
 mod projects;
+mod tasks;
 
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -31,6 +32,7 @@ use crate::http::AppState;
         (name = "projects", description = "Projects and their members"),
         (name = "api-keys", description = "API keys of a project"),
         (name = "health", description = "Liveness, readiness and this document"),
+        (name = "tasks", description = "Tasks: create, stream, follow up, approve, cancel, files"),
     )
 )]
 struct ApiDoc;
@@ -84,4 +86,20 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(keys::list, keys::create))
         .routes(routes!(keys::revoke))
         .routes(routes!(keys::create_legacy))
+        .merge(task_routes())
+}
+
+/// Task routes take uploads: up to `max_files` of `max_file_bytes` each, so the default 2 MB
+/// body limit is lifted here and each file is counted as it streams (`UploadBatch`).
+fn task_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(tasks::create, tasks::list))
+        .routes(routes!(tasks::get, tasks::cancel))
+        .routes(routes!(tasks::history))
+        .routes(routes!(tasks::stream))
+        .routes(routes!(tasks::follow_up))
+        .routes(routes!(tasks::approve))
+        .routes(routes!(tasks::artifacts))
+        .routes(routes!(tasks::download))
+        .layer(axum::extract::DefaultBodyLimit::disable())
 }

@@ -19,6 +19,7 @@ pub struct AppState {
     /// The OpenAPI document, rendered once at start-up.
     pub openapi_json: std::sync::Arc<String>,
     pub sandboxes: std::sync::Arc<crate::sandbox::manager::SandboxManager>,
+    pub tasks: crate::services::tasks::TaskService,
 }
 
 impl FromRef<AppState> for LeptosOptions {

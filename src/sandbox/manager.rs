@@ -279,6 +279,38 @@ impl SandboxManager {
         ))
     }
 
+    /// The task's workspace for the server's own access (uploads, artifacts), restored from
+    /// its snapshot when the sandbox expired. No sandbox is started.
+    pub async fn open_workspace(
+        &self,
+        task_id: &str,
+    ) -> Result<crate::workspace::Workspace, SandboxError> {
+        let dir = self.workspace_dir(task_id)?;
+        let snapshot = self.snapshot_file(task_id)?;
+        let is_active = self
+            .active
+            .lock()
+            .map(|a| a.contains_key(task_id))
+            .unwrap_or(false);
+        if !is_active && snapshot.exists() {
+            let (s, d) = (snapshot.clone(), dir.clone());
+            tokio::task::spawn_blocking(move || restore(&s, &d))
+                .await
+                .map_err(|e| SandboxError::Failed(e.to_string()))??;
+            if let Some(owner) = self.launch.owner {
+                owner.hand_over(&dir)?;
+            }
+        }
+        let fresh = !dir.exists();
+        let ws = crate::workspace::Workspace::open(&dir)
+            .map_err(|e| SandboxError::Failed(e.to_string()))?
+            .with_owner(self.launch.owner);
+        if fresh && let Some(owner) = self.launch.owner {
+            owner.hand_over(&dir)?;
+        }
+        Ok(ws)
+    }
+
     /// Ends the task's processes now (cancel); the workspace stays as it is.
     pub async fn stop(&self, task_id: &str) -> Result<(), SandboxError> {
         let sb = self

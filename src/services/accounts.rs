@@ -208,6 +208,7 @@ impl Services {
                                 org_id: Set(org_id),
                                 name: Set("Default".to_owned()),
                                 created_at: Set(now),
+                                model: Set(None),
                             }
                             .insert(txn)
                             .await?;

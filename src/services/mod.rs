@@ -8,6 +8,7 @@ pub mod limits;
 pub mod mail;
 pub mod orgs;
 pub mod projects;
+pub mod tasks;
 mod validate;
 
 use std::sync::Arc;

@@ -81,6 +81,7 @@ impl Services {
             org_id: Set(scope.org_id),
             name: Set(name),
             created_at: Set(Utc::now()),
+            model: Set(None),
         }
         .insert(self.db())
         .await?;

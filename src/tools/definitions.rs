@@ -57,6 +57,19 @@ impl Builtin {
         }
     }
 
+    /// Reads only: several such calls in a row may run at once.
+    pub fn is_read_only(self) -> bool {
+        matches!(
+            self,
+            Self::ReadFile
+                | Self::ListDirectory
+                | Self::Glob
+                | Self::SearchFileContent
+                | Self::WebFetch
+                | Self::WebSearch
+        )
+    }
+
     pub fn from_name(name: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|t| t.name() == name)
     }

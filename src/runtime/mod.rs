@@ -1,0 +1,392 @@
+//! The task runtime: workers that claim tasks from the store and run the agent loop, the
+//! event hub that streams their progress, and the recovery of tasks a crash left unfinished
+//! (which is nothing special: their leases run out and they are claimed again).
+
+pub mod agent;
+pub mod conversation;
+pub mod events;
+pub mod hub;
+mod prompt;
+pub mod queue;
+pub mod stream;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, DbErr, EntityTrait, QueryFilter, QuerySelect};
+use tokio::sync::{Notify, Semaphore};
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Config;
+use crate::llm::Providers;
+use crate::sandbox::manager::SandboxManager;
+use crate::store::Db;
+use crate::store::entities::{TaskStatus, task, task_tool_call};
+use crate::web::Web;
+use agent::{Outcome, Run};
+use hub::Hub;
+use queue::{Claim, Renewal};
+
+/// A run in progress on this process.
+struct Running {
+    /// Ends the run now (cancel, lost lease): the model call is dropped, processes killed.
+    abort: CancellationToken,
+    /// Asks the run to stop at its next step boundary (shutdown).
+    drain: CancellationToken,
+    claim: Claim,
+}
+
+pub struct Runtime {
+    db: Db,
+    config: Arc<Config>,
+    hub: Arc<Hub>,
+    sandboxes: Arc<SandboxManager>,
+    providers: Providers,
+    web: Arc<Web>,
+    /// This process's name in `tasks.worker_id`.
+    node: String,
+    wake: Notify,
+    slots: Arc<Semaphore>,
+    running: Mutex<HashMap<String, Running>>,
+    /// Task secrets, in this process's memory only: never in the store.
+    secrets: Mutex<HashMap<String, BTreeMap<String, String>>>,
+    stopping: AtomicBool,
+    stopped: CancellationToken,
+}
+
+impl Runtime {
+    pub fn new(
+        db: Db,
+        config: Arc<Config>,
+        sandboxes: Arc<SandboxManager>,
+        providers: Providers,
+        web: Arc<Web>,
+    ) -> Arc<Self> {
+        let node = format!(
+            "{}-{}",
+            std::process::id(),
+            &crate::services::new_id()[24..]
+        );
+        Arc::new(Self {
+            slots: Arc::new(Semaphore::new(config.tasks.max_concurrent.max(1))),
+            db,
+            config,
+            hub: Arc::new(Hub::new()),
+            sandboxes,
+            providers,
+            web,
+            node,
+            wake: Notify::new(),
+            running: Mutex::new(HashMap::new()),
+            secrets: Mutex::new(HashMap::new()),
+            stopping: AtomicBool::new(false),
+            stopped: CancellationToken::new(),
+        })
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    pub fn hub(&self) -> &Arc<Hub> {
+        &self.hub
+    }
+
+    pub fn sandboxes(&self) -> &Arc<SandboxManager> {
+        &self.sandboxes
+    }
+
+    pub fn providers(&self) -> &Providers {
+        &self.providers
+    }
+
+    pub fn web(&self) -> Arc<Web> {
+        Arc::clone(&self.web)
+    }
+
+    /// Cancelled when the process begins to stop: open streams end so shutdown can finish.
+    pub fn shutting_down(&self) -> CancellationToken {
+        self.stopped.clone()
+    }
+
+    pub fn node(&self) -> &str {
+        &self.node
+    }
+
+    /// Looks for work now rather than at the next poll.
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    pub fn remember_secrets(&self, task_id: &str, secrets: BTreeMap<String, String>) {
+        if secrets.is_empty() {
+            return;
+        }
+        if let Ok(mut s) = self.secrets.lock() {
+            s.insert(task_id.to_owned(), secrets);
+        }
+    }
+
+    pub fn secrets_of(&self, task_id: &str) -> BTreeMap<String, String> {
+        self.secrets
+            .lock()
+            .ok()
+            .and_then(|s| s.get(task_id).cloned())
+            .unwrap_or_default()
+    }
+
+    pub fn forget_secrets(&self, task_id: &str) {
+        if let Ok(mut s) = self.secrets.lock() {
+            s.remove(task_id);
+        }
+    }
+
+    /// Ends a run of this process now, and the task's processes.
+    pub async fn abort_local(&self, task_id: &str) {
+        if let Some(token) = self
+            .running
+            .lock()
+            .ok()
+            .and_then(|r| r.get(task_id).map(|run| run.abort.clone()))
+        {
+            token.cancel();
+        }
+        if let Err(e) = self.sandboxes.stop(task_id).await {
+            tracing::warn!(task = task_id, error = %e, "cannot stop the task's sandbox");
+        }
+    }
+
+    pub fn is_running_here(&self, task_id: &str) -> bool {
+        self.running
+            .lock()
+            .map(|r| r.contains_key(task_id))
+            .unwrap_or(false)
+    }
+
+    async fn call_ids(&self, task_id: &str) -> Result<Vec<String>, DbErr> {
+        task_tool_call::Entity::find()
+            .select_only()
+            .column(task_tool_call::Column::CallId)
+            .filter(task_tool_call::Column::TaskId.eq(task_id))
+            .into_tuple()
+            .all(&self.db)
+            .await
+    }
+
+    /// Starts the worker loop and the event watcher.
+    pub fn start(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
+        let watcher = {
+            let hub = Arc::clone(&self.hub);
+            let db = self.db.clone();
+            tokio::spawn(hub.watch_store(db, Duration::from_secs(1)))
+        };
+        let me = Arc::clone(self);
+        tokio::spawn(async move {
+            me.work().await;
+            watcher.abort();
+        })
+    }
+
+    async fn work(self: Arc<Self>) {
+        let poll = Duration::from_millis(Ord::max(self.config.tasks.poll_interval_ms, 10));
+        loop {
+            if self.stopping.load(Ordering::SeqCst) {
+                return;
+            }
+            if let Err(e) = self.claim_some().await {
+                tracing::warn!(error = %e, "cannot claim tasks");
+            }
+            tokio::select! {
+                () = self.wake.notified() => {}
+                () = tokio::time::sleep(poll) => {}
+                () = self.stopped.cancelled() => return,
+            }
+        }
+    }
+
+    async fn claim_some(self: &Arc<Self>) -> Result<(), DbErr> {
+        let free = self.slots.available_permits();
+        if free == 0 {
+            return Ok(());
+        }
+        let lease = lease(&self.config);
+        let candidates = queue::candidates(&self.db, u64::try_from(free * 2).unwrap_or(32)).await?;
+        for (task_id, epoch) in candidates {
+            if self.stopping.load(Ordering::SeqCst) || self.is_running_here(&task_id) {
+                continue;
+            }
+            let Ok(permit) = Arc::clone(&self.slots).try_acquire_owned() else {
+                return Ok(());
+            };
+            match queue::claim(&self.db, &task_id, epoch, &self.node, lease).await? {
+                Some(claim) => self.spawn_run(claim, permit),
+                None => drop(permit),
+            }
+        }
+        Ok(())
+    }
+
+    fn spawn_run(self: &Arc<Self>, claim: Claim, permit: tokio::sync::OwnedSemaphorePermit) {
+        let abort = CancellationToken::new();
+        let drain = CancellationToken::new();
+        if let Ok(mut r) = self.running.lock() {
+            r.insert(
+                claim.task_id.clone(),
+                Running {
+                    abort: abort.clone(),
+                    drain: drain.clone(),
+                    claim: claim.clone(),
+                },
+            );
+        }
+        let me = Arc::clone(self);
+        tokio::spawn(async move {
+            let keeper = tokio::spawn(Arc::clone(&me).keep_lease(claim.clone(), abort.clone()));
+            let run = Run::start(Arc::clone(&me), claim.clone(), drain.clone());
+            let outcome = tokio::select! {
+                r = run => Some(r),
+                () = abort.cancelled() => None,
+            };
+            keeper.abort();
+            match outcome {
+                None => {
+                    // Cancelled, or the lease went to someone else: stop what runs.
+                    if let Err(e) = me.sandboxes.stop(&claim.task_id).await {
+                        tracing::warn!(task = %claim.task_id, error = %e, "cannot stop the sandbox");
+                    }
+                }
+                Some(Ok(Outcome::Drained)) => {
+                    if let Err(e) = queue::release(&me.db, &claim).await {
+                        tracing::warn!(task = %claim.task_id, error = %e, "cannot release the task");
+                    }
+                }
+                Some(Ok(_)) => {}
+                Some(Err(agent::RunError::Log(events::LogError::Fenced))) => {
+                    tracing::info!(task = %claim.task_id, "the task was taken over or cancelled; this run stopped");
+                }
+                Some(Err(e)) => {
+                    tracing::error!(task = %claim.task_id, error = %e, "the task's run failed");
+                    if let Err(e) = me.fail_internal(&claim).await {
+                        tracing::error!(task = %claim.task_id, error = %e, "cannot mark the task failed");
+                    }
+                }
+            }
+            if let Ok(mut r) = me.running.lock() {
+                r.remove(&claim.task_id);
+            }
+            drop(permit);
+            me.wake();
+        });
+    }
+
+    /// Renews the lease while the run lasts, and notices a cancel from any process within a
+    /// second.
+    async fn keep_lease(self: Arc<Self>, claim: Claim, abort: CancellationToken) {
+        let lease = lease(&self.config);
+        let renew_every = Duration::from_secs(Ord::max(self.config.tasks.lease_secs / 3, 1));
+        let mut last_renew = tokio::time::Instant::now();
+        loop {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            let held = if last_renew.elapsed() >= renew_every {
+                last_renew = tokio::time::Instant::now();
+                queue::renew(&self.db, &claim, &self.node, lease)
+                    .await
+                    .map(|r| r == Renewal::Held)
+            } else {
+                queue::still_held(&self.db, &claim).await
+            };
+            match held {
+                Ok(true) => {}
+                Ok(false) => {
+                    abort.cancel();
+                    return;
+                }
+                Err(e) => tracing::warn!(task = %claim.task_id, error = %e, "cannot renew the lease"),
+            }
+        }
+    }
+
+    async fn fail_internal(&self, claim: &Claim) -> Result<(), events::LogError> {
+        let res = task::Entity::update_many()
+            .col_expr(task::Column::Status, Expr::value(TaskStatus::Failed))
+            .col_expr(
+                task::Column::Error,
+                Expr::value("An internal error stopped this task. It has been logged; send a follow-up to try again."),
+            )
+            .col_expr(task::Column::CompletedAt, Expr::value(chrono::Utc::now()))
+            .col_expr(task::Column::WorkerId, Expr::value(Option::<String>::None))
+            .col_expr(task::Column::LeaseUntil, Expr::value(Option::<chrono::DateTime<chrono::Utc>>::None))
+            .filter(task::Column::Id.eq(&claim.task_id))
+            .filter(task::Column::LeaseEpoch.eq(claim.epoch))
+            .exec(&self.db)
+            .await?;
+        if res.rows_affected == 1 {
+            events::append(
+                &self.db,
+                &self.hub,
+                &claim.task_id,
+                events::Writer::Api,
+                vec![app::dto::task::StreamEvent::Error(app::dto::task::ErrorEvent {
+                    code: "INTERNAL_ERROR".to_owned(),
+                    message: "An internal error stopped this task. It has been logged; send a follow-up to try again.".to_owned(),
+                })],
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// Graceful stop: no new work; running tasks finish the step they are in (up to
+    /// `grace`), then give their tasks back for the next start to continue.
+    pub async fn shutdown(&self, grace: Duration) {
+        self.stopping.store(true, Ordering::SeqCst);
+        self.stopped.cancel();
+        let runs: Vec<(CancellationToken, CancellationToken, Claim)> = self
+            .running
+            .lock()
+            .map(|r| {
+                r.values()
+                    .map(|run| (run.drain.clone(), run.abort.clone(), run.claim.clone()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        for (drain, _, _) in &runs {
+            drain.cancel();
+        }
+        let deadline = tokio::time::Instant::now() + grace;
+        while tokio::time::Instant::now() < deadline && self.running.lock().map(|r| !r.is_empty()).unwrap_or(false) {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        for (_, abort, claim) in runs {
+            if self.is_running_here(&claim.task_id) {
+                abort.cancel();
+                if let Err(e) = queue::release(&self.db, &claim).await {
+                    tracing::warn!(task = %claim.task_id, error = %e, "cannot release the task");
+                }
+            }
+        }
+    }
+}
+
+fn lease(config: &Config) -> chrono::Duration {
+    chrono::Duration::seconds(i64::try_from(Ord::max(config.tasks.lease_secs, 2)).unwrap_or(30))
+}
+
+/// Puts a task that waited for a person back in the queue once the call it waits on was
+/// decided.
+pub async fn requeue_after_decision(db: &Db, task_id: &str) -> Result<(), DbErr> {
+    task::Entity::update_many()
+        .col_expr(task::Column::Status, Expr::value(TaskStatus::Running))
+        .filter(task::Column::Id.eq(task_id))
+        .filter(task::Column::Status.eq(TaskStatus::AwaitingApproval))
+        .exec(db)
+        .await?;
+    Ok(())
+}

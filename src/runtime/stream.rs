@@ -1,0 +1,204 @@
+//! A task's event stream for one client: the stored conversation (`history_message` …,
+//! `history_done`) or, resuming after a sequence number, only the events after it; then live
+//! events until the run ends. Subscribed to the hub before the store is read, and every event
+//! is compared with the last sequence number sent, so nothing is missed or sent twice; a gap
+//! in the live feed (a slow client, another node's events) is filled from the store.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use app::dto::task::{HistoryDone, StreamEvent};
+use futures_util::Stream;
+use sea_orm::EntityTrait;
+use tokio::sync::broadcast;
+use tokio::sync::broadcast::error::RecvError;
+
+use super::Runtime;
+use super::conversation::{Conversation, history_message};
+use super::events::{self, Logged};
+use crate::store::entities::task;
+
+/// One frame of the stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Frame {
+    /// The sequence number (`id:`), for logged events.
+    pub id: Option<i64>,
+    pub event: String,
+    pub data: Arc<str>,
+}
+
+impl Frame {
+    fn logged(l: &Logged) -> Self {
+        Self {
+            id: Some(l.seq),
+            event: l.name.clone(),
+            data: Arc::clone(&l.data),
+        }
+    }
+
+    fn unlogged(ev: &StreamEvent) -> Self {
+        Self {
+            id: None,
+            event: ev.name().to_owned(),
+            data: Arc::from(ev.data_json()),
+        }
+    }
+}
+
+const PAGE: u64 = 500;
+
+struct State {
+    rt: Arc<Runtime>,
+    task_id: String,
+    rx: broadcast::Receiver<Arc<Logged>>,
+    after: Option<i64>,
+    started: bool,
+    last: i64,
+    queue: VecDeque<Frame>,
+    /// The store may hold more after `last` than the queue has.
+    more: bool,
+    /// The task had ended when the store was last read: close once that is all sent.
+    ended: bool,
+    closed: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("the task is gone")]
+pub struct Gone;
+
+/// The frames of one client's stream. Ends when the run ends, when the task was already
+/// finished, or when the server shuts down.
+pub fn frames(
+    rt: Arc<Runtime>,
+    task_id: String,
+    after: Option<i64>,
+) -> impl Stream<Item = Frame> + Send + 'static {
+    let rx = rt.hub().subscribe(&task_id);
+    let state = State {
+        rt,
+        task_id,
+        rx,
+        after,
+        started: false,
+        last: 0,
+        queue: VecDeque::new(),
+        more: false,
+        ended: false,
+        closed: false,
+    };
+    futures_util::stream::unfold(state, |mut s| async move {
+        let frame = s.next().await?;
+        Some((frame, s))
+    })
+}
+
+impl State {
+    async fn next(&mut self) -> Option<Frame> {
+        loop {
+            if let Some(f) = self.queue.pop_front() {
+                return Some(f);
+            }
+            if self.closed {
+                return None;
+            }
+            let step = if !self.started {
+                self.started = true;
+                self.begin().await
+            } else if self.more {
+                self.read_store().await
+            } else if self.ended {
+                self.closed = true;
+                Ok(())
+            } else {
+                let stop = self.rt.shutting_down();
+                tokio::select! {
+                    r = self.rx.recv() => self.on_live(r).await,
+                    () = stop.cancelled() => { self.closed = true; Ok(()) }
+                }
+            };
+            if let Err(e) = step {
+                tracing::warn!(task = %self.task_id, error = %e, "stream: cannot read the store");
+                self.closed = true;
+            }
+        }
+    }
+
+    async fn begin(&mut self) -> Result<(), sea_orm::DbErr> {
+        if let Some(after) = self.after {
+            self.last = after;
+            return self.read_store().await;
+        }
+        let Some(row) = task::Entity::find_by_id(self.task_id.clone())
+            .one(self.rt.db())
+            .await?
+        else {
+            self.closed = true;
+            return Ok(());
+        };
+        let conv = Conversation::load(self.rt.db(), &self.task_id).await?;
+        for m in &conv.messages {
+            self.queue
+                .push_back(Frame::unlogged(&StreamEvent::HistoryMessage(history_message(m))));
+        }
+        let active = row.status.is_active();
+        self.queue
+            .push_back(Frame::unlogged(&StreamEvent::HistoryDone(HistoryDone {
+                message_count: u64::try_from(conv.messages.len()).unwrap_or(0),
+                is_streaming: active,
+            })));
+        if !active {
+            self.closed = true;
+            return Ok(());
+        }
+        // What happened after the last stored message (the answer streaming now).
+        self.last = conv.boundary();
+        self.read_store().await
+    }
+
+    /// Reads the next page after `last`. The task's status is read first: if it had ended
+    /// then, every event it will ever have is already in the store.
+    async fn read_store(&mut self) -> Result<(), sea_orm::DbErr> {
+        let active = task::Entity::find_by_id(self.task_id.clone())
+            .one(self.rt.db())
+            .await?
+            .is_some_and(|t| t.status.is_active());
+        let page = events::read_after(self.rt.db(), &self.task_id, self.last, PAGE).await?;
+        self.more = page.len() as u64 == PAGE;
+        for l in &page {
+            self.push(l);
+        }
+        if !self.more && !active {
+            self.ended = true;
+        }
+        Ok(())
+    }
+
+    fn push(&mut self, l: &Logged) {
+        if l.seq <= self.last {
+            return;
+        }
+        self.last = l.seq;
+        self.queue.push_back(Frame::logged(l));
+        if l.is_terminal() {
+            // The run ended; a follow-up starts a new one, which a client streams anew.
+            self.more = false;
+            self.ended = true;
+        }
+    }
+
+    async fn on_live(&mut self, r: Result<Arc<Logged>, RecvError>) -> Result<(), sea_orm::DbErr> {
+        match r {
+            Ok(l) if l.seq <= self.last => Ok(()),
+            Ok(l) if l.seq == self.last + 1 => {
+                self.push(&l);
+                Ok(())
+            }
+            // A gap (events this process did not publish, or it fell behind): the store has them.
+            Ok(_) | Err(RecvError::Lagged(_)) => self.read_store().await,
+            Err(RecvError::Closed) => {
+                self.rx = self.rt.hub().subscribe(&self.task_id);
+                self.read_store().await
+            }
+        }
+    }
+}
