@@ -74,6 +74,16 @@ pub struct Project {
     pub created_at: String,
 }
 
+/// (extension) A project's settings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct ProjectSettings {
+    /// `provider/model` its tasks use, e.g. `anthropic/claude-sonnet-4-5`; the server's
+    /// default when null.
+    pub model: Option<String>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]

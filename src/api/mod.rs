@@ -83,6 +83,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(projects::get, projects::rename, projects::delete))
         .routes(routes!(projects::list_members, projects::add_member))
         .routes(routes!(projects::set_member_role, projects::remove_member))
+        .routes(routes!(projects::get_settings, projects::put_settings))
         .routes(routes!(keys::list, keys::create))
         .routes(routes!(keys::revoke))
         .routes(routes!(keys::create_legacy))

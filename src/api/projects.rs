@@ -154,3 +154,39 @@ pub async fn remove_member(
         .await?;
     Ok(Data(Done::removed()))
 }
+
+/// (extension) A project's settings: the model its tasks use.
+#[utoipa::path(get, path = "/api/v1/projects/{projectId}/settings", tag = "projects",
+    security(("bearer" = []), ("apiKey" = []), ("session" = [])),
+    params(("projectId" = String, Path, description = "The project id")),
+    responses((status = 200, description = "Settings", body = Envelope<dto::ProjectSettings>)))]
+pub async fn get_settings(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(project_id): Path<String>,
+) -> ApiResult<dto::ProjectSettings> {
+    Ok(Data(state.services.project_settings(&caller, &project_id).await?))
+}
+
+/// (extension) Change a project's settings (project admins).
+#[utoipa::path(put, path = "/api/v1/projects/{projectId}/settings", tag = "projects",
+    security(("session" = [])), request_body = dto::ProjectSettings,
+    params(("projectId" = String, Path, description = "The project id")),
+    responses(
+        (status = 200, description = "Settings", body = Envelope<dto::ProjectSettings>),
+        (status = 400, description = "VALIDATION_ERROR: not `provider/model`", body = ErrorEnvelope),
+        (status = 403, description = "FORBIDDEN", body = ErrorEnvelope),
+    ))]
+pub async fn put_settings(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(project_id): Path<String>,
+    ApiJson(body): ApiJson<dto::ProjectSettings>,
+) -> ApiResult<dto::ProjectSettings> {
+    Ok(Data(
+        state
+            .services
+            .update_project_settings(&caller, &project_id, body)
+            .await?,
+    ))
+}

@@ -124,6 +124,42 @@ impl Services {
     }
 
     /// Deletes a project with its memberships and keys, in one transaction.
+    pub async fn project_settings(
+        &self,
+        caller: &Caller,
+        project_id: &str,
+    ) -> Result<dto::ProjectSettings> {
+        let scope = self.project_scope(caller, project_id).await?;
+        Ok(dto::ProjectSettings {
+            model: scope.project.model,
+        })
+    }
+
+    /// Changes a project's settings (project admins). The model must be `provider/model`.
+    pub async fn update_project_settings(
+        &self,
+        caller: &Caller,
+        project_id: &str,
+        settings: dto::ProjectSettings,
+    ) -> Result<dto::ProjectSettings> {
+        let scope = self.project_scope(caller, project_id).await?;
+        scope.require_admin()?;
+        let model = match settings.model.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(m) => Some(
+                m.parse::<crate::llm::ModelRef>()
+                    .map_err(|e| ApiError::field("model", e.to_string()))?
+                    .to_string(),
+            ),
+        };
+        project::Entity::update_many()
+            .col_expr(project::Column::Model, Expr::value(model.clone()))
+            .filter(project::Column::Id.eq(scope.project_id()))
+            .exec(self.db())
+            .await?;
+        Ok(dto::ProjectSettings { model })
+    }
+
     pub async fn delete_project(&self, caller: &Caller, project_id: &str) -> Result<()> {
         let scope = self.project_scope(caller, project_id).await?;
         scope.require_org_admin()?;

@@ -394,6 +394,36 @@ impl TestApp {
     // -- the database behind the server ---------------------------------------------------------
 
     /// A sea-orm connection to the server's database (for checks the API cannot make).
+    /// Every row of every table of a PostgreSQL test database, as JSON text.
+    pub async fn pg_rows_text(&self) -> String {
+        use sea_orm::{ConnectionTrait, DbBackend, Statement};
+        let db = self.db_conn().await;
+        let tables = db
+            .query_all_raw(Statement::from_string(
+                DbBackend::Postgres,
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'public'".to_owned(),
+            ))
+            .await
+            .expect("list tables");
+        let mut out = String::new();
+        for t in tables {
+            let name: String = t.try_get("", "tablename").unwrap();
+            let rows = db
+                .query_all_raw(Statement::from_string(
+                    DbBackend::Postgres,
+                    format!("SELECT row_to_json(t)::text AS j FROM \"{name}\" t"),
+                ))
+                .await
+                .expect("read table");
+            for row in rows {
+                let text: String = row.try_get("", "j").unwrap();
+                out.push_str(&text);
+                out.push('\n');
+            }
+        }
+        out
+    }
+
     pub async fn db_conn(&self) -> sea_orm::DatabaseConnection {
         sea_orm::Database::connect(self.config.database_url())
             .await
