@@ -150,6 +150,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         Arc::clone(&sandboxes),
         providers,
         web,
+        node_name(addr),
     );
     let workers = runtime.start();
     let state = AppState {
@@ -236,4 +237,14 @@ async fn shutdown_signal() {
         () = ctrl_c => {},
         () = term => {},
     }
+}
+
+/// This process in the task queue: host and port, the same after a restart.
+fn node_name(addr: SocketAddr) -> String {
+    let host = std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".to_owned());
+    format!("{host}:{}", addr.port())
 }

@@ -171,10 +171,20 @@ impl Run {
         } else {
             self.task.run_started_at.unwrap_or(now)
         };
-        let events = if fresh_run {
+        // A run picked up in the middle of a model answer (after a crash or a restart) asks
+        // for that answer again: `retrying` tells clients to drop the partial one they show.
+        let mid_answer = !fresh_run && {
+            let last = events::read_after(self.db(), &self.task.id, self.task.last_seq - 1, 1).await?;
+            last.first().is_some_and(|l| {
+                l.name == "thought"
+                    || (l.name == "content" && l.data.contains("\"isPartial\":true"))
+                    || (l.name == "status" && l.data.contains("\"processing\""))
+            })
+        };
+        let events = if fresh_run || mid_answer {
             vec![StreamEvent::Status(StatusEvent {
-                status: "connecting".to_owned(),
-                message: None,
+                status: if fresh_run { "connecting" } else { "retrying" }.to_owned(),
+                message: mid_answer.then(|| "Continuing after an interruption.".to_owned()),
                 attempt: None,
                 delay_ms: None,
             })]

@@ -58,18 +58,17 @@ pub struct Runtime {
 }
 
 impl Runtime {
+    /// `node` names this process in the store and must stay the same across its restarts
+    /// (host and port): tasks it held when it died are then taken back at once on start,
+    /// instead of after their leases run out.
     pub fn new(
         db: Db,
         config: Arc<Config>,
         sandboxes: Arc<SandboxManager>,
         providers: Providers,
         web: Arc<Web>,
+        node: String,
     ) -> Arc<Self> {
-        let node = format!(
-            "{}-{}",
-            std::process::id(),
-            &crate::services::new_id()[24..]
-        );
         Arc::new(Self {
             slots: Arc::new(Semaphore::new(config.tasks.max_concurrent.max(1))),
             db,
@@ -182,6 +181,19 @@ impl Runtime {
 
     /// Starts the worker loop and the event watcher.
     pub fn start(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
+        {
+            let me = Arc::clone(self);
+            tokio::spawn(async move {
+                match queue::reclaim_own(&me.db, &me.node).await {
+                    Ok(0) => {}
+                    Ok(n) => {
+                        tracing::info!("taking back {n} task(s) this node held when it stopped");
+                        me.wake();
+                    }
+                    Err(e) => tracing::warn!(error = %e, "cannot take back this node's tasks"),
+                }
+            });
+        }
         let watcher = {
             let hub = Arc::clone(&self.hub);
             let db = self.db.clone();
@@ -246,6 +258,7 @@ impl Runtime {
                 },
             );
         }
+        tracing::info!(task = %claim.task_id, node = %self.node, epoch = claim.epoch, "run started");
         let me = Arc::clone(self);
         tokio::spawn(async move {
             let keeper = tokio::spawn(Arc::clone(&me).keep_lease(claim.clone(), abort.clone()));

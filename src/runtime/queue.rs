@@ -122,3 +122,19 @@ pub async fn release(db: &Db, claim: &Claim) -> Result<(), DbErr> {
         .await?;
     Ok(())
 }
+
+/// Ends the leases a previous life of this node held (it crashed or was killed): those tasks
+/// are claimable now rather than when their leases run out.
+pub async fn reclaim_own(db: &Db, worker: &str) -> Result<u64, DbErr> {
+    let res = task::Entity::update_many()
+        .col_expr(
+            task::Column::LeaseUntil,
+            Expr::value(Option::<chrono::DateTime<Utc>>::None),
+        )
+        .col_expr(task::Column::WorkerId, Expr::value(Option::<String>::None))
+        .filter(task::Column::WorkerId.eq(worker))
+        .filter(task::Column::Status.is_in([TaskStatus::Pending, TaskStatus::Running]))
+        .exec(db)
+        .await?;
+    Ok(res.rows_affected)
+}
