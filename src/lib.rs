@@ -10,6 +10,7 @@ pub mod config;
 pub mod console;
 pub mod error;
 pub mod http;
+pub mod llm;
 pub mod sandbox;
 pub mod secrets;
 pub mod server;
