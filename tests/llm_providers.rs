@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use sigmic::llm::{
-    LlmError, Message, ModelRef, Part, Providers, ProviderKind, Request, Role, StopReason,
+    LlmError, Message, ModelRef, Part, ProviderKind, Providers, Request, Role, StopReason,
     StreamEvent, ToolCall, ToolSpec, Usage,
 };
 
@@ -118,17 +118,30 @@ async fn text_streams_in_pieces_with_usage() {
     let (server, providers) = setup().await;
     for kind in ProviderKind::ALL {
         let k = key("text", kind);
-        server.script(&k, vec![Turn::text_chunks(["Hel", "lo, ", "world."]).with_usage(321, 7)]);
+        server.script(
+            &k,
+            vec![Turn::text_chunks(["Hel", "lo, ", "world."]).with_usage(321, 7)],
+        );
         let events = events(&providers, kind, &format!("{k} say hello")).await;
-        let deltas = events.iter().filter(|e| matches!(e, StreamEvent::TextDelta(_))).count();
+        let deltas = events
+            .iter()
+            .filter(|e| matches!(e, StreamEvent::TextDelta(_)))
+            .count();
         assert_eq!(deltas, 3, "{kind:?}: {events:?}");
         assert_eq!(text_of(&events), "Hello, world.", "{kind:?}");
         assert_eq!(
             last_usage(&events),
-            Some(Usage { input_tokens: 321, output_tokens: 7 }),
+            Some(Usage {
+                input_tokens: 321,
+                output_tokens: 7
+            }),
             "{kind:?}"
         );
-        assert_eq!(events.last(), Some(&StreamEvent::End(StopReason::EndTurn)), "{kind:?}");
+        assert_eq!(
+            events.last(),
+            Some(&StreamEvent::End(StopReason::EndTurn)),
+            "{kind:?}"
+        );
 
         // The request as each dialect wants it, with its key in its own header.
         let recorded = server.requests_for(&k);
@@ -143,25 +156,43 @@ async fn text_streams_in_pieces_with_usage() {
                 assert_eq!(r.body["system"], "You are terse.");
                 assert_eq!(r.body["max_tokens"], 1024);
                 assert_eq!(r.body["stream"], true);
-                assert_eq!(r.body["tools"][0]["input_schema"]["required"], json!(["command"]));
+                assert_eq!(
+                    r.body["tools"][0]["input_schema"]["required"],
+                    json!(["command"])
+                );
             }
             ProviderKind::OpenAi => {
                 assert_eq!(r.path, "/v1/chat/completions");
-                assert_eq!(r.header("authorization"), Some(format!("Bearer {TEST_KEY}").as_str()));
-                assert_eq!(r.body["messages"][0], json!({"role": "system", "content": "You are terse."}));
+                assert_eq!(
+                    r.header("authorization"),
+                    Some(format!("Bearer {TEST_KEY}").as_str())
+                );
+                assert_eq!(
+                    r.body["messages"][0],
+                    json!({"role": "system", "content": "You are terse."})
+                );
                 // A compatible server: the old field name.
                 assert_eq!(r.body["max_tokens"], 1024);
                 assert_eq!(r.body["stream_options"]["include_usage"], true);
                 assert_eq!(r.body["tools"][0]["type"], "function");
             }
             ProviderKind::Gemini => {
-                assert_eq!(r.path, "/v1beta/models/gemini-2.5-pro:streamGenerateContent?alt=sse");
+                assert_eq!(
+                    r.path,
+                    "/v1beta/models/gemini-2.5-pro:streamGenerateContent?alt=sse"
+                );
                 assert_eq!(r.model, "gemini-2.5-pro");
                 assert!(!r.path.contains(TEST_KEY));
-                assert_eq!(r.body["systemInstruction"]["parts"][0]["text"], "You are terse.");
+                assert_eq!(
+                    r.body["systemInstruction"]["parts"][0]["text"],
+                    "You are terse."
+                );
                 assert_eq!(r.body["generationConfig"]["maxOutputTokens"], 1024);
                 let parameters = &r.body["tools"][0]["functionDeclarations"][0]["parameters"];
-                assert!(parameters.get("additionalProperties").is_none(), "{parameters}");
+                assert!(
+                    parameters.get("additionalProperties").is_none(),
+                    "{parameters}"
+                );
             }
         }
     }
@@ -172,14 +203,23 @@ async fn thinking_streams_before_the_answer() {
     let (server, providers) = setup().await;
     for kind in ProviderKind::ALL {
         let k = key("think", kind);
-        server.script(&k, vec![Turn::text("42").with_thought("Six times seven, surely.")]);
+        server.script(
+            &k,
+            vec![Turn::text("42").with_thought("Six times seven, surely.")],
+        );
         let events = events(&providers, kind, &k).await;
         assert_eq!(thinking_of(&events), "Six times seven, surely.", "{kind:?}");
         assert_eq!(text_of(&events), "42");
-        let first_thought = events.iter().position(|e| matches!(e, StreamEvent::ThinkingDelta(_)));
-        let first_text = events.iter().position(|e| matches!(e, StreamEvent::TextDelta(_)));
+        let first_thought = events
+            .iter()
+            .position(|e| matches!(e, StreamEvent::ThinkingDelta(_)));
+        let first_text = events
+            .iter()
+            .position(|e| matches!(e, StreamEvent::TextDelta(_)));
         assert!(first_thought < first_text, "{kind:?}: {events:?}");
-        let signed = events.iter().any(|e| matches!(e, StreamEvent::ThinkingSignature(s) if !s.is_empty()));
+        let signed = events
+            .iter()
+            .any(|e| matches!(e, StreamEvent::ThinkingSignature(s) if !s.is_empty()));
         assert_eq!(signed, kind == ProviderKind::Anthropic, "{kind:?}");
     }
 }
@@ -201,7 +241,11 @@ async fn tool_calls_arrive_whole_from_split_arguments() {
         assert_eq!(calls[0].name, "run_shell_command");
         assert_eq!(calls[0].args, args, "{kind:?}");
         assert!(!calls[0].id.is_empty());
-        assert_eq!(events.last(), Some(&StreamEvent::End(StopReason::ToolUse)), "{kind:?}");
+        assert_eq!(
+            events.last(),
+            Some(&StreamEvent::End(StopReason::ToolUse)),
+            "{kind:?}"
+        );
     }
 }
 
@@ -212,12 +256,14 @@ async fn several_tool_calls_in_one_turn_keep_their_order() {
         let k = key("tools", kind);
         server.script(
             &k,
-            vec![Turn::tool_calls([
-                ("read_file", json!({"path": "a.txt"})),
-                ("read_file", json!({"path": "b.txt"})),
-                ("list_files", json!({})),
-            ])
-            .with_usage(50, 30)],
+            vec![
+                Turn::tool_calls([
+                    ("read_file", json!({"path": "a.txt"})),
+                    ("read_file", json!({"path": "b.txt"})),
+                    ("list_files", json!({})),
+                ])
+                .with_usage(50, 30),
+            ],
         );
         let events = events(&providers, kind, &k).await;
         let calls = calls_of(&events);
@@ -235,7 +281,13 @@ async fn several_tool_calls_in_one_turn_keep_their_order() {
         ids.sort_unstable();
         ids.dedup();
         assert_eq!(ids.len(), 3, "ids must be unique: {calls:?}");
-        assert_eq!(last_usage(&events), Some(Usage { input_tokens: 50, output_tokens: 30 }));
+        assert_eq!(
+            last_usage(&events),
+            Some(Usage {
+                input_tokens: 50,
+                output_tokens: 30
+            })
+        );
         assert_eq!(events.last(), Some(&StreamEvent::End(StopReason::ToolUse)));
     }
 }
@@ -257,9 +309,15 @@ async fn http_errors_are_classified() {
         let first = vec![Message::user_text(&k)];
         let err = call(&providers, kind, first.clone()).await.unwrap_err();
         match &err {
-            LlmError::Transient { message, retry_after } => {
+            LlmError::Transient {
+                message,
+                retry_after,
+            } => {
                 assert_eq!(*retry_after, Some(Duration::ZERO), "{kind:?}");
-                assert!(message.contains("429") && message.contains("Slow down."), "{message}");
+                assert!(
+                    message.contains("429") && message.contains("Slow down."),
+                    "{message}"
+                );
             }
             other => panic!("{kind:?}: 429 gave {other:?}"),
         }
@@ -275,7 +333,10 @@ async fn http_errors_are_classified() {
         match &err {
             LlmError::Permanent { status, message } => {
                 assert_eq!(*status, Some(400));
-                assert!(message.contains("prompt is too long: 300000 tokens"), "{message}");
+                assert!(
+                    message.contains("prompt is too long: 300000 tokens"),
+                    "{message}"
+                );
             }
             other => panic!("{kind:?}: 400 gave {other:?}"),
         }
@@ -295,7 +356,9 @@ async fn a_wrong_key_is_permanent_and_not_quoted() {
     let providers = Providers::from_config(&config).unwrap();
     server.push(vec![Turn::text("never sent")]);
     for kind in ProviderKind::ALL {
-        let err = call(&providers, kind, vec![Message::user_text("hi")]).await.unwrap_err();
+        let err = call(&providers, kind, vec![Message::user_text("hi")])
+            .await
+            .unwrap_err();
         match &err {
             LlmError::Permanent { status, message } => {
                 assert_eq!(*status, Some(401), "{kind:?}");
@@ -306,7 +369,11 @@ async fn a_wrong_key_is_permanent_and_not_quoted() {
     }
     let recorded = server.requests();
     assert_eq!(recorded.len(), 3);
-    assert!(recorded.iter().all(|r| r.api_key.as_deref() == Some("sk-wrong-key-1")));
+    assert!(
+        recorded
+            .iter()
+            .all(|r| r.api_key.as_deref() == Some("sk-wrong-key-1"))
+    );
     // A refused call uses no turn.
     assert_eq!(server.turns_left(), 1);
 }
@@ -322,8 +389,13 @@ async fn a_dropped_stream_ends_with_a_transient_error() {
             ProviderKind::Anthropic => 4,
             ProviderKind::OpenAi | ProviderKind::Gemini => 3,
         };
-        server.script(&k, vec![Turn::text_chunks(["one ", "two ", "three"]).drop_after(n)]);
-        let items = call(&providers, kind, vec![Message::user_text(&k)]).await.unwrap();
+        server.script(
+            &k,
+            vec![Turn::text_chunks(["one ", "two ", "three"]).drop_after(n)],
+        );
+        let items = call(&providers, kind, vec![Message::user_text(&k)])
+            .await
+            .unwrap();
         let (last, before) = items.split_last().unwrap();
         let err = last.clone().unwrap_err();
         assert!(err.is_transient(), "{kind:?}: {err:?}");
@@ -345,7 +417,9 @@ async fn a_silent_stream_times_out_as_transient() {
         server.script(&k, vec![Turn::hang()]);
         let started = std::time::Instant::now();
         // Headers arrived, so the call starts; the silence then ends the stream.
-        let items = call(&providers, kind, vec![Message::user_text(&k)]).await.unwrap();
+        let items = call(&providers, kind, vec![Message::user_text(&k)])
+            .await
+            .unwrap();
         assert_eq!(items.len(), 1, "{kind:?}: {items:?}");
         let err = items[0].clone().unwrap_err();
         assert!(err.to_string().contains("cut off"), "{err}");
@@ -359,7 +433,10 @@ async fn slow_chunks_still_arrive_in_order() {
     let (server, providers) = setup().await;
     let kind = ProviderKind::OpenAi;
     let k = key("slow", kind);
-    server.script(&k, vec![Turn::text_chunks(["a", "b", "c"]).chunk_delay(Duration::from_millis(30))]);
+    server.script(
+        &k,
+        vec![Turn::text_chunks(["a", "b", "c"]).chunk_delay(Duration::from_millis(30))],
+    );
     let started = std::time::Instant::now();
     let events = events(&providers, kind, &k).await;
     assert_eq!(text_of(&events), "abc");
@@ -372,9 +449,18 @@ async fn unscripted_conversations_take_pushed_turns_in_order() {
     server.push(vec![Turn::text("first"), Turn::text("second")]);
     server.script("[keyed]", vec![Turn::text("mine")]);
     let kind = ProviderKind::Anthropic;
-    assert_eq!(text_of(&events(&providers, kind, "anything").await), "first");
-    assert_eq!(text_of(&events(&providers, kind, "[keyed] task").await), "mine");
-    assert_eq!(text_of(&events(&providers, kind, "something else").await), "second");
+    assert_eq!(
+        text_of(&events(&providers, kind, "anything").await),
+        "first"
+    );
+    assert_eq!(
+        text_of(&events(&providers, kind, "[keyed] task").await),
+        "mine"
+    );
+    assert_eq!(
+        text_of(&events(&providers, kind, "something else").await),
+        "second"
+    );
     assert_eq!(text_of(&events(&providers, kind, "more").await), EXHAUSTED);
 }
 
@@ -428,7 +514,10 @@ async fn tool_results_go_back_in_each_dialect() {
         };
         let conversation = vec![
             first,
-            Message { role: Role::Assistant, parts: assistant },
+            Message {
+                role: Role::Assistant,
+                parts: assistant,
+            },
             results,
         ];
         let items = call(&providers, kind, conversation).await.unwrap();
@@ -465,14 +554,24 @@ async fn tool_results_go_back_in_each_dialect() {
                 assert_eq!(messages[2]["role"], "assistant");
                 assert_eq!(messages[2]["tool_calls"][0]["id"], id0);
                 assert_eq!(messages[2]["tool_calls"][0]["type"], "function");
-                let arguments: Value =
-                    serde_json::from_str(messages[2]["tool_calls"][1]["function"]["arguments"].as_str().unwrap())
-                        .unwrap();
+                let arguments: Value = serde_json::from_str(
+                    messages[2]["tool_calls"][1]["function"]["arguments"]
+                        .as_str()
+                        .unwrap(),
+                )
+                .unwrap();
                 assert_eq!(arguments, json!({"command": "cat missing"}));
-                assert_eq!(messages[3], json!({"role": "tool", "tool_call_id": id0, "content": "notes.txt"}));
+                assert_eq!(
+                    messages[3],
+                    json!({"role": "tool", "tool_call_id": id0, "content": "notes.txt"})
+                );
                 assert_eq!(messages[4]["role"], "tool");
                 assert_eq!(messages[4]["tool_call_id"], id1);
-                assert!(messages.iter().all(|m| m.get("reasoning_content").is_none()));
+                assert!(
+                    messages
+                        .iter()
+                        .all(|m| m.get("reasoning_content").is_none())
+                );
             }
             ProviderKind::Gemini => {
                 let contents = body["contents"].as_array().unwrap();

@@ -45,8 +45,12 @@ impl Provider for Anthropic {
             .post(url)
             .header("x-api-key", &self.api_key)
             .header("anthropic-version", API_VERSION);
-        let response = sse::post_json(http, &request_body(&request), NAME, Some(&self.api_key)).await?;
-        Ok(sse::decode(sse::body(response), AnthropicDecoder::default()))
+        let response =
+            sse::post_json(http, &request_body(&request), NAME, Some(&self.api_key)).await?;
+        Ok(sse::decode(
+            sse::body(response),
+            AnthropicDecoder::default(),
+        ))
     }
 }
 
@@ -140,8 +144,15 @@ fn block(part: &Part) -> Option<Value> {
 
 enum Block {
     Text,
-    Thinking { signature: String },
-    ToolUse { id: String, name: String, json: String, initial: Value },
+    Thinking {
+        signature: String,
+    },
+    ToolUse {
+        id: String,
+        name: String,
+        json: String,
+        initial: Value,
+    },
     /// Blocks we do not map (redacted thinking, server tools).
     Other,
 }
@@ -168,10 +179,14 @@ impl Decoder for AnthropicDecoder {
             "message_start" => {
                 let usage = &v["message"]["usage"];
                 // Cached prompt tokens are part of the prompt the context window holds.
-                self.usage.input_tokens = ["input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens"]
-                    .iter()
-                    .filter_map(|k| usage.get(*k).and_then(Value::as_u64))
-                    .sum();
+                self.usage.input_tokens = [
+                    "input_tokens",
+                    "cache_creation_input_tokens",
+                    "cache_read_input_tokens",
+                ]
+                .iter()
+                .filter_map(|k| usage.get(*k).and_then(Value::as_u64))
+                .sum();
                 self.usage.output_tokens = usage["output_tokens"].as_u64().unwrap_or(0);
                 out.push(StreamEvent::Usage(self.usage));
             }
@@ -202,7 +217,10 @@ impl Decoder for AnthropicDecoder {
             "content_block_delta" => {
                 let delta = &v["delta"];
                 let field = |k: &str| delta.get(k).and_then(Value::as_str).unwrap_or("");
-                match (delta["type"].as_str().unwrap_or(""), self.blocks.get_mut(&index)) {
+                match (
+                    delta["type"].as_str().unwrap_or(""),
+                    self.blocks.get_mut(&index),
+                ) {
                     ("text_delta", _) => push_text(out, StreamEvent::TextDelta, field("text")),
                     ("thinking_delta", _) => {
                         push_text(out, StreamEvent::ThinkingDelta, field("thinking"));
@@ -278,6 +296,7 @@ fn stop_reason(reason: &str) -> StopReason {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
     use crate::llm::ToolSpec;
@@ -309,10 +328,18 @@ mod tests {
             Message {
                 role: Role::Assistant,
                 parts: vec![
-                    Part::Thinking { text: "hmm".into(), signature: Some("sig".into()) },
-                    Part::Thinking { text: "unsigned".into(), signature: None },
+                    Part::Thinking {
+                        text: "hmm".into(),
+                        signature: Some("sig".into()),
+                    },
+                    Part::Thinking {
+                        text: "unsigned".into(),
+                        signature: None,
+                    },
                     Part::Text { text: "".into() },
-                    Part::Text { text: "Reading.".into() },
+                    Part::Text {
+                        text: "Reading.".into(),
+                    },
                     Part::ToolCall(call),
                 ],
             },
@@ -331,7 +358,10 @@ mod tests {
         assert_eq!(body["stream"], true);
         assert_eq!(body["system"], "be brief");
         assert_eq!(body["max_tokens"], 1000);
-        assert_eq!(body["tools"][0]["input_schema"]["properties"]["path"]["type"], "string");
+        assert_eq!(
+            body["tools"][0]["input_schema"]["properties"]["path"]["type"],
+            "string"
+        );
         let messages = body["messages"].as_array().unwrap();
         assert_eq!(messages.len(), 3);
         assert_eq!(
@@ -396,7 +426,10 @@ event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n";
             assert_eq!(
                 events,
                 vec![
-                    StreamEvent::Usage(Usage { input_tokens: 25, output_tokens: 1 }),
+                    StreamEvent::Usage(Usage {
+                        input_tokens: 25,
+                        output_tokens: 1
+                    }),
                     StreamEvent::ThinkingDelta("Look at it.".into()),
                     StreamEvent::ThinkingSignature("EqQB".into()),
                     StreamEvent::TextDelta("Let me ".into()),
@@ -411,7 +444,10 @@ event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n";
                         name: "list".into(),
                         args: json!({}),
                     }),
-                    StreamEvent::Usage(Usage { input_tokens: 25, output_tokens: 42 }),
+                    StreamEvent::Usage(Usage {
+                        input_tokens: 25,
+                        output_tokens: 42
+                    }),
                     StreamEvent::End(StopReason::ToolUse),
                 ],
                 "piece {piece}"
@@ -439,7 +475,12 @@ data: {\"type\":\"message_stop\"}\n\n";
 
     #[tokio::test]
     async fn a_stream_without_message_stop_is_cut_off() {
-        let cut = TOOL_TURN.split("event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":2").next().unwrap();
+        let cut = TOOL_TURN
+            .split(
+                "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":2",
+            )
+            .next()
+            .unwrap();
         let events = run(AnthropicDecoder::default(), cut, 50).await;
         let last = events.last().unwrap().clone().unwrap_err();
         assert!(last.is_transient());

@@ -44,7 +44,8 @@ impl Provider for Gemini {
         );
         // The key goes in a header, never the URL: URLs end up in error messages and logs.
         let http = self.http.post(url).header("x-goog-api-key", &self.api_key);
-        let response = sse::post_json(http, &request_body(&request), NAME, Some(&self.api_key)).await?;
+        let response =
+            sse::post_json(http, &request_body(&request), NAME, Some(&self.api_key)).await?;
         Ok(sse::decode(sse::body(response), GeminiDecoder::default()))
     }
 }
@@ -195,11 +196,10 @@ fn schema(value: &Value) -> Value {
                 out.insert("enum".into(), json!([v]));
             }
             // Gemini's enums are lists of strings.
-            "enum" => {
-                if v.as_array().is_some_and(|e| e.iter().all(Value::is_string)) {
-                    out.insert(key.clone(), v.clone());
-                }
+            "enum" if v.as_array().is_some_and(|e| e.iter().all(Value::is_string)) => {
+                out.insert(key.clone(), v.clone());
             }
+            "enum" => {}
             "required" => {
                 // Gemini refuses a required name that is not among the properties.
                 let known = map.get("properties").and_then(Value::as_object);
@@ -262,7 +262,10 @@ impl Decoder for GeminiDecoder {
             self.finish = Some(StopReason::Refusal);
         }
         let candidate = v.pointer("/candidates/0").unwrap_or(&Value::Null);
-        if let Some(parts) = candidate.pointer("/content/parts").and_then(Value::as_array) {
+        if let Some(parts) = candidate
+            .pointer("/content/parts")
+            .and_then(Value::as_array)
+        {
             for part in parts {
                 if let Some(call) = part.get("functionCall") {
                     let id = self.call_id(call.get("id").and_then(Value::as_str));
@@ -281,10 +284,11 @@ impl Decoder for GeminiDecoder {
                 }
             }
         }
-        if let Some(reason) = candidate["finishReason"].as_str() {
-            if reason != "FINISH_REASON_UNSPECIFIED" {
-                self.finish = Some(stop_reason(reason));
-            }
+        if let Some(reason) = candidate["finishReason"]
+            .as_str()
+            .filter(|r| *r != "FINISH_REASON_UNSPECIFIED")
+        {
+            self.finish = Some(stop_reason(reason));
         }
         if let Some(usage) = v.get("usageMetadata").filter(|u| u.is_object()) {
             let count = |k: &str| usage.get(k).and_then(Value::as_u64).unwrap_or(0);
@@ -315,13 +319,15 @@ fn stop_reason(reason: &str) -> StopReason {
     match reason {
         "STOP" => StopReason::EndTurn,
         "MAX_TOKENS" => StopReason::MaxTokens,
-        "SAFETY" | "RECITATION" | "BLOCKLIST" | "PROHIBITED_CONTENT" | "SPII"
-        | "IMAGE_SAFETY" => StopReason::Refusal,
+        "SAFETY" | "RECITATION" | "BLOCKLIST" | "PROHIBITED_CONTENT" | "SPII" | "IMAGE_SAFETY" => {
+            StopReason::Refusal
+        }
         _ => StopReason::Other,
     }
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
     use crate::llm::ToolSpec;
@@ -337,7 +343,10 @@ mod tests {
                 Message {
                     role: Role::Assistant,
                     parts: vec![
-                        Part::Thinking { text: "hmm".into(), signature: None },
+                        Part::Thinking {
+                            text: "hmm".into(),
+                            signature: None,
+                        },
                         Part::ToolCall(ToolCall {
                             id: "call_0".into(),
                             name: "read".into(),
@@ -381,7 +390,10 @@ mod tests {
             ],
             max_output_tokens: 77,
         });
-        assert_eq!(body["systemInstruction"], json!({"parts": [{"text": "be brief"}]}));
+        assert_eq!(
+            body["systemInstruction"],
+            json!({"parts": [{"text": "be brief"}]})
+        );
         assert_eq!(body["generationConfig"]["maxOutputTokens"], 77);
         assert_eq!(
             body["contents"],
@@ -408,7 +420,10 @@ mod tests {
                 "required": ["path"],
             })
         );
-        assert_eq!(declarations[1], json!({"name": "now", "description": "Time"}));
+        assert_eq!(
+            declarations[1],
+            json!({"name": "now", "description": "Time"})
+        );
     }
 
     const TOOL_TURN: &str = "data: {\"candidates\": [{\"content\": {\"parts\": [{\"text\": \"Plan it.\",\"thought\": true}],\"role\": \"model\"},\"index\": 0}],\"usageMetadata\": {\"promptTokenCount\": 40,\"totalTokenCount\": 40}}\r\n\r\n\
@@ -428,7 +443,10 @@ data: {\"candidates\": [{\"content\": {\"parts\": [{\"functionCall\": {\"name\":
                 events,
                 vec![
                     StreamEvent::ThinkingDelta("Plan it.".into()),
-                    StreamEvent::Usage(Usage { input_tokens: 40, output_tokens: 0 }),
+                    StreamEvent::Usage(Usage {
+                        input_tokens: 40,
+                        output_tokens: 0
+                    }),
                     StreamEvent::TextDelta("Read".into()),
                     StreamEvent::TextDelta("ing.".into()),
                     StreamEvent::ToolCall(ToolCall {
@@ -441,7 +459,10 @@ data: {\"candidates\": [{\"content\": {\"parts\": [{\"functionCall\": {\"name\":
                         name: "read".into(),
                         args: json!({"path": "b"}),
                     }),
-                    StreamEvent::Usage(Usage { input_tokens: 40, output_tokens: 14 }),
+                    StreamEvent::Usage(Usage {
+                        input_tokens: 40,
+                        output_tokens: 14
+                    }),
                     StreamEvent::End(StopReason::ToolUse),
                 ]
             );
@@ -450,7 +471,11 @@ data: {\"candidates\": [{\"content\": {\"parts\": [{\"functionCall\": {\"name\":
 
     #[tokio::test]
     async fn a_stream_closed_without_finish_reason_is_cut_off() {
-        let cut: String = TOOL_TURN.split("\r\n\r\n").take(2).map(|e| format!("{e}\r\n\r\n")).collect();
+        let cut: String = TOOL_TURN
+            .split("\r\n\r\n")
+            .take(2)
+            .map(|e| format!("{e}\r\n\r\n"))
+            .collect();
         let events = run(GeminiDecoder::default(), &cut, 50).await;
         assert_eq!(events[2], Ok(StreamEvent::TextDelta("Read".into())));
         let err = events.last().unwrap().clone().unwrap_err();
@@ -470,7 +495,10 @@ data: {\"candidates\": [{\"content\": {\"parts\": [{\"functionCall\": {\"name\":
             })
             .collect();
         assert_eq!(ids, ["call_1", "call_2"]);
-        assert_eq!(events.last(), Some(&Ok(StreamEvent::End(StopReason::MaxTokens))));
+        assert_eq!(
+            events.last(),
+            Some(&Ok(StreamEvent::End(StopReason::MaxTokens)))
+        );
 
         let wire = "data: {\"candidates\": [{\"finishReason\": \"SAFETY\"}]}\n\n";
         let events = run(GeminiDecoder::default(), wire, 1000).await;

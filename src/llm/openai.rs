@@ -31,7 +31,10 @@ impl OpenAi {
         let base_url = sse::base_url(base_url, DEFAULT_BASE);
         let new_token_field = url::Url::parse(&base_url)
             .ok()
-            .and_then(|u| u.host_str().map(|h| h.eq_ignore_ascii_case("api.openai.com")))
+            .and_then(|u| {
+                u.host_str()
+                    .map(|h| h.eq_ignore_ascii_case("api.openai.com"))
+            })
             .unwrap_or(false);
         Self {
             http,
@@ -49,7 +52,9 @@ impl Provider for OpenAi {
     }
 
     async fn stream(&self, request: Request) -> Result<EventStream, LlmError> {
-        let mut http = self.http.post(format!("{}/chat/completions", self.base_url));
+        let mut http = self
+            .http
+            .post(format!("{}/chat/completions", self.base_url));
         if let Some(key) = &self.api_key {
             http = http.header(AUTHORIZATION, format!("Bearer {key}"));
         }
@@ -239,7 +244,11 @@ impl Decoder for OpenAiDecoder {
         };
         let delta = &choice["delta"];
         for key in ["reasoning_content", "reasoning"] {
-            if let Some(text) = delta.get(key).and_then(Value::as_str).filter(|t| !t.is_empty()) {
+            if let Some(text) = delta
+                .get(key)
+                .and_then(Value::as_str)
+                .filter(|t| !t.is_empty())
+            {
                 out.push(StreamEvent::ThinkingDelta(text.to_owned()));
             }
         }
@@ -280,6 +289,7 @@ fn stop_reason(reason: &str) -> StopReason {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
     use crate::llm::sse::tests::run;
@@ -294,7 +304,10 @@ mod tests {
                 Message {
                     role: Role::Assistant,
                     parts: vec![
-                        Part::Thinking { text: "hmm".into(), signature: None },
+                        Part::Thinking {
+                            text: "hmm".into(),
+                            signature: None,
+                        },
                         Part::ToolCall(ToolCall {
                             id: "call_1".into(),
                             name: "ls".into(),
@@ -322,7 +335,9 @@ mod tests {
                             output: "no such dir".into(),
                             is_error: true,
                         },
-                        Part::Text { text: "thanks".into() },
+                        Part::Text {
+                            text: "thanks".into(),
+                        },
                     ],
                 },
             ],
@@ -394,7 +409,10 @@ data: [DONE]\n\n";
                 vec![
                     StreamEvent::ThinkingDelta("think".into()),
                     StreamEvent::TextDelta("On it".into()),
-                    StreamEvent::Usage(Usage { input_tokens: 30, output_tokens: 12 }),
+                    StreamEvent::Usage(Usage {
+                        input_tokens: 30,
+                        output_tokens: 12
+                    }),
                     StreamEvent::ToolCall(ToolCall {
                         id: "call_a".into(),
                         name: "ls".into(),
@@ -429,13 +447,20 @@ data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"x\"},\"finish_reason\"
 
     #[tokio::test]
     async fn a_stream_without_finish_is_cut_off() {
-        let cut = TOOL_TURN.split("data: {\"choices\":[{\"index\":0,\"delta\":{},").next().unwrap();
+        let cut = TOOL_TURN
+            .split("data: {\"choices\":[{\"index\":0,\"delta\":{},")
+            .next()
+            .unwrap();
         let events = run(OpenAiDecoder::default(), cut, 33).await;
         let err = events.last().unwrap().clone().unwrap_err();
         assert!(err.is_transient());
         assert!(err.to_string().contains("cut off"));
         // The half-assembled calls are not reported.
-        assert!(!events.iter().any(|e| matches!(e, Ok(StreamEvent::ToolCall(_)))));
+        assert!(
+            !events
+                .iter()
+                .any(|e| matches!(e, Ok(StreamEvent::ToolCall(_))))
+        );
     }
 
     #[tokio::test]
@@ -448,7 +473,8 @@ data: [DONE]\n\n";
         let err = events[1].clone().unwrap_err();
         assert!(err.is_transient());
         assert!(err.to_string().contains("The server had an error"));
-        let wire = "data: {\"error\":{\"message\":\"bad schema\",\"type\":\"invalid_request_error\"}}\n\n";
+        let wire =
+            "data: {\"error\":{\"message\":\"bad schema\",\"type\":\"invalid_request_error\"}}\n\n";
         let events = run(OpenAiDecoder::default(), wire, 1000).await;
         assert!(matches!(events[..], [Err(LlmError::Permanent { .. })]));
     }

@@ -104,7 +104,12 @@ const KNOWN: &[Known] = &[
 
 fn known(model: &ModelRef) -> Option<&'static Known> {
     // Routers name models `vendor/model` (`openai/anthropic/claude-sonnet-4-5`).
-    let name = model.model.rsplit('/').next().unwrap_or_default().to_ascii_lowercase();
+    let name = model
+        .model
+        .rsplit('/')
+        .next()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
     KNOWN
         .iter()
         .filter(|k| {
@@ -116,6 +121,7 @@ fn known(model: &ModelRef) -> Option<&'static Known> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 
@@ -176,14 +182,22 @@ mod tests {
     fn long_prompts_cost_more() {
         let pro = model("gemini/gemini-2.5-pro");
         assert!(close(cost_usd(&pro, usage(100_000, 0)).unwrap(), 0.125));
-        assert!(close(cost_usd(&pro, usage(300_000, 1_000_000)).unwrap(), 0.75 + 15.0));
+        assert!(close(
+            cost_usd(&pro, usage(300_000, 1_000_000)).unwrap(),
+            0.75 + 15.0
+        ));
         let sonnet = model("anthropic/claude-sonnet-4");
         assert!(close(cost_usd(&sonnet, usage(300_000, 0)).unwrap(), 1.8));
     }
 
     #[test]
     fn unknown_models_have_no_price_or_window() {
-        for name in ["openai/llama3.1:8b", "openai/o3x", "openai/gpt-4.10", "gemini/gemini-1.0-pro"] {
+        for name in [
+            "openai/llama3.1:8b",
+            "openai/o3x",
+            "openai/gpt-4.10",
+            "gemini/gemini-1.0-pro",
+        ] {
             assert_eq!(cost_usd(&model(name), usage(10, 10)), None, "{name}");
             assert_eq!(context_window(&model(name)), None, "{name}");
         }
@@ -191,9 +205,18 @@ mod tests {
 
     #[test]
     fn windows() {
-        assert_eq!(context_window(&model("anthropic/claude-sonnet-4-5")), Some(200_000));
-        assert_eq!(context_window(&model("openai/gpt-4.1-mini")), Some(1_047_576));
+        assert_eq!(
+            context_window(&model("anthropic/claude-sonnet-4-5")),
+            Some(200_000)
+        );
+        assert_eq!(
+            context_window(&model("openai/gpt-4.1-mini")),
+            Some(1_047_576)
+        );
         assert_eq!(context_window(&model("openai/gpt-4o")), Some(128_000));
-        assert_eq!(context_window(&model("gemini/gemini-2.5-pro")), Some(1_048_576));
+        assert_eq!(
+            context_window(&model("gemini/gemini-2.5-pro")),
+            Some(1_048_576)
+        );
     }
 }

@@ -24,12 +24,8 @@ const MAX_QUOTED: usize = 500;
 pub(crate) trait Decoder: Send + 'static {
     /// Reads one SSE event and pushes what it means onto `out`. Pushing `End` finishes the
     /// stream: the rest of the body is not read.
-    fn event(
-        &mut self,
-        name: &str,
-        data: &str,
-        out: &mut Vec<StreamEvent>,
-    ) -> Result<(), LlmError>;
+    fn event(&mut self, name: &str, data: &str, out: &mut Vec<StreamEvent>)
+    -> Result<(), LlmError>;
 
     /// The body ended before `End` was pushed. Dialects that end on a marker event treat this
     /// as a cut-off; Gemini ends by closing the body and finishes here.
@@ -356,6 +352,7 @@ fn redact(text: String, secret: Option<&str>) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 pub(crate) mod tests {
     use super::*;
     use futures_util::StreamExt;
@@ -397,18 +394,28 @@ pub(crate) mod tests {
     fn error_bodies_give_their_message() {
         let anthropic = r#"{"type":"error","error":{"type":"invalid_request_error","message":"max_tokens: too big"}}"#;
         let e = status_error(400, None, anthropic, "Anthropic", None);
-        assert_eq!(e.to_string(), "Anthropic answered HTTP 400: max_tokens: too big");
-        let gemini = r#"[{"error":{"code":400,"message":"API key not valid","status":"INVALID_ARGUMENT"}}]"#;
-        assert!(status_error(400, None, gemini, "G", None)
-            .to_string()
-            .ends_with("API key not valid"));
+        assert_eq!(
+            e.to_string(),
+            "Anthropic answered HTTP 400: max_tokens: too big"
+        );
+        let gemini =
+            r#"[{"error":{"code":400,"message":"API key not valid","status":"INVALID_ARGUMENT"}}]"#;
+        assert!(
+            status_error(400, None, gemini, "G", None)
+                .to_string()
+                .ends_with("API key not valid")
+        );
         let ollama = r#"{"error":"model \"x\" not found"}"#;
-        assert!(status_error(404, None, ollama, "O", None)
-            .to_string()
-            .ends_with("model \"x\" not found"));
-        assert!(status_error(502, None, "<html>bad gateway</html>", "O", None)
-            .to_string()
-            .ends_with("Bad Gateway"));
+        assert!(
+            status_error(404, None, ollama, "O", None)
+                .to_string()
+                .ends_with("model \"x\" not found")
+        );
+        assert!(
+            status_error(502, None, "<html>bad gateway</html>", "O", None)
+                .to_string()
+                .ends_with("Bad Gateway")
+        );
     }
 
     #[test]
@@ -432,17 +439,26 @@ pub(crate) mod tests {
     fn args_are_always_objects() {
         assert_eq!(parse_args(""), serde_json::json!({}));
         assert_eq!(parse_args(r#"{"a":1}"#), serde_json::json!({"a": 1}));
-        assert_eq!(parse_args(r#"{"a":"#), serde_json::json!({"_raw": "{\"a\":"}));
+        assert_eq!(
+            parse_args(r#"{"a":"#),
+            serde_json::json!({"_raw": "{\"a\":"})
+        );
         assert_eq!(parse_args("[1]"), serde_json::json!({"_raw": "[1]"}));
     }
 
     #[test]
     fn mid_stream_errors_are_classified() {
-        let e = stream_error("A", &serde_json::json!({"type": "overloaded_error", "message": "Overloaded"}));
+        let e = stream_error(
+            "A",
+            &serde_json::json!({"type": "overloaded_error", "message": "Overloaded"}),
+        );
         assert!(e.is_transient());
         let e = stream_error("G", &serde_json::json!({"code": 503, "message": "busy"}));
         assert!(e.is_transient());
-        let e = stream_error("A", &serde_json::json!({"type": "invalid_request_error", "message": "no"}));
+        let e = stream_error(
+            "A",
+            &serde_json::json!({"type": "invalid_request_error", "message": "no"}),
+        );
         assert!(!e.is_transient());
         assert!(e.to_string().ends_with("no"));
     }
@@ -451,6 +467,9 @@ pub(crate) mod tests {
     fn base_urls_lose_trailing_slashes() {
         assert_eq!(base_url(None, "https://d"), "https://d");
         assert_eq!(base_url(Some(" ".into()), "https://d"), "https://d");
-        assert_eq!(base_url(Some("http://h/v1/".into()), "https://d"), "http://h/v1");
+        assert_eq!(
+            base_url(Some("http://h/v1/".into()), "https://d"),
+            "http://h/v1"
+        );
     }
 }

@@ -342,7 +342,14 @@ impl Shared {
 
 async fn anthropic(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
     let key = header_str(&headers, "x-api-key");
-    handle(&s, ProviderKind::Anthropic, "/v1/messages".into(), None, headers_of(&headers, key), body)
+    handle(
+        &s,
+        ProviderKind::Anthropic,
+        "/v1/messages".into(),
+        None,
+        headers_of(&headers, key),
+        body,
+    )
 }
 
 async fn openai(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
@@ -370,7 +377,12 @@ async fn gemini(
         None => format!("/v1beta/models/{rest}"),
     };
     let Some(model) = rest.strip_suffix(":streamGenerateContent") else {
-        return error_response(ProviderKind::Gemini, 404, &format!("no method for {rest}"), None);
+        return error_response(
+            ProviderKind::Gemini,
+            404,
+            &format!("no method for {rest}"),
+            None,
+        );
     };
     // Gemini also takes the key as `?key=`; the clients under test must not use it, but the
     // recording shows it if they do.
@@ -453,7 +465,10 @@ fn handle(
         TurnKind::Reply { text, calls } => {
             let (input, output) = turn.usage.unwrap_or_else(|| {
                 let out_chars: usize = text.iter().map(String::len).sum::<usize>()
-                    + calls.iter().map(|(_, a)| a.to_string().len()).sum::<usize>()
+                    + calls
+                        .iter()
+                        .map(|(_, a)| a.to_string().len())
+                        .sum::<usize>()
                     + turn.thought.as_ref().map_or(0, String::len);
                 ((body.len() / 4).max(1) as u64, (out_chars / 4 + 1) as u64)
             });
@@ -542,7 +557,11 @@ fn error_response(
         }
     };
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let mut response = (status, [(header::CONTENT_TYPE, "application/json")], body.to_string())
+    let mut response = (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
         .into_response();
     if let Some(secs) = retry_after {
         response
@@ -552,7 +571,9 @@ fn error_response(
     response
 }
 
-fn sse_response(body: futures_util::stream::BoxStream<'static, Result<Bytes, std::io::Error>>) -> Response {
+fn sse_response(
+    body: futures_util::stream::BoxStream<'static, Result<Bytes, std::io::Error>>,
+) -> Response {
     Response::builder()
         .status(StatusCode::OK)
         .header(header::CONTENT_TYPE, "text/event-stream")
@@ -574,19 +595,16 @@ fn play(events: Vec<String>, delay: Duration, drop_after: Option<usize>) -> Resp
             }
             Ok::<_, std::io::Error>(Bytes::from(event))
         })
-        .chain(
-            stream::iter(cut.then_some(()))
-                .then(|()| async {
-                    // Hyper writes what it has only once the body waits: without the pause
-                    // the error would abort the response before its head left, which is a
-                    // different failure (no stream at all).
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    Err(std::io::Error::new(
-                        std::io::ErrorKind::ConnectionAborted,
-                        "dropped by the script",
-                    ))
-                }),
-        )
+        .chain(stream::iter(cut.then_some(())).then(|()| async {
+            // Hyper writes what it has only once the body waits: without the pause
+            // the error would abort the response before its head left, which is a
+            // different failure (no stream at all).
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            Err(std::io::Error::new(
+                std::io::ErrorKind::ConnectionAborted,
+                "dropped by the script",
+            ))
+        }))
         .boxed();
     sse_response(body)
 }
@@ -655,12 +673,21 @@ impl Reply<'_> {
             )
         };
         if let Some(thought) = self.thought {
-            out.push(start(index, json!({"type": "thinking", "thinking": "", "signature": ""})));
+            out.push(start(
+                index,
+                json!({"type": "thinking", "thinking": "", "signature": ""}),
+            ));
             for piece in pieces(thought) {
-                out.push(delta(index, json!({"type": "thinking_delta", "thinking": piece})));
+                out.push(delta(
+                    index,
+                    json!({"type": "thinking_delta", "thinking": piece}),
+                ));
             }
             let signature = format!("sig-{}", shared.next_id());
-            out.push(delta(index, json!({"type": "signature_delta", "signature": signature})));
+            out.push(delta(
+                index,
+                json!({"type": "signature_delta", "signature": signature}),
+            ));
             out.push(stop(index));
             index += 1;
         }
@@ -678,14 +705,24 @@ impl Reply<'_> {
                 index,
                 json!({"type": "tool_use", "id": id, "name": name, "input": {}}),
             ));
-            out.push(delta(index, json!({"type": "input_json_delta", "partial_json": ""})));
+            out.push(delta(
+                index,
+                json!({"type": "input_json_delta", "partial_json": ""}),
+            ));
             for piece in pieces(&args.to_string()) {
-                out.push(delta(index, json!({"type": "input_json_delta", "partial_json": piece})));
+                out.push(delta(
+                    index,
+                    json!({"type": "input_json_delta", "partial_json": piece}),
+                ));
             }
             out.push(stop(index));
             index += 1;
         }
-        let reason = if self.calls.is_empty() { "end_turn" } else { "tool_use" };
+        let reason = if self.calls.is_empty() {
+            "end_turn"
+        } else {
+            "tool_use"
+        };
         out.push(named(
             "message_delta",
             json!({"type": "message_delta", "delta": {"stop_reason": reason, "stop_sequence": null},
@@ -703,7 +740,10 @@ impl Reply<'_> {
                 "choices": [{"index": 0, "delta": delta, "logprobs": null, "finish_reason": finish}],
             }))
         };
-        let mut out = vec![chunk(json!({"role": "assistant", "content": ""}), Value::Null)];
+        let mut out = vec![chunk(
+            json!({"role": "assistant", "content": ""}),
+            Value::Null,
+        )];
         if let Some(thought) = self.thought {
             for piece in pieces(thought) {
                 out.push(chunk(json!({"reasoning_content": piece}), Value::Null));
@@ -726,7 +766,11 @@ impl Reply<'_> {
                 ));
             }
         }
-        let reason = if self.calls.is_empty() { "stop" } else { "tool_calls" };
+        let reason = if self.calls.is_empty() {
+            "stop"
+        } else {
+            "tool_calls"
+        };
         out.push(chunk(json!({}), json!(reason)));
         out.push(data(&json!({
             "id": id, "object": "chat.completion.chunk", "created": 0, "model": self.model,
@@ -765,7 +809,11 @@ impl Reply<'_> {
             out.push(chunk(json!([{"text": piece}]), None, 0));
         }
         for (name, args) in self.calls {
-            out.push(chunk(json!([{"functionCall": {"name": name, "args": args}}]), None, 0));
+            out.push(chunk(
+                json!([{"functionCall": {"name": name, "args": args}}]),
+                None,
+                0,
+            ));
         }
         out.push(chunk(json!([{"text": ""}]), Some("STOP"), self.output));
         out
