@@ -353,6 +353,7 @@ impl Providers {
 const NOT_CONFIGURED: &str = "No model provider is configured on this server. Set ANTHROPIC_API_KEY, OPENAI_API_KEY (or OPENAI_BASE_URL for an OpenAI-compatible server such as Ollama or vLLM) or GEMINI_API_KEY in the server's environment and restart it; SIGMIC_DEFAULT_MODEL (e.g. `anthropic/claude-sonnet-4-5`) picks the default model.";
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 
