@@ -558,7 +558,12 @@ async fn bad_input_is_refused_with_its_code_and_leaves_nothing() {
     assert_eq!(list["pagination"]["total"], 0, "{list}");
     let ws = app.data_dir().join("workspaces");
     let left: Vec<_> = std::fs::read_dir(&ws)
-        .map(|d| d.flatten().map(|e| e.file_name()).collect())
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name())
+                .filter(|n| !n.to_string_lossy().starts_with('.'))
+                .collect()
+        })
         .unwrap_or_default();
     assert!(left.is_empty(), "{left:?}");
     app.stop().await;

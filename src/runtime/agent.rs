@@ -600,6 +600,16 @@ impl Run {
         if !thinking_now.is_empty() {
             self.end_thought(&mut thinking, &mut thinking_now, None).await?;
         }
+        // The rest of the text as a last partial, so partials add up to the whole answer.
+        // Nothing follows, so nothing is held back as a possible secret's beginning.
+        let whole = self.redactor.redact(&raw_text);
+        if whole.len() > sent_text.len() && whole.starts_with(sent_text.as_str()) {
+            self.emit(vec![StreamEvent::Content(ContentEvent {
+                text: whole[sent_text.len()..].to_owned(),
+                is_partial: true,
+            })])
+            .await?;
+        }
         Ok(Ok(Turn {
             text: raw_text,
             thinking,

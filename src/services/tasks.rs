@@ -53,6 +53,24 @@ pub struct Draft {
     scope: ProjectScope,
     workspace: Workspace,
     upload: Option<UploadBatch>,
+    /// The workspace was made for this draft (a new task): removed unless the task is
+    /// written.
+    fresh: bool,
+}
+
+impl Drop for Draft {
+    fn drop(&mut self) {
+        // A refused request (bad field, too many files, a broken body) leaves nothing: the
+        // batch removes its staging; a new task's empty workspace goes here.
+        if self.fresh {
+            drop(self.upload.take());
+            if let Err(e) = std::fs::remove_dir_all(self.workspace.root())
+                && e.kind() != std::io::ErrorKind::NotFound
+            {
+                tracing::warn!(task = %self.id, error = %e, "cannot remove a refused task's workspace");
+            }
+        }
+    }
 }
 
 impl Draft {
@@ -182,6 +200,7 @@ impl TaskService {
             scope,
             workspace,
             upload: None,
+            fresh: true,
         })
     }
 
@@ -268,10 +287,11 @@ impl TaskService {
             self.discard(&draft).await;
             return Err(e.into());
         }
+        draft.fresh = false;
         self.runtime.remember_secrets(&draft.id, checked.secrets);
         self.runtime.wake();
         Ok(CreatedTask {
-            id: draft.id,
+            id: draft.id.clone(),
             status: DtoStatus::Pending,
         })
     }
@@ -379,6 +399,7 @@ impl TaskService {
             scope,
             workspace,
             upload: None,
+            fresh: false,
         })
     }
 

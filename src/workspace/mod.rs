@@ -95,8 +95,16 @@ impl Workspace {
     /// by path: a link the sandbox swaps in meanwhile cannot redirect it.
     pub(crate) fn own(&self, handle: &std::fs::File, shown: &str) -> Result<(), WorkspaceError> {
         if let Some(o) = self.owner {
-            std::os::unix::fs::fchown(handle, Some(o.uid), Some(o.gid))
-                .map_err(|e| WorkspaceError::io("hand over", shown, e))?;
+            // By the handle itself (AT_EMPTY_PATH): cap-std opens directories O_PATH, which
+            // plain fchown refuses.
+            nix::unistd::fchownat(
+                handle,
+                "",
+                Some(nix::unistd::Uid::from_raw(o.uid)),
+                Some(nix::unistd::Gid::from_raw(o.gid)),
+                nix::fcntl::AtFlags::AT_EMPTY_PATH,
+            )
+            .map_err(|e| WorkspaceError::io("hand over", shown, std::io::Error::from(e)))?;
         }
         Ok(())
     }

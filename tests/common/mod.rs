@@ -127,6 +127,11 @@ impl TestApp {
 
     /// Starts a server after `tweak` has adjusted the test configuration.
     pub async fn spawn_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
+        // The server's log, shown with a failing test's output.
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter("sigmic=info,warn")
+            .with_test_writer()
+            .try_init();
         let dir = tempfile::tempdir().expect("temp dir");
         let db = TestDb::create().await;
         let mut config = Config {
