@@ -158,16 +158,21 @@ async fn get(base: &str, key: &str, id: &str) -> Value {
 }
 
 async fn events(base: &str, key: &str, id: &str) -> Vec<(i64, String, Value)> {
-    let text = reqwest::Client::new()
+    // What the log holds now: read until the stream ends or goes quiet for a moment.
+    let mut resp = reqwest::Client::new()
         .get(format!("{base}/api/v1/tasks/{id}/stream?after=0"))
         .bearer_auth(key)
-        .timeout(Duration::from_secs(5))
         .send()
         .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap_or_default();
+        .unwrap();
+    let mut text = String::new();
+    let until = Instant::now() + Duration::from_secs(1);
+    while Instant::now() < until
+        && let Ok(Ok(Some(chunk))) =
+            tokio::time::timeout(Duration::from_millis(300), resp.chunk()).await
+    {
+        text.push_str(&String::from_utf8_lossy(&chunk));
+    }
     let mut out = Vec::new();
     for frame in text.split("\n\n") {
         let (mut id, mut ev, mut data) = (None, String::new(), String::new());
@@ -226,11 +231,11 @@ async fn tasks_continue_after_the_server_is_killed() {
     model.script(
         "task-a",
         vec![
-            Turn::tool_call("run_shell_command", json!({"command": "sleep 5; echo ran > ran.txt"})),
+            Turn::tool_call("run_shell_command", json!({"command": "sleep 30; echo ran > ran.txt"})),
             Turn::text("A finished"),
         ],
     );
-    let slow: Vec<String> = (0..50).map(|i| format!("b{i} ")).collect();
+    let slow: Vec<String> = (0..300).map(|i| format!("b{i} ")).collect();
     model.script(
         "task-b",
         vec![
@@ -250,11 +255,20 @@ async fn tasks_continue_after_the_server_is_killed() {
     let ta = wait_for(&node.base, &key, &a, "completed", 60).await;
     let tb = wait_for(&node.base, &key, &b, "completed", 60).await;
     assert_eq!(ta["output"]["content"], "A finished");
-    assert_eq!(tb["output"]["content"], "B finished");
+    assert_eq!(
+        tb["output"]["content"], "B finished",
+        "requests {:?}\nevents {:?}",
+        model.requests_for("task-b").len(),
+        events(&node.base, &key, &b).await.iter().map(|(i, e, d)| format!("{i} {e} {}", d.to_string().chars().take(60).collect::<String>())).collect::<Vec<_>>()
+    );
 
     // The interrupted command was reported to the model, not run again.
     let call = &ta["output"]["toolCalls"][0];
-    assert_eq!(call["status"], "error");
+    assert_eq!(
+        call["status"], "error",
+        "{:?}",
+        events(&node.base, &key, &a).await.iter().map(|(i, e, d)| format!("{i} {e} {}", d.to_string().chars().take(100).collect::<String>())).collect::<Vec<_>>()
+    );
     assert!(call["output"].as_str().unwrap().contains("interrupted"), "{call}");
     let reqs = model.requests_for("task-a");
     assert_eq!(reqs.len(), 2, "one model call per step");

@@ -90,7 +90,7 @@ struct Live {
     stdout: Lines<BufReader<ChildStdout>>,
     cgroup: Option<Cgroup>,
     /// The user-mode network stack of a sandbox with network on (ends with it).
-    _network: Option<Child>,
+    _network: Option<(Child, std::os::fd::OwnedFd)>,
     next_id: u64,
 }
 
@@ -467,8 +467,20 @@ impl BwrapSandbox {
 
 /// Gives the network namespace of `pid` an interface through slirp4netns, and waits until it
 /// has a default route.
-async fn start_network(pid: u32) -> Result<Child, SandboxError> {
+/// Answers the process and the write end of its exit pipe: slirp4netns ends when that closes,
+/// so it cannot outlive the server even when the server is killed outright.
+async fn start_network(pid: u32) -> Result<(Child, std::os::fd::OwnedFd), SandboxError> {
+    use std::os::fd::AsRawFd;
+    let failed = |e: nix::Error| SandboxError::Unavailable(format!("slirp4netns exit pipe: {e}"));
+    let (exit_read, exit_write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(failed)?;
+    // Only the read end is inherited (the write end stays the server's alone).
+    nix::fcntl::fcntl(
+        &exit_read,
+        nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()),
+    )
+    .map_err(failed)?;
     let child = tokio::process::Command::new("slirp4netns")
+        .arg(format!("--exit-fd={}", exit_read.as_raw_fd()))
         .args([
             "--configure",
             "--mtu=65520",
@@ -487,6 +499,7 @@ async fn start_network(pid: u32) -> Result<Child, SandboxError> {
         .kill_on_drop(true)
         .spawn()
         .map_err(|e| SandboxError::Unavailable(format!("cannot run slirp4netns: {e}")))?;
+    drop(exit_read);
     let route = format!("/proc/{pid}/net/route");
     let deadline = Instant::now() + START_TIMEOUT;
     loop {
@@ -498,7 +511,7 @@ async fn start_network(pid: u32) -> Result<Child, SandboxError> {
             })
             .unwrap_or(false);
         if ready {
-            return Ok(child);
+            return Ok((child, exit_write));
         }
         if Instant::now() > deadline {
             return Err(SandboxError::Unavailable(
