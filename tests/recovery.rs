@@ -345,7 +345,7 @@ async fn two_processes_on_one_postgres_never_run_a_task_twice() {
     let key = key_for(&n1.base).await;
     let mut ids = Vec::new();
     for i in 0..16 {
-        let k = format!("multi-{i}");
+        let k = format!("multi-{i}-x");
         model.script(
             &k,
             vec![

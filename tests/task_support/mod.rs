@@ -181,6 +181,11 @@ pub async fn stream_all(app: &TestApp, key: &str, id: &str) -> Vec<Frame> {
     SseReader::open(app, key, id, None).await.rest().await
 }
 
+/// Every logged event of a task, from the first, until its run ends (live if it is running).
+pub async fn log_all(app: &TestApp, key: &str, id: &str) -> Vec<Frame> {
+    SseReader::open(app, key, id, Some(0)).await.rest().await
+}
+
 pub fn names(frames: &[Frame]) -> Vec<&str> {
     frames.iter().map(|f| f.event.as_str()).collect()
 }
