@@ -333,7 +333,13 @@ impl Run {
             env: TaskEnv { env, secrets },
         };
         let sandboxes = self.rt.sandboxes();
-        let sandbox = sandboxes.acquire(&spec).await.map_err(|e| e.to_string())?;
+        // A started sandbox from the pool costs nothing to take now; otherwise one starts
+        // with the first command.
+        let sandbox: Arc<dyn crate::sandbox::Sandbox> = if sandboxes.pooled_for(&self.task.id) {
+            sandboxes.acquire(&spec).await.map_err(|e| e.to_string())?
+        } else {
+            Arc::new(sandboxes.lazy(spec).map_err(|e| e.to_string())?)
+        };
         let workspace = sandboxes
             .open_workspace(&self.task.id)
             .await
@@ -553,7 +559,8 @@ impl Run {
         let mut thinking_now = String::new();
         let mut calls = Vec::new();
         let mut usage = llm::Usage::default();
-        let mut last_flush = Instant::now();
+        // The first piece goes out at once (time to first token); later ones are coalesced.
+        let mut last_flush = Instant::now().checked_sub(coalesce).unwrap_or_else(Instant::now);
         let stop = loop {
             let wait = coalesce.saturating_sub(last_flush.elapsed());
             let item = if raw_text.len() > sent_text.len() {

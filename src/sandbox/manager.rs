@@ -279,6 +279,26 @@ impl SandboxManager {
         ))
     }
 
+    /// Whether `acquire` would hand this task a started sandbox from the pool right now.
+    pub fn pooled_for(&self, task_id: &str) -> bool {
+        let (Ok(dir), Ok(snapshot)) = (self.workspace_dir(task_id), self.snapshot_file(task_id))
+        else {
+            return false;
+        };
+        !dir.exists()
+            && !snapshot.exists()
+            && self.pool.lock().map(|p| !p.is_empty()).unwrap_or(false)
+    }
+
+    /// The task's sandbox, started on its first command: a task that only talks starts none.
+    pub fn lazy(self: &Arc<Self>, spec: SandboxSpec) -> Result<LazySandbox, SandboxError> {
+        Ok(LazySandbox {
+            dir: self.workspace_dir(&spec.task_id)?,
+            manager: Arc::clone(self),
+            spec,
+        })
+    }
+
     /// The task's workspace for the server's own access (uploads, artifacts), restored from
     /// its snapshot when the sandbox expired. No sandbox is started.
     pub async fn open_workspace(
@@ -471,4 +491,27 @@ fn restore(snapshot: &Path, dir: &Path) -> Result<(), SandboxError> {
     archive.unpack(dir)?;
     std::fs::remove_file(snapshot)?;
     Ok(())
+}
+
+/// A task's sandbox that starts (or is restored) when a command first needs it. Every command
+/// asks the manager again, so a sandbox the reaper expired meanwhile comes back with its files.
+pub struct LazySandbox {
+    manager: Arc<SandboxManager>,
+    spec: SandboxSpec,
+    dir: PathBuf,
+}
+
+#[async_trait::async_trait]
+impl Sandbox for LazySandbox {
+    async fn run(&self, command: Command) -> Result<super::CommandOutput, SandboxError> {
+        self.manager.acquire(&self.spec).await?.run(command).await
+    }
+
+    fn workspace(&self) -> PathBuf {
+        self.dir.clone()
+    }
+
+    async fn kill_all(&self) -> Result<(), SandboxError> {
+        self.manager.stop(&self.spec.task_id).await
+    }
 }
