@@ -308,7 +308,7 @@ async fn main() {
 
     // 3. Replaying a 10,000-event history (one content event per streamed piece).
     let k = "replay-10k-end";
-    let pieces: Vec<String> = (0..9_995).map(|i| format!("p{i} ")).collect();
+    let pieces: Vec<String> = (0..9_996).map(|i| format!("p{i} ")).collect();
     model.script(k, vec![Turn::text_chunks(pieces)]);
     let id = create(&http, &base, &key, json!({"message": k})).await;
     let t = wait_status(&http, &base, &key, &id, "completed").await;

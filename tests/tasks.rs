@@ -869,10 +869,231 @@ async fn the_project_model_setting_picks_the_provider() {
     )
     .await;
     let k = key_of("pick");
-    model.script(&k, vec![Turn::text("from gemini")]);
+    model.script(&k, vec![Turn::text("from gemini").with_usage(1_000_000, 1_000)]);
     let id = create_task(&app, &o.key, json!({"message": format!("{k}: hi")})).await;
     let task = wait_status(&app, &o.key, &id, "completed", 30).await;
     assert_eq!(task["model"], "gemini/gemini-2.5-flash");
     assert!(model.requests_for(&k)[0].path.contains("gemini-2.5-flash"));
+    // A model with a known price has a cost.
+    let cost = task["usage"]["costUsd"].as_f64().unwrap();
+    assert!(cost > 0.1 && cost < 2.0, "{cost}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn thoughts_are_streamed_and_kept_in_history() {
+    let model = ModelServer::start().await;
+    let app = app_for(&model, "anthropic").await;
+    let o = owner(&app).await;
+    let k = key_of("thought");
+    model.script(
+        &k,
+        vec![Turn::text("Here it is.").with_thought("**Planning the answer**\nKeep it short.")],
+    );
+    let id = create_task(&app, &o.key, json!({"message": format!("{k}: think")})).await;
+    let frames = log_all(&app, &o.key, &id).await;
+    let thoughts = of(&frames, "thought");
+    assert_eq!(thoughts.len(), 1, "{:?}", names(&frames));
+    assert_eq!(thoughts[0].data["subject"], "Planning the answer");
+    assert_eq!(thoughts[0].data["description"], "Keep it short.");
+    let task = get_task(&app, &o.key, &id).await;
+    assert_eq!(task["output"]["thoughts"][0]["subject"], "Planning the answer");
+    let hist = assert_ok(
+        app.bearer(Method::GET, &format!("/api/v1/tasks/{id}/history"), &o.key)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(hist["messages"][1]["thoughts"][0]["subject"], "Planning the answer");
+    // Anthropic's thinking block goes back with its signature on the next call.
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_follow_up_sent_while_running_is_read_after_the_current_step() {
+    let model = ModelServer::start().await;
+    let app = app_for(&model, "openai").await;
+    let o = owner(&app).await;
+    let k = key_of("queued");
+    model.script(
+        &k,
+        vec![
+            Turn::tool_call("run_shell_command", json!({"command": "sleep 1; echo slept"})),
+            Turn::text("first part done"),
+            Turn::text("and the follow-up too"),
+        ],
+    );
+    let id = create_task(&app, &o.key, json!({"message": format!("{k}: start")})).await;
+    let mut reader = SseReader::open(&app, &o.key, &id, None).await;
+    while reader.next().await.unwrap().event != "tool_call" {}
+    let ok = assert_ok(
+        app.bearer(Method::POST, &format!("/api/v1/tasks/{id}/messages"), &o.key)
+            .json(&json!({"message": "also say goodbye"}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(ok["status"], "running");
+    let task = wait_status(&app, &o.key, &id, "completed", 30).await;
+    assert_eq!(task["output"]["content"], "first part done");
+    let reqs = model.requests_for(&k);
+    assert_eq!(reqs.len(), 2, "the next model call read the follow-up");
+    let last = reqs[1].body.to_string();
+    assert!(last.contains("slept") && last.contains("also say goodbye"), "{last}");
+    // The tool result sits right after its call, before the follow-up, as providers require.
+    let msgs = reqs[1].body["messages"].as_array().unwrap();
+    let tool_at = msgs.iter().position(|m| m["role"] == "tool").unwrap();
+    let follow_at = msgs
+        .iter()
+        .position(|m| m["content"].to_string().contains("also say goodbye"))
+        .unwrap();
+    assert!(tool_at < follow_at);
+    assert_eq!(task["messageCount"], 4);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_follow_up_sent_during_the_last_answer_gets_its_own() {
+    let model = ModelServer::start().await;
+    let app = app_with(&model, "openai", |c| c.tasks.coalesce_ms = 0).await;
+    let o = owner(&app).await;
+    let k = key_of("late");
+    let slow: Vec<String> = (0..30).map(|i| format!("w{i} ")).collect();
+    model.script(
+        &k,
+        vec![
+            Turn::text_chunks(slow).chunk_delay(Duration::from_millis(30)),
+            Turn::text("answer to the follow-up"),
+        ],
+    );
+    let id = create_task(&app, &o.key, json!({"message": format!("{k}: talk")})).await;
+    let mut reader = SseReader::open(&app, &o.key, &id, None).await;
+    while reader.next().await.unwrap().event != "content" {}
+    assert_ok(
+        app.bearer(Method::POST, &format!("/api/v1/tasks/{id}/messages"), &o.key)
+            .json(&json!({"message": "one more thing"}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let task = wait_status(&app, &o.key, &id, "completed", 30).await;
+    assert_eq!(task["output"]["content"], "answer to the follow-up");
+    let reqs = model.requests_for(&k);
+    assert_eq!(reqs.len(), 2);
+    // The second call ends with the follow-up, after the answer it arrived during.
+    let msgs = reqs[1].body["messages"].as_array().unwrap();
+    assert_eq!(msgs.last().unwrap()["role"], "user");
+    assert!(msgs.last().unwrap()["content"].to_string().contains("one more thing"));
+    let hist = assert_ok(
+        app.bearer(Method::GET, &format!("/api/v1/tasks/{id}/history"), &o.key)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let roles: Vec<&str> = hist["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["role"].as_str().unwrap())
+        .collect();
+    assert_eq!(roles, vec!["user", "assistant", "user", "assistant"]);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn independent_reads_run_together_and_writes_in_order() {
+    let model = ModelServer::start().await;
+    let app = app_for(&model, "openai").await;
+    let o = owner(&app).await;
+    let k = key_of("parallel");
+    model.script(
+        &k,
+        vec![
+            Turn::tool_call("write_file", json!({"path": "a.txt", "content": "A"})),
+            Turn::tool_calls(vec![
+                ("read_file", json!({"path": "a.txt"})),
+                ("list_directory", json!({"path": "."})),
+                ("run_shell_command", json!({"command": "cat a.txt"})),
+            ]),
+            Turn::text("read"),
+        ],
+    );
+    let id = create_task(&app, &o.key, json!({"message": format!("{k}: go")})).await;
+    let frames = log_all(&app, &o.key, &id).await;
+    let seq: Vec<String> = frames
+        .iter()
+        .filter(|f| f.event == "tool_call" || f.event == "tool_result")
+        .map(|f| format!("{}:{}", f.event, f.data["callId"].as_str().unwrap()))
+        .collect();
+    let calls: Vec<String> = of(&frames, "tool_call")
+        .iter()
+        .map(|f| f.data["callId"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(calls.len(), 4);
+    // The two reads start together; the command starts after both finished.
+    let pos = |s: String| seq.iter().position(|x| *x == s).unwrap();
+    assert!(pos(format!("tool_call:{}", calls[2])) < pos(format!("tool_result:{}", calls[1])), "{seq:?}");
+    assert!(pos(format!("tool_result:{}", calls[2])) < pos(format!("tool_call:{}", calls[3])), "{seq:?}");
+    let results = of(&frames, "tool_result");
+    assert!(results.iter().all(|r| r.data["status"] == "success"), "{results:?}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn runs_are_bounded_by_turns_and_time_and_long_contexts_are_compacted() {
+    let model = ModelServer::start().await;
+    let app = app_with(&model, "openai", |c| {
+        c.tasks.max_turns = 3;
+        c.tasks.max_run_secs = 3;
+        c.tasks.context_window_tokens = 3_000;
+    })
+    .await;
+    let o = owner(&app).await;
+
+    // Turns: the fourth model call is refused.
+    let k = key_of("turns");
+    model.script(
+        &k,
+        (0..5)
+            .map(|_| Turn::tool_call("list_directory", json!({"path": "."})))
+            .collect(),
+    );
+    let id = create_task(&app, &o.key, json!({"message": format!("{k}: loop")})).await;
+    let task = wait_status(&app, &o.key, &id, "failed", 30).await;
+    assert!(task["error"].as_str().unwrap().contains("3 model calls"), "{task:#}");
+    assert_eq!(model.requests_for(&k).len(), 3);
+
+    // Time: a run past its limit stops.
+    let k = key_of("time");
+    model.script(
+        &k,
+        vec![
+            Turn::tool_call("run_shell_command", json!({"command": "sleep 4"})),
+            Turn::text("too late"),
+        ],
+    );
+    let id = create_task(&app, &o.key, json!({"message": format!("{k}: slow")})).await;
+    let task = wait_status(&app, &o.key, &id, "failed", 30).await;
+    assert!(task["error"].as_str().unwrap().contains("3 seconds"), "{task:#}");
+
+    // Context: big tool outputs are trimmed instead of failing the task.
+    let k = key_of("context");
+    model.script(
+        &k,
+        vec![
+            Turn::tool_call("run_shell_command", json!({"command": "printf '%9000s' | tr ' ' x"})),
+            Turn::tool_call("run_shell_command", json!({"command": "printf '%9000s' | tr ' ' y"})),
+            Turn::text("summarized"),
+        ],
+    );
+    let id = create_task(&app, &o.key, json!({"message": format!("{k}: big")})).await;
+    let task = wait_status(&app, &o.key, &id, "completed", 30).await;
+    assert_eq!(task["output"]["content"], "summarized");
+    let last = model.requests_for(&k)[2].body.to_string();
+    assert!(last.contains("removed to fit the context window"), "compacted");
     app.stop().await;
 }

@@ -315,7 +315,8 @@ impl Run {
                         .await;
                 }
             };
-            self.store_turn(&model.0, turn).await?;
+            let upto = conv.messages.last().map_or(-1, |m| m.model.position);
+            self.store_turn(&model.0, turn, upto).await?;
         }
     }
 
@@ -655,7 +656,10 @@ impl Run {
 
     /// Stores an answer: its message, its calls and its usage, with the whole text as the
     /// final `content` event, in one transaction.
-    async fn store_turn(&self, model: &ModelRef, turn: Turn) -> Result<(), RunError> {
+    /// `upto` is the last message position the model was shown: follow-ups that arrived
+    /// while it answered move after the answer, so the conversation reads as it happened and
+    /// ends with the question still to answer.
+    async fn store_turn(&self, model: &ModelRef, turn: Turn, upto: i64) -> Result<(), RunError> {
         let text = self.redactor.redact(&turn.text);
         let mut events = Vec::new();
         if !text.is_empty() {
@@ -693,7 +697,22 @@ impl Run {
         let usage = turn.usage;
         self.commit(events, move |txn| {
             Box::pin(async move {
-                let (message_id, position, seq) = next_message(txn, &task_id, Writer::Worker { epoch }).await?;
+                let (message_id, _, seq) = next_message(txn, &task_id, Writer::Worker { epoch }).await?;
+                let position = upto + 1;
+                // Two steps, so the unique (task, position) index never sees a clash.
+                const SHIFT: i64 = 1 << 40;
+                task_message::Entity::update_many()
+                    .col_expr(task_message::Column::Position, Expr::col(task_message::Column::Position).add(SHIFT))
+                    .filter(task_message::Column::TaskId.eq(&task_id))
+                    .filter(task_message::Column::Position.gt(upto))
+                    .exec(txn)
+                    .await?;
+                task_message::Entity::update_many()
+                    .col_expr(task_message::Column::Position, Expr::col(task_message::Column::Position).sub(SHIFT - 1))
+                    .filter(task_message::Column::TaskId.eq(&task_id))
+                    .filter(task_message::Column::Position.gt(upto + SHIFT - 1))
+                    .exec(txn)
+                    .await?;
                 let now = Utc::now();
                 task_message::Entity::insert(task_message::ActiveModel {
                     id: Set(message_id.clone()),

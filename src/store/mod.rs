@@ -17,6 +17,13 @@ pub async fn connect(url: &str) -> Result<Db, DbErr> {
     if url.starts_with("sqlite:") {
         // SQLite serialises writers; one connection avoids `database is locked` under load.
         opts.max_connections(1);
+        // Write-ahead logging with `synchronous = NORMAL`: a commit is one append, not a
+        // journal round of fsyncs, and still survives the process being killed (only an OS
+        // crash or power loss may lose the last commits). Task events are written per step.
+        opts.map_sqlx_sqlite_opts(|o| {
+            o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
+                .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
+        });
     }
     let db = Database::connect(opts).await?;
     Migrator::up(&db, None).await?;
