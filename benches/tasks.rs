@@ -95,7 +95,10 @@ async fn start(model: &ModelServer, dir: &std::path::Path) -> Server {
         base: format!("http://127.0.0.1:{port}"),
     };
     let deadline = Instant::now() + Duration::from_secs(60);
-    while reqwest::get(format!("{}/healthz", server.base)).await.is_err() {
+    while reqwest::get(format!("{}/healthz", server.base))
+        .await
+        .is_err()
+    {
         assert!(Instant::now() < deadline, "the server did not start");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -135,7 +138,13 @@ async fn task(http: &reqwest::Client, base: &str, key: &str, id: &str) -> Value 
     .await
 }
 
-async fn wait_status(http: &reqwest::Client, base: &str, key: &str, id: &str, status: &str) -> Value {
+async fn wait_status(
+    http: &reqwest::Client,
+    base: &str,
+    key: &str,
+    id: &str,
+    status: &str,
+) -> Value {
     let deadline = Instant::now() + Duration::from_secs(300);
     loop {
         let t = task(http, base, key, id).await;
@@ -173,7 +182,13 @@ async fn frames(mut resp: reqwest::Response, mut on: impl FnMut(&str, &str, Opti
     }
 }
 
-fn stream_req(http: &reqwest::Client, base: &str, key: &str, id: &str, after: i64) -> reqwest::RequestBuilder {
+fn stream_req(
+    http: &reqwest::Client,
+    base: &str,
+    key: &str,
+    id: &str,
+    after: i64,
+) -> reqwest::RequestBuilder {
     http.get(format!("{base}/api/v1/tasks/{id}/stream"))
         .bearer_auth(key)
         .header("Last-Event-ID", after.to_string())
@@ -219,8 +234,17 @@ async fn main() {
         .as_str()
         .unwrap()
         .to_owned();
-    let db = if std::env::var("DATABASE_URL").is_ok() { "PostgreSQL" } else { "SQLite" };
-    println!("sigmic task bench ({db}, release build, {} cores)", std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
+    let db = if std::env::var("DATABASE_URL").is_ok() {
+        "PostgreSQL"
+    } else {
+        "SQLite"
+    };
+    println!(
+        "sigmic task bench ({db}, release build, {} cores)",
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    );
     println!();
 
     // 1. Creation latency and throughput. Each task runs too (one short model answer).
@@ -249,8 +273,15 @@ async fn main() {
         h.await.unwrap();
     }
     let throughput = total as f64 / started.elapsed().as_secs_f64();
-    println!("task creation          p50 {:7.2} ms   p99 {:7.2} ms   ({} sequential)", pct(&lat, 50.0), pct(&lat, 99.0), lat.len());
-    println!("creation throughput    {throughput:7.0} tasks/s   ({total} tasks, {workers} concurrent clients)");
+    println!(
+        "task creation          p50 {:7.2} ms   p99 {:7.2} ms   ({} sequential)",
+        pct(&lat, 50.0),
+        pct(&lat, 99.0),
+        lat.len()
+    );
+    println!(
+        "creation throughput    {throughput:7.0} tasks/s   ({total} tasks, {workers} concurrent clients)"
+    );
     // Let the queue drain before timing streams.
     let deadline = Instant::now() + Duration::from_secs(300);
     while model.requests().len() < 720 && Instant::now() < deadline {
@@ -302,8 +333,12 @@ async fn main() {
     }
     println!(
         "first content          through Sigmic p50 {:6.2} ms p99 {:6.2} ms | model server alone p50 {:6.2} ms p99 {:6.2} ms | overhead p50 {:6.2} ms p99 {:6.2} ms",
-        pct(&through, 50.0), pct(&through, 99.0), pct(&direct, 50.0), pct(&direct, 99.0),
-        pct(&through, 50.0) - pct(&direct, 50.0), pct(&through, 99.0) - pct(&direct, 99.0)
+        pct(&through, 50.0),
+        pct(&through, 99.0),
+        pct(&direct, 50.0),
+        pct(&direct, 99.0),
+        pct(&through, 50.0) - pct(&direct, 50.0),
+        pct(&through, 99.0) - pct(&direct, 99.0)
     );
 
     // 3. Replaying a 10,000-event history (one content event per streamed piece).
@@ -326,17 +361,36 @@ async fn main() {
         .await;
         replays.push(ms(t.elapsed()));
     }
-    println!("replay of {count} events  p50 {:7.1} ms   (5 runs, min {:.1} ms)", pct(&replays, 50.0), pct(&replays, 0.0));
+    println!(
+        "replay of {count} events  p50 {:7.1} ms   (5 runs, min {:.1} ms)",
+        pct(&replays, 50.0),
+        pct(&replays, 0.0)
+    );
 
     // 4. One event to 1,000 subscribers: a task waits for approval, 1,000 streams watch it,
     // and refusing the call logs one `tool_result`.
     let mut delivery = Vec::new();
     for round in 0..3 {
         let k = format!("fanout-{round}-end");
-        model.script(&k, vec![Turn::tool_call("list_directory", json!({"path": "."})), Turn::text("ok")]);
-        let id = create(&http, &base, &key, json!({"message": k, "autoExecute": false})).await;
+        model.script(
+            &k,
+            vec![
+                Turn::tool_call("list_directory", json!({"path": "."})),
+                Turn::text("ok"),
+            ],
+        );
+        let id = create(
+            &http,
+            &base,
+            &key,
+            json!({"message": k, "autoExecute": false}),
+        )
+        .await;
         let t = wait_status(&http, &base, &key, &id, "awaiting_approval").await;
-        let call = t["pendingApprovals"][0]["callId"].as_str().unwrap().to_owned();
+        let call = t["pendingApprovals"][0]["callId"]
+            .as_str()
+            .unwrap()
+            .to_owned();
         let last = last_seq(&http, &base, &key, &id).await;
         let subs = open_streams(&http, &base, &key, &id, last, 1000).await;
         let t0 = Arc::new(std::sync::Mutex::new(None::<Instant>));
@@ -374,12 +428,26 @@ async fn main() {
         }
         wait_status(&http, &base, &key, &id, "completed").await;
     }
-    println!("one event to 1,000 subscribers   p50 {:7.2} ms   p99 {:7.2} ms   ({} deliveries, from the request that logs it)", pct(&delivery, 50.0), pct(&delivery, 99.0), delivery.len());
+    println!(
+        "one event to 1,000 subscribers   p50 {:7.2} ms   p99 {:7.2} ms   ({} deliveries, from the request that logs it)",
+        pct(&delivery, 50.0),
+        pct(&delivery, 99.0),
+        delivery.len()
+    );
 
     // 5. Memory per idle stream: 5,000 streams on a task that waits for approval.
     let k = "idle-5000-end";
-    model.script(k, vec![Turn::tool_call("list_directory", json!({"path": "."}))]);
-    let id = create(&http, &base, &key, json!({"message": k, "autoExecute": false})).await;
+    model.script(
+        k,
+        vec![Turn::tool_call("list_directory", json!({"path": "."}))],
+    );
+    let id = create(
+        &http,
+        &base,
+        &key,
+        json!({"message": k, "autoExecute": false}),
+    )
+    .await;
     wait_status(&http, &base, &key, &id, "awaiting_approval").await;
     tokio::time::sleep(Duration::from_secs(1)).await;
     let before = server.rss_kib();

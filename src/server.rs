@@ -12,8 +12,8 @@ use tokio::task::JoinHandle;
 
 use crate::config::{Config, ConfigError};
 use crate::http::AppState;
-use crate::sandbox::manager::SandboxManager;
 use crate::runtime::Runtime;
+use crate::sandbox::manager::SandboxManager;
 use crate::services::Services;
 use crate::services::tasks::TaskService;
 use crate::store;
@@ -165,7 +165,11 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         "Sigmic listening on http://{addr} (database: {} at {}, sandbox: {sandbox_status}, models: {}, data dir: {}, site: {})",
         store::backend_name(services.db()),
         config.database_url_for_log(),
-        if configured.is_empty() { "none configured".to_owned() } else { configured.join(", ") },
+        if configured.is_empty() {
+            "none configured".to_owned()
+        } else {
+            configured.join(", ")
+        },
         config.data_dir.display(),
         site_root.display(),
     );

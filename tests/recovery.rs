@@ -80,7 +80,11 @@ impl Node {
             {
                 break;
             }
-            assert!(Instant::now() < deadline, "server did not start: {}", node.log_text());
+            assert!(
+                Instant::now() < deadline,
+                "server did not start: {}",
+                node.log_text()
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         node
@@ -113,7 +117,10 @@ impl Node {
 }
 
 async fn key_for(base: &str) -> String {
-    let http = reqwest::Client::builder().cookie_store(true).build().unwrap();
+    let http = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .unwrap();
     let u = common::unique();
     assert_ok(
         http.post(format!("{base}/api/v1/auth/signup"))
@@ -231,7 +238,10 @@ async fn tasks_continue_after_the_server_is_killed() {
     model.script(
         "task-a",
         vec![
-            Turn::tool_call("run_shell_command", json!({"command": "sleep 30; echo ran > ran.txt"})),
+            Turn::tool_call(
+                "run_shell_command",
+                json!({"command": "sleep 30; echo ran > ran.txt"}),
+            ),
             Turn::text("A finished"),
         ],
     );
@@ -239,15 +249,25 @@ async fn tasks_continue_after_the_server_is_killed() {
     model.script(
         "task-b",
         vec![
-            Turn::text_chunks(slow.clone())
-                .chunk_delay(Duration::from_millis(100)),
+            Turn::text_chunks(slow.clone()).chunk_delay(Duration::from_millis(100)),
             Turn::text("B finished"),
         ],
     );
-    let a = create(&node.base, &key, json!({"message": "task-a: run it", "secrets": {"TOKEN": SECRET}})).await;
+    let a = create(
+        &node.base,
+        &key,
+        json!({"message": "task-a: run it", "secrets": {"TOKEN": SECRET}}),
+    )
+    .await;
     let b = create(&node.base, &key, json!({"message": "task-b: talk"})).await;
-    wait_event(&node.base, &key, &a, |e, d| e == "tool_call" && d["status"] == "executing").await;
-    wait_event(&node.base, &key, &b, |e, d| e == "content" && d["isPartial"] == true).await;
+    wait_event(&node.base, &key, &a, |e, d| {
+        e == "tool_call" && d["status"] == "executing"
+    })
+    .await;
+    wait_event(&node.base, &key, &b, |e, d| {
+        e == "content" && d["isPartial"] == true
+    })
+    .await;
     node.kill9();
 
     // Restarted, with nobody asking, both finish.
@@ -256,20 +276,39 @@ async fn tasks_continue_after_the_server_is_killed() {
     let tb = wait_for(&node.base, &key, &b, "completed", 60).await;
     assert_eq!(ta["output"]["content"], "A finished");
     assert_eq!(
-        tb["output"]["content"], "B finished",
+        tb["output"]["content"],
+        "B finished",
         "requests {:?}\nevents {:?}",
         model.requests_for("task-b").len(),
-        events(&node.base, &key, &b).await.iter().map(|(i, e, d)| format!("{i} {e} {}", d.to_string().chars().take(60).collect::<String>())).collect::<Vec<_>>()
+        events(&node.base, &key, &b)
+            .await
+            .iter()
+            .map(|(i, e, d)| format!(
+                "{i} {e} {}",
+                d.to_string().chars().take(60).collect::<String>()
+            ))
+            .collect::<Vec<_>>()
     );
 
     // The interrupted command was reported to the model, not run again.
     let call = &ta["output"]["toolCalls"][0];
     assert_eq!(
-        call["status"], "error",
+        call["status"],
+        "error",
         "{:?}",
-        events(&node.base, &key, &a).await.iter().map(|(i, e, d)| format!("{i} {e} {}", d.to_string().chars().take(100).collect::<String>())).collect::<Vec<_>>()
+        events(&node.base, &key, &a)
+            .await
+            .iter()
+            .map(|(i, e, d)| format!(
+                "{i} {e} {}",
+                d.to_string().chars().take(100).collect::<String>()
+            ))
+            .collect::<Vec<_>>()
     );
-    assert!(call["output"].as_str().unwrap().contains("interrupted"), "{call}");
+    assert!(
+        call["output"].as_str().unwrap().contains("interrupted"),
+        "{call}"
+    );
     let reqs = model.requests_for("task-a");
     assert_eq!(reqs.len(), 2, "one model call per step");
     assert!(reqs[1].body.to_string().contains("interrupted"));
@@ -282,13 +321,19 @@ async fn tasks_continue_after_the_server_is_killed() {
         .text()
         .await
         .unwrap();
-    assert!(!arts.contains("ran.txt"), "the killed command did not finish: {arts}");
+    assert!(
+        !arts.contains("ran.txt"),
+        "the killed command did not finish: {arts}"
+    );
 
     // B's replay: the partial answer, `retrying`, then the new answer; ids without gaps.
     let evs = events(&node.base, &key, &b).await;
     let ids: Vec<i64> = evs.iter().map(|(i, _, _)| *i).collect();
     assert!(ids.windows(2).all(|w| w[1] == w[0] + 1), "{ids:?}");
-    assert!(evs.iter().any(|(_, e, d)| e == "status" && d["status"] == "retrying"));
+    assert!(
+        evs.iter()
+            .any(|(_, e, d)| e == "status" && d["status"] == "retrying")
+    );
     assert_eq!(evs.last().unwrap().1, "done");
 
     // Nothing of the secret in the logs of either life, or the data dir outside A's workspace.
@@ -312,18 +357,30 @@ async fn sigterm_lets_the_step_finish_and_the_next_start_continues() {
     model.script(
         "task-t",
         vec![
-            Turn::tool_call("run_shell_command", json!({"command": "sleep 1; echo ok > ok.txt"})),
+            Turn::tool_call(
+                "run_shell_command",
+                json!({"command": "sleep 1; echo ok > ok.txt"}),
+            ),
             Turn::text("T finished"),
         ],
     );
     let t = create(&node.base, &key, json!({"message": "task-t: go"})).await;
-    wait_event(&node.base, &key, &t, |e, d| e == "tool_call" && d["status"] == "executing").await;
+    wait_event(&node.base, &key, &t, |e, d| {
+        e == "tool_call" && d["status"] == "executing"
+    })
+    .await;
     let took = node.term();
-    assert!(took < Duration::from_secs(12), "exits within the grace period: {took:?}");
+    assert!(
+        took < Duration::from_secs(12),
+        "exits within the grace period: {took:?}"
+    );
     let node = Node::start(tmp.path(), &db, port, &model, "node").await;
     let task = wait_for(&node.base, &key, &t, "completed", 60).await;
     // The step in progress finished before the exit: its result is a success, not interrupted.
-    assert_eq!(task["output"]["toolCalls"][0]["status"], "success", "{task:#}");
+    assert_eq!(
+        task["output"]["toolCalls"][0]["status"], "success",
+        "{task:#}"
+    );
     assert_eq!(task["output"]["content"], "T finished");
 }
 
@@ -349,27 +406,55 @@ async fn two_processes_on_one_postgres_never_run_a_task_twice() {
         model.script(
             &k,
             vec![
-                Turn::tool_call("run_shell_command", json!({"command": "sleep 0.3; echo step"}))
-                    .chunk_delay(Duration::from_millis(50)),
+                Turn::tool_call(
+                    "run_shell_command",
+                    json!({"command": "sleep 0.3; echo step"}),
+                )
+                .chunk_delay(Duration::from_millis(50)),
                 Turn::text("finished"),
             ],
         );
         // Half the tasks arrive through each node.
         let base = if i % 2 == 0 { &n1.base } else { &n2.base };
-        ids.push((k.clone(), create(base, &key, json!({"message": format!("{k}: go")})).await));
+        ids.push((
+            k.clone(),
+            create(base, &key, json!({"message": format!("{k}: go")})).await,
+        ));
     }
     for (_, id) in &ids {
         wait_for(&n1.base, &key, id, "completed", 120).await;
     }
     let (log1, log2) = (n1.log_text(), n2.log_text());
     for (k, id) in &ids {
-        assert_eq!(model.requests_for(k).len(), 2, "{k}: each step called the model once");
-        let runs = log1.matches(&format!("task={id}")).filter(|_| true).count();
-        let _ = runs;
-        let started1 = log1.lines().filter(|l| l.contains("run started") && l.contains(id.as_str())).count();
-        let started2 = log2.lines().filter(|l| l.contains("run started") && l.contains(id.as_str())).count();
-        assert_eq!(started1 + started2, 1, "{id} ran once: {started1} + {started2}");
+        assert_eq!(
+            model.requests_for(k).len(),
+            2,
+            "{k}: each step called the model once"
+        );
+        let started1 = log1
+            .lines()
+            .filter(|l| l.contains("run started") && l.contains(id.as_str()))
+            .count();
+        let started2 = log2
+            .lines()
+            .filter(|l| l.contains("run started") && l.contains(id.as_str()))
+            .count();
+        assert_eq!(
+            started1 + started2,
+            1,
+            "{id} ran once: {started1} + {started2}"
+        );
     }
-    let on1 = ids.iter().filter(|(_, id)| log1.lines().any(|l| l.contains("run started") && l.contains(id.as_str()))).count();
-    assert!(on1 > 0 && on1 < ids.len(), "both nodes worked: {on1} of {} on the first", ids.len());
+    let on1 = ids
+        .iter()
+        .filter(|(_, id)| {
+            log1.lines()
+                .any(|l| l.contains("run started") && l.contains(id.as_str()))
+        })
+        .count();
+    assert!(
+        on1 > 0 && on1 < ids.len(),
+        "both nodes worked: {on1} of {} on the first",
+        ids.len()
+    );
 }

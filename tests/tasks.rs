@@ -24,11 +24,17 @@ async fn a_task_answers_at_once_then_streams_its_answer_to_done() {
     let app = app_for(&model, "openai").await;
     let o = owner(&app).await;
     let k = key_of("hello");
-    model.script(&k, vec![Turn::text_chunks(vec!["Hel", "lo ", "there"]).with_usage(12, 3)]);
+    model.script(
+        &k,
+        vec![Turn::text_chunks(vec!["Hel", "lo ", "there"]).with_usage(12, 3)],
+    );
 
     let started = std::time::Instant::now();
     let id = create_task(&app, &o.key, json!({"message": format!("{k}: say hello")})).await;
-    assert!(started.elapsed() < Duration::from_secs(2), "create returns at once");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "create returns at once"
+    );
 
     // Whether it is still running or already done, the log from the start is the same.
     let frames = log_all(&app, &o.key, &id).await;
@@ -78,7 +84,10 @@ async fn a_task_answers_at_once_then_streams_its_answer_to_done() {
 
     // A finished task's stream is its history and closes.
     let again = stream_all(&app, &o.key, &id).await;
-    assert_eq!(names(&again), vec!["history_message", "history_message", "history_done"]);
+    assert_eq!(
+        names(&again),
+        vec!["history_message", "history_message", "history_done"]
+    );
     assert_eq!(again[2].data["isStreaming"], false);
     app.stop().await;
 }
@@ -99,7 +108,12 @@ async fn multi_step(provider: &str) {
             Turn::text("The report is in report.csv."),
         ],
     );
-    let id = create_task(&app, &o.key, json!({"message": format!("{k}: write a report")})).await;
+    let id = create_task(
+        &app,
+        &o.key,
+        json!({"message": format!("{k}: write a report")}),
+    )
+    .await;
     let frames = log_all(&app, &o.key, &id).await;
     let calls = of(&frames, "tool_call");
     assert_eq!(calls.len(), 2, "{:?}", names(&frames));
@@ -108,7 +122,12 @@ async fn multi_step(provider: &str) {
     let results = of(&frames, "tool_result");
     assert_eq!(results.len(), 2);
     assert_eq!(results[0].data["status"], "success");
-    assert!(results[0].data["output"].as_str().unwrap().contains("wrote"));
+    assert!(
+        results[0].data["output"]
+            .as_str()
+            .unwrap()
+            .contains("wrote")
+    );
     assert!(results[1].data["output"].as_str().unwrap().contains("1,2"));
     assert_eq!(frames.last().unwrap().event, "done");
 
@@ -127,10 +146,14 @@ async fn multi_step(provider: &str) {
     assert_eq!(tc[1]["status"], "success");
 
     let arts = assert_ok(
-        app.bearer(Method::GET, &format!("/api/v1/tasks/{id}/artifacts"), &o.key)
-            .send()
-            .await
-            .unwrap(),
+        app.bearer(
+            Method::GET,
+            &format!("/api/v1/tasks/{id}/artifacts"),
+            &o.key,
+        )
+        .send()
+        .await
+        .unwrap(),
     )
     .await;
     let report = arts
@@ -188,8 +211,14 @@ async fn tool_calls_wait_for_approval_when_auto_execute_is_off() {
     model.script(
         &k,
         vec![
-            Turn::tool_call("run_shell_command", json!({"command": "echo first > one.txt"})),
-            Turn::tool_call("run_shell_command", json!({"command": "echo second > two.txt"})),
+            Turn::tool_call(
+                "run_shell_command",
+                json!({"command": "echo first > one.txt"}),
+            ),
+            Turn::tool_call(
+                "run_shell_command",
+                json!({"command": "echo second > two.txt"}),
+            ),
             Turn::text("Done, one of them was refused."),
         ],
     );
@@ -215,20 +244,35 @@ async fn tool_calls_wait_for_approval_when_auto_execute_is_off() {
         .json(&json!({ "outcome": outcome }))
         .send()
     };
-    assert_error(approve(call.clone(), "maybe").await.unwrap(), 400, "VALIDATION_ERROR").await;
-    assert_error(approve("nope".into(), "proceed_once").await.unwrap(), 404, "NOT_FOUND").await;
+    assert_error(
+        approve(call.clone(), "maybe").await.unwrap(),
+        400,
+        "VALIDATION_ERROR",
+    )
+    .await;
+    assert_error(
+        approve("nope".into(), "proceed_once").await.unwrap(),
+        404,
+        "NOT_FOUND",
+    )
+    .await;
     let ok = assert_ok(approve(call.clone(), "proceed_once").await.unwrap()).await;
     assert_eq!(ok["approved"], true);
-    assert_error(approve(call.clone(), "proceed_once").await.unwrap(), 409, "CONFLICT").await;
+    assert_error(
+        approve(call.clone(), "proceed_once").await.unwrap(),
+        409,
+        "CONFLICT",
+    )
+    .await;
 
     // The second call waits too; refusing it tells the model, which carries on.
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     let second = loop {
         let t = get_task(&app, &o.key, &id).await;
-        if let Some(p) = t["pendingApprovals"].as_array().and_then(|p| p.first()) {
-            if p["callId"] != call.as_str() {
-                break p["callId"].as_str().unwrap().to_owned();
-            }
+        if let Some(p) = t["pendingApprovals"].as_array().and_then(|p| p.first())
+            && p["callId"] != call.as_str()
+        {
+            break p["callId"].as_str().unwrap().to_owned();
         }
         assert!(std::time::Instant::now() < deadline, "{t:#}");
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -238,20 +282,30 @@ async fn tool_calls_wait_for_approval_when_auto_execute_is_off() {
     let task = wait_status(&app, &o.key, &id, "completed", 30).await;
     assert_eq!(task["output"]["content"], "Done, one of them was refused.");
     let reqs = model.requests_for(&k);
-    assert!(reqs[2].body.to_string().contains("declined"), "the model was told");
+    assert!(
+        reqs[2].body.to_string().contains("declined"),
+        "the model was told"
+    );
 
     let arts = assert_ok(
-        app.bearer(Method::GET, &format!("/api/v1/tasks/{id}/artifacts"), &o.key)
-            .send()
-            .await
-            .unwrap(),
+        app.bearer(
+            Method::GET,
+            &format!("/api/v1/tasks/{id}/artifacts"),
+            &o.key,
+        )
+        .send()
+        .await
+        .unwrap(),
     )
     .await
     .to_string();
     assert!(arts.contains("one.txt"));
     assert!(!arts.contains("two.txt"), "the refused call never ran");
 
-    let frames = SseReader::open(&app, &o.key, &id, Some(0)).await.rest().await;
+    let frames = SseReader::open(&app, &o.key, &id, Some(0))
+        .await
+        .rest()
+        .await;
     let waits: Vec<_> = of(&frames, "tool_call")
         .into_iter()
         .filter(|f| f.data["status"] == "awaiting_approval")
@@ -338,7 +392,10 @@ async fn cancel_stops_the_command_and_the_stream() {
     .await;
     assert_eq!(body["message"], "Task cancelled");
     let rest = reader.rest().await;
-    assert!(started.elapsed() < Duration::from_secs(2), "the stream ended at once");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "the stream ended at once"
+    );
     let last = rest.last().unwrap();
     assert_eq!(last.event, "error");
     assert_eq!(last.data["code"], "TASK_CANCELLED");
@@ -361,14 +418,22 @@ async fn cancel_stops_the_command_and_the_stream() {
     // The command was killed: it never got to write its file.
     tokio::time::sleep(Duration::from_secs(5)).await;
     let arts = assert_ok(
-        app.bearer(Method::GET, &format!("/api/v1/tasks/{id}/artifacts"), &o.key)
-            .send()
-            .await
-            .unwrap(),
+        app.bearer(
+            Method::GET,
+            &format!("/api/v1/tasks/{id}/artifacts"),
+            &o.key,
+        )
+        .send()
+        .await
+        .unwrap(),
     )
     .await;
     assert!(!arts.to_string().contains("late.txt"), "{arts}");
-    assert_eq!(model.requests_for(&k).len(), 1, "the model was not called again");
+    assert_eq!(
+        model.requests_for(&k).len(),
+        1,
+        "the model was not called again"
+    );
     app.stop().await;
 }
 
@@ -378,7 +443,10 @@ async fn a_follow_up_runs_a_finished_task_again() {
     let app = app_for(&model, "gemini").await;
     let o = owner(&app).await;
     let k = key_of("follow");
-    model.script(&k, vec![Turn::text("first answer"), Turn::text("second answer")]);
+    model.script(
+        &k,
+        vec![Turn::text("first answer"), Turn::text("second answer")],
+    );
     let id = create_task(&app, &o.key, json!({"message": format!("{k}: one")})).await;
     wait_status(&app, &o.key, &id, "completed", 30).await;
     let path = format!("/api/v1/tasks/{id}/messages");
@@ -407,7 +475,10 @@ async fn a_follow_up_runs_a_finished_task_again() {
     let reqs = model.requests_for(&k);
     assert_eq!(reqs.len(), 2);
     let body = reqs[1].body.to_string();
-    assert!(body.contains("first answer") && body.contains("and now?"), "{body}");
+    assert!(
+        body.contains("first answer") && body.contains("and now?"),
+        "{body}"
+    );
     app.stop().await;
 }
 
@@ -442,10 +513,20 @@ async fn transient_model_errors_are_retried_and_permanent_ones_fail_the_task() {
     let last = frames.last().unwrap();
     assert_eq!(last.event, "error");
     assert_eq!(last.data["code"], "MODEL_ERROR");
-    assert!(last.data["message"].as_str().unwrap().contains("this model does not exist"));
+    assert!(
+        last.data["message"]
+            .as_str()
+            .unwrap()
+            .contains("this model does not exist")
+    );
     let task = get_task(&app, &o.key, &id2).await;
     assert_eq!(task["status"], "failed");
-    assert!(task["error"].as_str().unwrap().contains("this model does not exist"));
+    assert!(
+        task["error"]
+            .as_str()
+            .unwrap()
+            .contains("this model does not exist")
+    );
     app.stop().await;
 }
 
@@ -456,7 +537,10 @@ async fn without_a_provider_a_task_fails_saying_what_to_configure() {
     let id = create_task(&app, &o.key, json!({"message": "hello"})).await;
     let task = wait_status(&app, &o.key, &id, "failed", 30).await;
     let err = task["error"].as_str().unwrap();
-    assert!(err.contains("ANTHROPIC_API_KEY") && err.contains("OPENAI_BASE_URL"), "{err}");
+    assert!(
+        err.contains("ANTHROPIC_API_KEY") && err.contains("OPENAI_BASE_URL"),
+        "{err}"
+    );
     app.stop().await;
 }
 
@@ -465,35 +549,54 @@ async fn bad_input_is_refused_with_its_code_and_leaves_nothing() {
     let model = ModelServer::start().await;
     let app = app_for(&model, "openai").await;
     let o = owner(&app).await;
-    let post = |body: Value| app.bearer(Method::POST, "/api/v1/tasks", &o.key).json(&body).send();
+    let post = |body: Value| {
+        app.bearer(Method::POST, "/api/v1/tasks", &o.key)
+            .json(&body)
+            .send()
+    };
     assert_error(post(json!({})).await.unwrap(), 400, "VALIDATION_ERROR").await;
-    assert_error(post(json!({"message": ""})).await.unwrap(), 400, "VALIDATION_ERROR").await;
     assert_error(
-        post(json!({"message": "x", "env": {"1BAD": "v"}})).await.unwrap(),
+        post(json!({"message": ""})).await.unwrap(),
+        400,
+        "VALIDATION_ERROR",
+    )
+    .await;
+    assert_error(
+        post(json!({"message": "x", "env": {"1BAD": "v"}}))
+            .await
+            .unwrap(),
         400,
         "INVALID_ENV",
     )
     .await;
     assert_error(
-        post(json!({"message": "x", "env": {"GOOD": 1}})).await.unwrap(),
+        post(json!({"message": "x", "env": {"GOOD": 1}}))
+            .await
+            .unwrap(),
         400,
         "INVALID_ENV",
     )
     .await;
     assert_error(
-        post(json!({"message": "x", "secrets": {"A-B": "v"}})).await.unwrap(),
+        post(json!({"message": "x", "secrets": {"A-B": "v"}}))
+            .await
+            .unwrap(),
         400,
         "INVALID_ENV",
     )
     .await;
     assert_error(
-        post(json!({"message": "x", "secrets": ["A"]})).await.unwrap(),
+        post(json!({"message": "x", "secrets": ["A"]}))
+            .await
+            .unwrap(),
         400,
         "INVALID_ENV",
     )
     .await;
     assert_error(
-        post(json!({"message": "x", "autoExecute": "yes"})).await.unwrap(),
+        post(json!({"message": "x", "autoExecute": "yes"}))
+            .await
+            .unwrap(),
         400,
         "VALIDATION_ERROR",
     )
@@ -588,8 +691,14 @@ async fn files_are_uploaded_zips_extracted_and_downloads_stay_in_the_workspace()
         .text("message", format!("{k}: look"))
         .text("showInHistory", "false")
         .text("env", "{\"MODE\": \"test\"}")
-        .part("files", reqwest::multipart::Part::bytes(b"1,2".to_vec()).file_name("data.csv"))
-        .part("files", reqwest::multipart::Part::bytes(zip).file_name("bundle.zip"));
+        .part(
+            "files",
+            reqwest::multipart::Part::bytes(b"1,2".to_vec()).file_name("data.csv"),
+        )
+        .part(
+            "files",
+            reqwest::multipart::Part::bytes(zip).file_name("bundle.zip"),
+        );
     let resp = app
         .bearer(Method::POST, "/api/v1/tasks", &o.key)
         .multipart(form)
@@ -601,18 +710,28 @@ async fn files_are_uploaded_zips_extracted_and_downloads_stay_in_the_workspace()
     assert_eq!(task["showInHistory"], false);
     assert_eq!(task["env"]["MODE"], "test");
     let first = model.requests_for(&k)[0].body.to_string();
-    assert!(first.contains("uploads/data.csv") && first.contains("uploads/docs/readme.md"), "{first}");
+    assert!(
+        first.contains("uploads/data.csv") && first.contains("uploads/docs/readme.md"),
+        "{first}"
+    );
 
     // A follow-up with a file; the message lists it.
     let form = reqwest::multipart::Form::new()
         .text("message", "one more")
-        .part("files", reqwest::multipart::Part::bytes(b"x".to_vec()).file_name("more.txt"));
+        .part(
+            "files",
+            reqwest::multipart::Part::bytes(b"x".to_vec()).file_name("more.txt"),
+        );
     assert_ok(
-        app.bearer(Method::POST, &format!("/api/v1/tasks/{id}/messages"), &o.key)
-            .multipart(form)
-            .send()
-            .await
-            .unwrap(),
+        app.bearer(
+            Method::POST,
+            &format!("/api/v1/tasks/{id}/messages"),
+            &o.key,
+        )
+        .multipart(form)
+        .send()
+        .await
+        .unwrap(),
     )
     .await;
     wait_status(&app, &o.key, &id, "completed", 30).await;
@@ -623,7 +742,10 @@ async fn files_are_uploaded_zips_extracted_and_downloads_stay_in_the_workspace()
             .unwrap(),
     )
     .await;
-    assert_eq!(hist["messages"][2]["attachedFiles"][0]["path"], "uploads/more.txt");
+    assert_eq!(
+        hist["messages"][2]["attachedFiles"][0]["path"],
+        "uploads/more.txt"
+    );
 
     let dl = |path: &str| {
         app.bearer(
@@ -633,7 +755,15 @@ async fn files_are_uploaded_zips_extracted_and_downloads_stay_in_the_workspace()
         )
         .send()
     };
-    assert_eq!(dl("uploads/docs/readme.md").await.unwrap().text().await.unwrap(), "# hi");
+    assert_eq!(
+        dl("uploads/docs/readme.md")
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+        "# hi"
+    );
     for bad in ["../../sigmic.db", "/etc/passwd", "uploads/../../x"] {
         let resp = dl(bad).await.unwrap();
         assert!(resp.status().is_client_error(), "{bad}: {}", resp.status());
@@ -681,17 +811,25 @@ async fn tasks_are_listed_newest_first_and_seen_only_by_who_may() {
     let (_, theirs) = list(other_key.clone(), "").await;
     assert_eq!(theirs["pagination"]["total"], 0);
     assert_error(
-        app.bearer(Method::GET, &format!("/api/v1/tasks/{}", ids[0]), &other_key)
-            .send()
-            .await
-            .unwrap(),
+        app.bearer(
+            Method::GET,
+            &format!("/api/v1/tasks/{}", ids[0]),
+            &other_key,
+        )
+        .send()
+        .await
+        .unwrap(),
         404,
         "NOT_FOUND",
     )
     .await;
     // The project's admin sees them in the Console's session.
     let resp = app
-        .req(&o.client, Method::GET, &format!("/api/v1/tasks?projectId={}", o.project_id))
+        .req(
+            &o.client,
+            Method::GET,
+            &format!("/api/v1/tasks?projectId={}", o.project_id),
+        )
         .send()
         .await
         .unwrap();
@@ -706,7 +844,10 @@ async fn tasks_are_listed_newest_first_and_seen_only_by_who_may() {
         format!("/api/v1/tasks/{}/artifacts", ids[0]),
     ] {
         assert_error(
-            app.bearer(Method::GET, &path, &stranger.key).send().await.unwrap(),
+            app.bearer(Method::GET, &path, &stranger.key)
+                .send()
+                .await
+                .unwrap(),
             404,
             "NOT_FOUND",
         )
@@ -724,10 +865,7 @@ async fn a_dropped_stream_resumes_with_last_event_id_exactly_once() {
     let chunks: Vec<String> = (0..40).map(|i| format!("w{i} ")).collect();
     model.script(
         &k,
-        vec![
-            Turn::text_chunks(chunks.clone())
-                .chunk_delay(Duration::from_millis(40)),
-        ],
+        vec![Turn::text_chunks(chunks.clone()).chunk_delay(Duration::from_millis(40))],
     );
     let id = create_task(&app, &o.key, json!({"message": format!("{k}: long")})).await;
     let mut first = SseReader::open(&app, &o.key, &id, None).await;
@@ -738,12 +876,21 @@ async fn a_dropped_stream_resumes_with_last_event_id_exactly_once() {
     drop(first);
     let last = got.iter().filter_map(|f| f.id).max().unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let rest = SseReader::open(&app, &o.key, &id, Some(last)).await.rest().await;
-    assert!(rest.iter().all(|f| f.id.is_some()), "no history when resuming");
+    let rest = SseReader::open(&app, &o.key, &id, Some(last))
+        .await
+        .rest()
+        .await;
+    assert!(
+        rest.iter().all(|f| f.id.is_some()),
+        "no history when resuming"
+    );
     assert_eq!(rest.last().unwrap().event, "done");
     let mut seen: Vec<i64> = got.iter().filter_map(|f| f.id).collect();
     seen.extend(rest.iter().filter_map(|f| f.id));
-    let full = SseReader::open(&app, &o.key, &id, Some(0)).await.rest().await;
+    let full = SseReader::open(&app, &o.key, &id, Some(0))
+        .await
+        .rest()
+        .await;
     let all: Vec<i64> = full.iter().filter_map(|f| f.id).collect();
     let from = *seen.first().unwrap();
     let expected: Vec<i64> = all.iter().copied().filter(|s| *s >= from).collect();
@@ -772,7 +919,7 @@ async fn secrets_reach_commands_but_are_never_written_down_or_shown() {
                 "run_shell_command",
                 json!({"command": "echo token=$API_TOKEN; echo $API_TOKEN > token.txt"}),
             ),
-            Turn::text(&format!("The token is {SECRET}, as asked.")),
+            Turn::text(format!("The token is {SECRET}, as asked.")),
         ],
     );
     let id = create_task(
@@ -798,7 +945,14 @@ async fn secrets_reach_commands_but_are_never_written_down_or_shown() {
         .unwrap();
     assert_eq!(resp.status(), 200);
     // The model never received it either.
-    let sent = serde_json::to_string(&model.requests_for(&k).iter().map(|r| &r.body).collect::<Vec<_>>()).unwrap();
+    let sent = serde_json::to_string(
+        &model
+            .requests_for(&k)
+            .iter()
+            .map(|r| &r.body)
+            .collect::<Vec<_>>(),
+    )
+    .unwrap();
     assert!(!sent.contains(SECRET), "the model was sent the secret");
     for path in [
         format!("/api/v1/tasks/{id}"),
@@ -829,7 +983,10 @@ async fn secrets_reach_commands_but_are_never_written_down_or_shown() {
     assert!(found.is_empty(), "{found:?}");
     if common::is_postgres() {
         let dump = app.pg_rows_text().await;
-        assert!(dump.contains("token=[REDACTED:API_TOKEN]"), "the dump is real");
+        assert!(
+            dump.contains("token=[REDACTED:API_TOKEN]"),
+            "the dump is real"
+        );
         assert!(!dump.contains(SECRET));
     }
     app.stop().await;
@@ -869,7 +1026,10 @@ async fn the_project_model_setting_picks_the_provider() {
     )
     .await;
     let k = key_of("pick");
-    model.script(&k, vec![Turn::text("from gemini").with_usage(1_000_000, 1_000)]);
+    model.script(
+        &k,
+        vec![Turn::text("from gemini").with_usage(1_000_000, 1_000)],
+    );
     let id = create_task(&app, &o.key, json!({"message": format!("{k}: hi")})).await;
     let task = wait_status(&app, &o.key, &id, "completed", 30).await;
     assert_eq!(task["model"], "gemini/gemini-2.5-flash");
@@ -897,7 +1057,10 @@ async fn thoughts_are_streamed_and_kept_in_history() {
     assert_eq!(thoughts[0].data["subject"], "Planning the answer");
     assert_eq!(thoughts[0].data["description"], "Keep it short.");
     let task = get_task(&app, &o.key, &id).await;
-    assert_eq!(task["output"]["thoughts"][0]["subject"], "Planning the answer");
+    assert_eq!(
+        task["output"]["thoughts"][0]["subject"],
+        "Planning the answer"
+    );
     let hist = assert_ok(
         app.bearer(Method::GET, &format!("/api/v1/tasks/{id}/history"), &o.key)
             .send()
@@ -905,7 +1068,10 @@ async fn thoughts_are_streamed_and_kept_in_history() {
             .unwrap(),
     )
     .await;
-    assert_eq!(hist["messages"][1]["thoughts"][0]["subject"], "Planning the answer");
+    assert_eq!(
+        hist["messages"][1]["thoughts"][0]["subject"],
+        "Planning the answer"
+    );
     // Anthropic's thinking block goes back with its signature on the next call.
     app.stop().await;
 }
@@ -919,7 +1085,10 @@ async fn a_follow_up_sent_while_running_is_read_after_the_current_step() {
     model.script(
         &k,
         vec![
-            Turn::tool_call("run_shell_command", json!({"command": "sleep 1; echo slept"})),
+            Turn::tool_call(
+                "run_shell_command",
+                json!({"command": "sleep 1; echo slept"}),
+            ),
             Turn::text("first part done"),
             Turn::text("and the follow-up too"),
         ],
@@ -928,11 +1097,15 @@ async fn a_follow_up_sent_while_running_is_read_after_the_current_step() {
     let mut reader = SseReader::open(&app, &o.key, &id, None).await;
     while reader.next().await.unwrap().event != "tool_call" {}
     let ok = assert_ok(
-        app.bearer(Method::POST, &format!("/api/v1/tasks/{id}/messages"), &o.key)
-            .json(&json!({"message": "also say goodbye"}))
-            .send()
-            .await
-            .unwrap(),
+        app.bearer(
+            Method::POST,
+            &format!("/api/v1/tasks/{id}/messages"),
+            &o.key,
+        )
+        .json(&json!({"message": "also say goodbye"}))
+        .send()
+        .await
+        .unwrap(),
     )
     .await;
     assert_eq!(ok["status"], "running");
@@ -941,7 +1114,10 @@ async fn a_follow_up_sent_while_running_is_read_after_the_current_step() {
     let reqs = model.requests_for(&k);
     assert_eq!(reqs.len(), 2, "the next model call read the follow-up");
     let last = reqs[1].body.to_string();
-    assert!(last.contains("slept") && last.contains("also say goodbye"), "{last}");
+    assert!(
+        last.contains("slept") && last.contains("also say goodbye"),
+        "{last}"
+    );
     // The tool result sits right after its call, before the follow-up, as providers require.
     let msgs = reqs[1].body["messages"].as_array().unwrap();
     let tool_at = msgs.iter().position(|m| m["role"] == "tool").unwrap();
@@ -972,11 +1148,15 @@ async fn a_follow_up_sent_during_the_last_answer_gets_its_own() {
     let mut reader = SseReader::open(&app, &o.key, &id, None).await;
     while reader.next().await.unwrap().event != "content" {}
     assert_ok(
-        app.bearer(Method::POST, &format!("/api/v1/tasks/{id}/messages"), &o.key)
-            .json(&json!({"message": "one more thing"}))
-            .send()
-            .await
-            .unwrap(),
+        app.bearer(
+            Method::POST,
+            &format!("/api/v1/tasks/{id}/messages"),
+            &o.key,
+        )
+        .json(&json!({"message": "one more thing"}))
+        .send()
+        .await
+        .unwrap(),
     )
     .await;
     let task = wait_status(&app, &o.key, &id, "completed", 30).await;
@@ -986,7 +1166,11 @@ async fn a_follow_up_sent_during_the_last_answer_gets_its_own() {
     // The second call ends with the follow-up, after the answer it arrived during.
     let msgs = reqs[1].body["messages"].as_array().unwrap();
     assert_eq!(msgs.last().unwrap()["role"], "user");
-    assert!(msgs.last().unwrap()["content"].to_string().contains("one more thing"));
+    assert!(
+        msgs.last().unwrap()["content"]
+            .to_string()
+            .contains("one more thing")
+    );
     let hist = assert_ok(
         app.bearer(Method::GET, &format!("/api/v1/tasks/{id}/history"), &o.key)
             .send()
@@ -1036,10 +1220,19 @@ async fn independent_reads_run_together_and_writes_in_order() {
     assert_eq!(calls.len(), 4);
     // The two reads start together; the command starts after both finished.
     let pos = |s: String| seq.iter().position(|x| *x == s).unwrap();
-    assert!(pos(format!("tool_call:{}", calls[2])) < pos(format!("tool_result:{}", calls[1])), "{seq:?}");
-    assert!(pos(format!("tool_result:{}", calls[2])) < pos(format!("tool_call:{}", calls[3])), "{seq:?}");
+    assert!(
+        pos(format!("tool_call:{}", calls[2])) < pos(format!("tool_result:{}", calls[1])),
+        "{seq:?}"
+    );
+    assert!(
+        pos(format!("tool_result:{}", calls[2])) < pos(format!("tool_call:{}", calls[3])),
+        "{seq:?}"
+    );
     let results = of(&frames, "tool_result");
-    assert!(results.iter().all(|r| r.data["status"] == "success"), "{results:?}");
+    assert!(
+        results.iter().all(|r| r.data["status"] == "success"),
+        "{results:?}"
+    );
     app.stop().await;
 }
 
@@ -1064,7 +1257,10 @@ async fn runs_are_bounded_by_turns_and_time_and_long_contexts_are_compacted() {
     );
     let id = create_task(&app, &o.key, json!({"message": format!("{k}: loop")})).await;
     let task = wait_status(&app, &o.key, &id, "failed", 30).await;
-    assert!(task["error"].as_str().unwrap().contains("3 model calls"), "{task:#}");
+    assert!(
+        task["error"].as_str().unwrap().contains("3 model calls"),
+        "{task:#}"
+    );
     assert_eq!(model.requests_for(&k).len(), 3);
 
     // Time: a run past its limit stops.
@@ -1078,15 +1274,24 @@ async fn runs_are_bounded_by_turns_and_time_and_long_contexts_are_compacted() {
     );
     let id = create_task(&app, &o.key, json!({"message": format!("{k}: slow")})).await;
     let task = wait_status(&app, &o.key, &id, "failed", 30).await;
-    assert!(task["error"].as_str().unwrap().contains("3 seconds"), "{task:#}");
+    assert!(
+        task["error"].as_str().unwrap().contains("3 seconds"),
+        "{task:#}"
+    );
 
     // Context: big tool outputs are trimmed instead of failing the task.
     let k = key_of("context");
     model.script(
         &k,
         vec![
-            Turn::tool_call("run_shell_command", json!({"command": "printf '%9000s' | tr ' ' x"})),
-            Turn::tool_call("run_shell_command", json!({"command": "printf '%9000s' | tr ' ' y"})),
+            Turn::tool_call(
+                "run_shell_command",
+                json!({"command": "printf '%9000s' | tr ' ' x"}),
+            ),
+            Turn::tool_call(
+                "run_shell_command",
+                json!({"command": "printf '%9000s' | tr ' ' y"}),
+            ),
             Turn::text("summarized"),
         ],
     );
@@ -1094,6 +1299,9 @@ async fn runs_are_bounded_by_turns_and_time_and_long_contexts_are_compacted() {
     let task = wait_status(&app, &o.key, &id, "completed", 30).await;
     assert_eq!(task["output"]["content"], "summarized");
     let last = model.requests_for(&k)[2].body.to_string();
-    assert!(last.contains("removed to fit the context window"), "compacted");
+    assert!(
+        last.contains("removed to fit the context window"),
+        "compacted"
+    );
     app.stop().await;
 }

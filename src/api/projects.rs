@@ -165,7 +165,12 @@ pub async fn get_settings(
     caller: Caller,
     Path(project_id): Path<String>,
 ) -> ApiResult<dto::ProjectSettings> {
-    Ok(Data(state.services.project_settings(&caller, &project_id).await?))
+    Ok(Data(
+        state
+            .services
+            .project_settings(&caller, &project_id)
+            .await?,
+    ))
 }
 
 /// (extension) Change a project's settings (project admins).

@@ -275,8 +275,8 @@ impl Providers {
             )) as Arc<dyn Provider>
         });
         // An OpenAI-compatible server on the local network often wants no key at all.
-        let openai = (config.openai_api_key.is_some() || config.openai_base_url.is_some())
-            .then(|| {
+        let openai =
+            (config.openai_api_key.is_some() || config.openai_base_url.is_some()).then(|| {
                 Arc::new(openai::OpenAi::new(
                     http.clone(),
                     config.openai_api_key.clone(),
@@ -325,9 +325,11 @@ impl Providers {
                 .parse::<ModelRef>()
                 .map_err(|e| LlmError::NotConfigured(e.to_string()));
         }
-        let kind = self.configured().into_iter().next().ok_or_else(|| {
-            LlmError::NotConfigured(NOT_CONFIGURED.to_owned())
-        })?;
+        let kind = self
+            .configured()
+            .into_iter()
+            .next()
+            .ok_or_else(|| LlmError::NotConfigured(NOT_CONFIGURED.to_owned()))?;
         Ok(ModelRef {
             provider: kind,
             model: pricing::usual_model(kind).to_owned(),

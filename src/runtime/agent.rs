@@ -31,9 +31,11 @@ use super::events::{self, LogError, Logged, Writer};
 use super::queue::Claim;
 use crate::llm::{self, LlmError, ModelRef, Part, Provider, StopReason};
 use crate::sandbox::Redactor;
-use crate::sandbox::manager::SandboxSpec;
 use crate::sandbox::bwrap::TaskEnv;
-use crate::store::entities::{TaskStatus, project, project_prompt, task, task_message, task_tool_call};
+use crate::sandbox::manager::SandboxSpec;
+use crate::store::entities::{
+    TaskStatus, project, project_prompt, task, task_message, task_tool_call,
+};
 use crate::tools::{Builtin, ToolContext, ToolRegistry};
 
 #[derive(Debug, thiserror::Error)]
@@ -164,7 +166,8 @@ impl Run {
             .one(self.db())
             .await?
             .ok_or(RunError::Gone)?;
-        let fresh_run = self.task.status == TaskStatus::Pending || self.task.run_started_at.is_none();
+        let fresh_run =
+            self.task.status == TaskStatus::Pending || self.task.run_started_at.is_none();
         let now = Utc::now();
         let run_started = if fresh_run {
             now
@@ -174,7 +177,8 @@ impl Run {
         // A run picked up in the middle of a model answer (after a crash or a restart) asks
         // for that answer again: `retrying` tells clients to drop the partial one they show.
         let mid_answer = !fresh_run && {
-            let last = events::read_after(self.db(), &self.task.id, self.task.last_seq - 1, 1).await?;
+            let last =
+                events::read_after(self.db(), &self.task.id, self.task.last_seq - 1, 1).await?;
             last.first().is_some_and(|l| {
                 l.name == "thought"
                     || (l.name == "content" && l.data.contains("\"isPartial\":true"))
@@ -242,7 +246,8 @@ impl Run {
             &tools.definitions(),
         );
         let limits = self.rt.config().tasks.clone();
-        let deadline = run_started + chrono::Duration::seconds(i64::try_from(limits.max_run_secs).unwrap_or(i64::MAX / 2));
+        let deadline = run_started
+            + chrono::Duration::seconds(i64::try_from(limits.max_run_secs).unwrap_or(i64::MAX / 2));
         let mut turns = 0u32;
         loop {
             if self.drain.is_cancelled() {
@@ -357,15 +362,23 @@ impl Run {
         if self.task.auto_execute {
             return false;
         }
-        let allowed: Vec<String> = serde_json::from_str(&self.task.allowed_tools).unwrap_or_default();
+        let allowed: Vec<String> =
+            serde_json::from_str(&self.task.allowed_tools).unwrap_or_default();
         !allowed.iter().any(|t| t == tool)
     }
 
     /// Runs the open calls of the last answer in order; stops at the first that waits for a
     /// person. Consecutive read-only calls run at once.
-    async fn process_calls(&mut self, open: Vec<StoredCall>, tools: &ToolRegistry) -> Result<Step, RunError> {
+    async fn process_calls(
+        &mut self,
+        open: Vec<StoredCall>,
+        tools: &ToolRegistry,
+    ) -> Result<Step, RunError> {
         // The allowed tools may have grown (`proceed_always`) since the run started.
-        if let Some(t) = task::Entity::find_by_id(self.task.id.clone()).one(self.db()).await? {
+        if let Some(t) = task::Entity::find_by_id(self.task.id.clone())
+            .one(self.db())
+            .await?
+        {
             self.task.allowed_tools = t.allowed_tools;
         }
         // A call found `executing` was started by a worker that is gone: never run it again.
@@ -405,7 +418,10 @@ impl Run {
             self.commit(events, move |txn| {
                 Box::pin(async move {
                     task_tool_call::Entity::update_many()
-                        .col_expr(task_tool_call::Column::Status, Expr::value(CallStatus::AwaitingApproval.as_str()))
+                        .col_expr(
+                            task_tool_call::Column::Status,
+                            Expr::value(CallStatus::AwaitingApproval.as_str()),
+                        )
                         .filter(task_tool_call::Column::TaskId.eq(id))
                         .filter(task_tool_call::Column::CallId.is_in(ids))
                         .filter(task_tool_call::Column::Status.eq(CallStatus::Pending.as_str()))
@@ -439,7 +455,11 @@ impl Run {
         Ok(Step::Continue)
     }
 
-    async fn run_batch(&self, batch: Vec<StoredCall>, tools: &ToolRegistry) -> Result<(), RunError> {
+    async fn run_batch(
+        &self,
+        batch: Vec<StoredCall>,
+        tools: &ToolRegistry,
+    ) -> Result<(), RunError> {
         if batch.is_empty() {
             return Ok(());
         }
@@ -459,7 +479,10 @@ impl Run {
         self.commit(events, move |txn| {
             Box::pin(async move {
                 task_tool_call::Entity::update_many()
-                    .col_expr(task_tool_call::Column::Status, Expr::value(CallStatus::Executing.as_str()))
+                    .col_expr(
+                        task_tool_call::Column::Status,
+                        Expr::value(CallStatus::Executing.as_str()),
+                    )
                     .filter(task_tool_call::Column::TaskId.eq(id))
                     .filter(task_tool_call::Column::CallId.is_in(ids))
                     .exec(txn)
@@ -469,17 +492,28 @@ impl Run {
         })
         .await?;
         let results = futures_util::future::join_all(
-            batch.iter().map(|c| tools.execute(&c.tool_name, real_args(&c.args))),
+            batch
+                .iter()
+                .map(|c| tools.execute(&c.tool_name, real_args(&c.args))),
         )
         .await;
         for (call, result) in batch.iter().zip(results) {
-            let status = if result.ok { CallStatus::Success } else { CallStatus::Error };
+            let status = if result.ok {
+                CallStatus::Success
+            } else {
+                CallStatus::Error
+            };
             self.finish_call(call, status, result.output).await?;
         }
         Ok(())
     }
 
-    async fn finish_call(&self, call: &StoredCall, status: CallStatus, output: String) -> Result<(), RunError> {
+    async fn finish_call(
+        &self,
+        call: &StoredCall,
+        status: CallStatus,
+        output: String,
+    ) -> Result<(), RunError> {
         let output = self.redactor.redact(&output);
         let event = StreamEvent::ToolResult(ToolResultEvent {
             call_id: call.call_id.clone(),
@@ -561,7 +595,9 @@ impl Run {
         let mut calls = Vec::new();
         let mut usage = llm::Usage::default();
         // The first piece goes out at once (time to first token); later ones are coalesced.
-        let mut last_flush = Instant::now().checked_sub(coalesce).unwrap_or_else(Instant::now);
+        let mut last_flush = Instant::now()
+            .checked_sub(coalesce)
+            .unwrap_or_else(Instant::now);
         let stop = loop {
             let wait = coalesce.saturating_sub(last_flush.elapsed());
             let item = if raw_text.len() > sent_text.len() {
@@ -579,7 +615,8 @@ impl Run {
             match item {
                 None => {
                     return Ok(Err(LlmError::Transient {
-                        message: "the model's stream ended before its answer was complete".to_owned(),
+                        message: "the model's stream ended before its answer was complete"
+                            .to_owned(),
                         retry_after: None,
                     }));
                 }
@@ -587,7 +624,8 @@ impl Run {
                 Some(Ok(ev)) => match ev {
                     llm::StreamEvent::TextDelta(t) => {
                         if !thinking_now.is_empty() {
-                            self.end_thought(&mut thinking, &mut thinking_now, None).await?;
+                            self.end_thought(&mut thinking, &mut thinking_now, None)
+                                .await?;
                         }
                         raw_text.push_str(&t);
                         if last_flush.elapsed() >= coalesce {
@@ -597,7 +635,8 @@ impl Run {
                     }
                     llm::StreamEvent::ThinkingDelta(t) => thinking_now.push_str(&t),
                     llm::StreamEvent::ThinkingSignature(sig) => {
-                        self.end_thought(&mut thinking, &mut thinking_now, Some(sig)).await?;
+                        self.end_thought(&mut thinking, &mut thinking_now, Some(sig))
+                            .await?;
                     }
                     llm::StreamEvent::ToolCall(c) => calls.push(c),
                     llm::StreamEvent::Usage(u) => usage = u,
@@ -606,7 +645,8 @@ impl Run {
             }
         };
         if !thinking_now.is_empty() {
-            self.end_thought(&mut thinking, &mut thinking_now, None).await?;
+            self.end_thought(&mut thinking, &mut thinking_now, None)
+                .await?;
         }
         // The rest of the text as a last partial, so partials add up to the whole answer.
         // Nothing follows, so nothing is held back as a possible secret's beginning.
@@ -627,10 +667,16 @@ impl Run {
         }))
     }
 
-    async fn end_thought(&self, thinking: &mut Vec<Part>, now: &mut String, signature: Option<String>) -> Result<(), RunError> {
+    async fn end_thought(
+        &self,
+        thinking: &mut Vec<Part>,
+        now: &mut String,
+        signature: Option<String>,
+    ) -> Result<(), RunError> {
         let text = self.redactor.redact(&std::mem::take(now));
         if !text.trim().is_empty() {
-            self.emit(vec![StreamEvent::Thought(conversation::thought(&text))]).await?;
+            self.emit(vec![StreamEvent::Thought(conversation::thought(&text))])
+                .await?;
         }
         thinking.push(Part::Thinking { text, signature });
         Ok(())
@@ -673,10 +719,7 @@ impl Run {
         }
         let mut parts = turn.thinking;
         parts.push(Part::Text { text });
-        let existing: Vec<String> = self
-            .rt
-            .call_ids(&self.task.id)
-            .await?;
+        let existing: Vec<String> = self.rt.call_ids(&self.task.id).await?;
         let mut seen = existing;
         let mut calls = Vec::with_capacity(turn.calls.len());
         for c in turn.calls {
@@ -697,18 +740,25 @@ impl Run {
         let usage = turn.usage;
         self.commit(events, move |txn| {
             Box::pin(async move {
-                let (message_id, _, seq) = next_message(txn, &task_id, Writer::Worker { epoch }).await?;
+                let (message_id, _, seq) =
+                    next_message(txn, &task_id, Writer::Worker { epoch }).await?;
                 let position = upto + 1;
                 // Two steps, so the unique (task, position) index never sees a clash.
                 const SHIFT: i64 = 1 << 40;
                 task_message::Entity::update_many()
-                    .col_expr(task_message::Column::Position, Expr::col(task_message::Column::Position).add(SHIFT))
+                    .col_expr(
+                        task_message::Column::Position,
+                        Expr::col(task_message::Column::Position).add(SHIFT),
+                    )
                     .filter(task_message::Column::TaskId.eq(&task_id))
                     .filter(task_message::Column::Position.gt(upto))
                     .exec(txn)
                     .await?;
                 task_message::Entity::update_many()
-                    .col_expr(task_message::Column::Position, Expr::col(task_message::Column::Position).sub(SHIFT - 1))
+                    .col_expr(
+                        task_message::Column::Position,
+                        Expr::col(task_message::Column::Position).sub(SHIFT - 1),
+                    )
                     .filter(task_message::Column::TaskId.eq(&task_id))
                     .filter(task_message::Column::Position.gt(upto + SHIFT - 1))
                     .exec(txn)
@@ -743,15 +793,26 @@ impl Run {
                     .await?;
                 }
                 let mut update = task::Entity::update_many()
-                    .col_expr(task::Column::InputTokens, Expr::col(task::Column::InputTokens).add(i64::try_from(usage.input_tokens).unwrap_or(0)))
-                    .col_expr(task::Column::OutputTokens, Expr::col(task::Column::OutputTokens).add(i64::try_from(usage.output_tokens).unwrap_or(0)));
+                    .col_expr(
+                        task::Column::InputTokens,
+                        Expr::col(task::Column::InputTokens)
+                            .add(i64::try_from(usage.input_tokens).unwrap_or(0)),
+                    )
+                    .col_expr(
+                        task::Column::OutputTokens,
+                        Expr::col(task::Column::OutputTokens)
+                            .add(i64::try_from(usage.output_tokens).unwrap_or(0)),
+                    );
                 if let Some(cost) = cost {
                     update = update.col_expr(
                         task::Column::CostUsd,
                         Expr::col(task::Column::CostUsd).if_null(0.0).add(cost),
                     );
                 }
-                update.filter(task::Column::Id.eq(task_id)).exec(txn).await?;
+                update
+                    .filter(task::Column::Id.eq(task_id))
+                    .exec(txn)
+                    .await?;
                 Ok(())
             })
         })
@@ -776,7 +837,10 @@ impl Run {
                         .col_expr(task::Column::CompletedAt, Expr::value(Utc::now()))
                         .col_expr(task::Column::Error, Expr::value(Option::<String>::None))
                         .col_expr(task::Column::WorkerId, Expr::value(Option::<String>::None))
-                        .col_expr(task::Column::LeaseUntil, Expr::value(Option::<chrono::DateTime<Utc>>::None))
+                        .col_expr(
+                            task::Column::LeaseUntil,
+                            Expr::value(Option::<chrono::DateTime<Utc>>::None),
+                        )
                         .filter(task::Column::Id.eq(&id))
                         .filter(task::Column::LeaseEpoch.eq(epoch))
                         .filter(task::Column::MessageCount.eq(seen_messages))
@@ -786,7 +850,8 @@ impl Run {
                         ensure_held(txn, &id, Writer::Worker { epoch }).await?;
                         return Ok(None);
                     }
-                    let logged = events::write_events(txn, &id, Writer::Worker { epoch }, &[done]).await?;
+                    let logged =
+                        events::write_events(txn, &id, Writer::Worker { epoch }, &[done]).await?;
                     Ok(Some(logged))
                 })
             })
@@ -816,7 +881,10 @@ impl Run {
                         .col_expr(task::Column::Error, Expr::value(stored))
                         .col_expr(task::Column::CompletedAt, Expr::value(Utc::now()))
                         .col_expr(task::Column::WorkerId, Expr::value(Option::<String>::None))
-                        .col_expr(task::Column::LeaseUntil, Expr::value(Option::<chrono::DateTime<Utc>>::None))
+                        .col_expr(
+                            task::Column::LeaseUntil,
+                            Expr::value(Option::<chrono::DateTime<Utc>>::None),
+                        )
                         .filter(task::Column::Id.eq(id))
                         .exec(txn)
                         .await?;
@@ -835,9 +903,15 @@ impl Run {
         self.commit(Vec::new(), move |txn| {
             Box::pin(async move {
                 task::Entity::update_many()
-                    .col_expr(task::Column::Status, Expr::value(TaskStatus::AwaitingApproval))
+                    .col_expr(
+                        task::Column::Status,
+                        Expr::value(TaskStatus::AwaitingApproval),
+                    )
                     .col_expr(task::Column::WorkerId, Expr::value(Option::<String>::None))
-                    .col_expr(task::Column::LeaseUntil, Expr::value(Option::<chrono::DateTime<Utc>>::None))
+                    .col_expr(
+                        task::Column::LeaseUntil,
+                        Expr::value(Option::<chrono::DateTime<Utc>>::None),
+                    )
                     .filter(task::Column::Id.eq(id))
                     .filter(task::Column::Status.eq(TaskStatus::Running))
                     .exec(txn)
@@ -872,7 +946,12 @@ fn redact_value(value: Value, redactor: &Redactor) -> Value {
     }
     match value {
         Value::String(s) => Value::String(redactor.redact(&s)),
-        Value::Array(items) => Value::Array(items.into_iter().map(|v| redact_value(v, redactor)).collect()),
+        Value::Array(items) => Value::Array(
+            items
+                .into_iter()
+                .map(|v| redact_value(v, redactor))
+                .collect(),
+        ),
         Value::Object(map) => Value::Object(
             map.into_iter()
                 .map(|(k, v)| (k, redact_value(v, redactor)))
@@ -908,7 +987,11 @@ fn retry_delay(e: &LlmError, attempt: u32, base_ms: u64) -> Duration {
 }
 
 /// Checks inside a transaction that the writer still holds the task.
-async fn ensure_held(txn: &DatabaseTransaction, task_id: &str, writer: Writer) -> Result<(), RunError> {
+async fn ensure_held(
+    txn: &DatabaseTransaction,
+    task_id: &str,
+    writer: Writer,
+) -> Result<(), RunError> {
     if let Writer::Worker { epoch } = writer {
         let held = task::Entity::find_by_id(task_id.to_owned())
             .filter(task::Column::LeaseEpoch.eq(epoch))
@@ -930,7 +1013,10 @@ pub async fn next_message(
     writer: Writer,
 ) -> Result<(String, i64, i64), LogError> {
     let mut update = task::Entity::update_many()
-        .col_expr(task::Column::MessageCount, Expr::col(task::Column::MessageCount).add(1))
+        .col_expr(
+            task::Column::MessageCount,
+            Expr::col(task::Column::MessageCount).add(1),
+        )
         .col_expr(task::Column::LastActivityAt, Expr::value(Utc::now()))
         .filter(task::Column::Id.eq(task_id));
     if let Writer::Worker { epoch } = writer {
@@ -938,5 +1024,9 @@ pub async fn next_message(
     }
     let rows = update.exec_with_returning(txn).await?;
     let row = rows.first().ok_or(LogError::Fenced)?;
-    Ok((crate::services::new_id(), row.message_count - 1, row.last_seq))
+    Ok((
+        crate::services::new_id(),
+        row.message_count - 1,
+        row.last_seq,
+    ))
 }

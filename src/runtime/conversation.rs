@@ -444,15 +444,13 @@ pub fn compact(
         "[Earlier parts of this conversation were removed to fit the context window. Re-read files in the workspace if you need details from them.]",
     );
     while messages.len() > KEEP_RECENT.min(messages.len().saturating_sub(1)).max(1)
-        && estimate_tokens(&messages, fixed_chars + size(&first) + size(&note))
-            > budget_tokens
+        && estimate_tokens(&messages, fixed_chars + size(&first) + size(&note)) > budget_tokens
     {
         messages.remove(0);
     }
     // Never start with the results of a call whose request was dropped.
     while messages.first().is_some_and(|m| {
-        m.role == Role::User
-            && m.parts.iter().all(|p| matches!(p, Part::ToolResult { .. }))
+        m.role == Role::User && m.parts.iter().all(|p| matches!(p, Part::ToolResult { .. }))
     }) {
         messages.remove(0);
     }
@@ -503,7 +501,11 @@ mod tests {
         }
         let before = estimate_tokens(&msgs, 0);
         let out = compact(msgs.clone(), 0, 30_000);
-        assert!(estimate_tokens(&out, 0) <= 30_000, "{}", estimate_tokens(&out, 0));
+        assert!(
+            estimate_tokens(&out, 0) <= 30_000,
+            "{}",
+            estimate_tokens(&out, 0)
+        );
         assert!(estimate_tokens(&out, 0) < before);
         assert_eq!(out.len(), msgs.len(), "trimming alone was enough");
         assert_eq!(out.last(), msgs.last(), "the newest result is whole");

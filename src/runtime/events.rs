@@ -75,7 +75,10 @@ pub async fn reserve_seqs(
     n: i64,
 ) -> Result<i64, LogError> {
     let mut update = task::Entity::update_many()
-        .col_expr(task::Column::LastSeq, Expr::col(task::Column::LastSeq).add(n))
+        .col_expr(
+            task::Column::LastSeq,
+            Expr::col(task::Column::LastSeq).add(n),
+        )
         .col_expr(task::Column::LastActivityAt, Expr::value(Utc::now()))
         .filter(task::Column::Id.eq(task_id));
     if let Writer::Worker { epoch } = writer {

@@ -321,7 +321,9 @@ impl Runtime {
                     abort.cancel();
                     return;
                 }
-                Err(e) => tracing::warn!(task = %claim.task_id, error = %e, "cannot renew the lease"),
+                Err(e) => {
+                    tracing::warn!(task = %claim.task_id, error = %e, "cannot renew the lease")
+                }
             }
         }
     }
@@ -374,7 +376,9 @@ impl Runtime {
             drain.cancel();
         }
         let deadline = tokio::time::Instant::now() + grace;
-        while tokio::time::Instant::now() < deadline && self.running.lock().map(|r| !r.is_empty()).unwrap_or(false) {
+        while tokio::time::Instant::now() < deadline
+            && self.running.lock().map(|r| !r.is_empty()).unwrap_or(false)
+        {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         for (_, abort, claim) in runs {

@@ -138,7 +138,9 @@ impl State {
         let conv = Conversation::load(self.rt.db(), &self.task_id).await?;
         for m in &conv.messages {
             self.queue
-                .push_back(Frame::unlogged(&StreamEvent::HistoryMessage(history_message(m))));
+                .push_back(Frame::unlogged(&StreamEvent::HistoryMessage(
+                    history_message(m),
+                )));
         }
         let active = row.status.is_active();
         self.queue

@@ -472,7 +472,8 @@ impl BwrapSandbox {
 async fn start_network(pid: u32) -> Result<(Child, std::os::fd::OwnedFd), SandboxError> {
     use std::os::fd::AsRawFd;
     let failed = |e: nix::Error| SandboxError::Unavailable(format!("slirp4netns exit pipe: {e}"));
-    let (exit_read, exit_write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(failed)?;
+    let (exit_read, exit_write) =
+        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(failed)?;
     // Only the read end is inherited (the write end stays the server's alone).
     nix::fcntl::fcntl(
         &exit_read,

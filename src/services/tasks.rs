@@ -6,20 +6,20 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use app::dto::task::{
-    self as dto, CreatedTask, ErrorEvent, FollowUpAccepted, History, StreamEvent, TaskStatus as DtoStatus,
-    TaskUsage, ToolResultEvent,
+    self as dto, CreatedTask, ErrorEvent, FollowUpAccepted, History, StreamEvent,
+    TaskStatus as DtoStatus, TaskUsage, ToolResultEvent,
 };
 use chrono::Utc;
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, TransactionTrait,
+    ActiveValue::Set, ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect, TransactionTrait,
 };
 use serde_json::Value;
 
 use super::access::{Actor, Caller, ProjectScope};
 use super::{Services, new_id, ts};
-use crate::error::{ApiError, ErrorCode, Error, Result};
+use crate::error::{ApiError, Error, ErrorCode, Result};
 use crate::runtime::Runtime;
 use crate::runtime::conversation::{CallStatus, Conversation};
 use crate::runtime::events::{self, Writer};
@@ -137,16 +137,19 @@ impl TaskService {
 
     /// The project a caller's tasks live in: an API key's own, or the one a person names
     /// (their default when they name none).
-    pub async fn project_for(&self, caller: &Caller, project_id: Option<&str>) -> Result<ProjectScope> {
-        let id = match (caller, project_id) {
-            (Caller::ApiKey(k), _) => k.key.project_id.clone(),
-            (Caller::User(_), Some(p)) if !p.is_empty() => p.to_owned(),
-            (Caller::User(u), _) => u
-                .user
-                .default_project_id
-                .clone()
-                .ok_or_else(|| ApiError::field("projectId", "Name the project (`projectId`)."))?,
-        };
+    pub async fn project_for(
+        &self,
+        caller: &Caller,
+        project_id: Option<&str>,
+    ) -> Result<ProjectScope> {
+        let id =
+            match (caller, project_id) {
+                (Caller::ApiKey(k), _) => k.key.project_id.clone(),
+                (Caller::User(_), Some(p)) if !p.is_empty() => p.to_owned(),
+                (Caller::User(u), _) => u.user.default_project_id.clone().ok_or_else(|| {
+                    ApiError::field("projectId", "Name the project (`projectId`).")
+                })?,
+            };
         self.services.project_scope(caller, &id).await
     }
 
@@ -237,7 +240,9 @@ impl TaskService {
         };
         let now = Utc::now();
         let (api_key_id, user_id) = match &draft.scope.actor {
-            Actor::ApiKey { key_id, created_by } => (Some(key_id.clone()), Some(created_by.clone())),
+            Actor::ApiKey { key_id, created_by } => {
+                (Some(key_id.clone()), Some(created_by.clone()))
+            }
             Actor::User { user_id } => (None, Some(user_id.clone())),
         };
         let row = task::ActiveModel {
@@ -278,7 +283,9 @@ impl TaskService {
             .db()
             .transaction::<_, (), Error>(move |txn| {
                 Box::pin(async move {
-                    task::Entity::insert(row).exec_without_returning(txn).await?;
+                    task::Entity::insert(row)
+                        .exec_without_returning(txn)
+                        .await?;
                     insert_user_message(txn, &task_id, &message, &files).await
                 })
             })
@@ -314,7 +321,9 @@ impl TaskService {
         let scope = self.project_for(caller, project_id).await?;
         let limit = limit.unwrap_or(LIST_DEFAULT);
         if limit == 0 || limit > LIST_MAX {
-            return Err(ApiError::field("limit", format!("Use a limit from 1 to {LIST_MAX}.")).into());
+            return Err(
+                ApiError::field("limit", format!("Use a limit from 1 to {LIST_MAX}.")).into(),
+            );
         }
         let offset = offset.unwrap_or(0);
         let query = task::Entity::find().filter(Self::visible(&scope));
@@ -405,13 +414,20 @@ impl TaskService {
 
     /// Adds a message. An active task reads it after its current step (it is queued in the
     /// conversation); a finished one runs again.
-    pub async fn follow_up(&self, mut draft: Draft, message: Option<String>) -> Result<FollowUpAccepted> {
+    pub async fn follow_up(
+        &self,
+        mut draft: Draft,
+        message: Option<String>,
+    ) -> Result<FollowUpAccepted> {
         let message = match check_message(message) {
             Ok(m) => m,
             Err(e) => return Err(e.into()),
         };
         let files = match draft.upload.take() {
-            Some(batch) => batch.commit().await.map_err(|e| Error::Api(e.to_api_error()))?,
+            Some(batch) => batch
+                .commit()
+                .await
+                .map_err(|e| Error::Api(e.to_api_error()))?,
             None => Vec::new(),
         };
         let task_id = draft.id.clone();
@@ -423,11 +439,20 @@ impl TaskService {
                     task::Entity::update_many()
                         .col_expr(task::Column::Status, Expr::value(TaskStatus::Pending))
                         .col_expr(task::Column::Error, Expr::value(Option::<String>::None))
-                        .col_expr(task::Column::CompletedAt, Expr::value(Option::<chrono::DateTime<Utc>>::None))
+                        .col_expr(
+                            task::Column::CompletedAt,
+                            Expr::value(Option::<chrono::DateTime<Utc>>::None),
+                        )
                         .col_expr(task::Column::CancelRequested, Expr::value(false))
-                        .col_expr(task::Column::RunStartedAt, Expr::value(Option::<chrono::DateTime<Utc>>::None))
+                        .col_expr(
+                            task::Column::RunStartedAt,
+                            Expr::value(Option::<chrono::DateTime<Utc>>::None),
+                        )
                         .col_expr(task::Column::WorkerId, Expr::value(Option::<String>::None))
-                        .col_expr(task::Column::LeaseUntil, Expr::value(Option::<chrono::DateTime<Utc>>::None))
+                        .col_expr(
+                            task::Column::LeaseUntil,
+                            Expr::value(Option::<chrono::DateTime<Utc>>::None),
+                        )
                         .filter(task::Column::Id.eq(&task_id))
                         .filter(task::Column::Status.is_in([
                             TaskStatus::Completed,
@@ -447,7 +472,13 @@ impl TaskService {
     }
 
     /// Decides on a call that waits for approval.
-    pub async fn approve(&self, caller: &Caller, task_id: &str, call_id: &str, outcome: &str) -> Result<dto::Approved> {
+    pub async fn approve(
+        &self,
+        caller: &Caller,
+        task_id: &str,
+        call_id: &str,
+        outcome: &str,
+    ) -> Result<dto::Approved> {
         let outcome = match outcome {
             "proceed_once" => Decision::Once,
             "proceed_always" => Decision::Always,
@@ -455,7 +486,9 @@ impl TaskService {
             other => {
                 return Err(ApiError::field(
                     "outcome",
-                    format!("`{other}` is not an outcome: use proceed_once, proceed_always or cancel."),
+                    format!(
+                        "`{other}` is not an outcome: use proceed_once, proceed_always or cancel."
+                    ),
                 )
                 .into());
             }
@@ -539,7 +572,9 @@ impl TaskService {
         hub.publish(&row.id, &logged);
         crate::runtime::requeue_after_decision(self.db(), &row.id).await?;
         self.runtime.wake();
-        Ok(dto::Approved { approved: outcome != Decision::Cancel })
+        Ok(dto::Approved {
+            approved: outcome != Decision::Cancel,
+        })
     }
 
     /// Cancels an active task: its run stops (on whichever process runs it) and its
@@ -621,7 +656,11 @@ impl TaskService {
         })
     }
 
-    pub async fn artifacts(&self, caller: &Caller, task_id: &str) -> Result<Vec<crate::workspace::Artifact>> {
+    pub async fn artifacts(
+        &self,
+        caller: &Caller,
+        task_id: &str,
+    ) -> Result<Vec<crate::workspace::Artifact>> {
         let (row, _) = self.find(caller, task_id).await?;
         let ws = self.workspace_of(&row.id).await?;
         tokio::task::spawn_blocking(move || ws.artifacts())
@@ -629,7 +668,12 @@ impl TaskService {
             .map_err(|e| Error::Api(e.to_api_error()))
     }
 
-    pub async fn open_artifact(&self, caller: &Caller, task_id: &str, path: &str) -> Result<crate::workspace::ArtifactDownload> {
+    pub async fn open_artifact(
+        &self,
+        caller: &Caller,
+        task_id: &str,
+        path: &str,
+    ) -> Result<crate::workspace::ArtifactDownload> {
         let (row, _) = self.find(caller, task_id).await?;
         let ws = self.workspace_of(&row.id).await?;
         let path = path.to_owned();
@@ -660,7 +704,9 @@ enum Decision {
 fn log_error(e: events::LogError) -> Error {
     match e {
         events::LogError::Db(db) => Error::Db(db),
-        events::LogError::Fenced => Error::Api(ApiError::conflict("The task changed meanwhile; try again.")),
+        events::LogError::Fenced => {
+            Error::Api(ApiError::conflict("The task changed meanwhile; try again."))
+        }
     }
 }
 
@@ -690,7 +736,9 @@ async fn insert_user_message(
         position: Set(position),
         role: Set("user".to_owned()),
         parts: Set(serde_json::to_string(&parts).unwrap_or_else(|_| "[]".to_owned())),
-        attached_files: Set((!attached.is_empty()).then(|| serde_json::to_string(&attached).unwrap_or_default())),
+        attached_files: Set(
+            (!attached.is_empty()).then(|| serde_json::to_string(&attached).unwrap_or_default())
+        ),
         seq: Set(seq),
         created_at: Set(Utc::now()),
     })
@@ -711,7 +759,10 @@ struct Checked {
 fn check_message(message: Option<String>) -> std::result::Result<String, ApiError> {
     let message = message.unwrap_or_default();
     if message.trim().is_empty() {
-        return Err(ApiError::field("message", "Write a message: it is required and cannot be empty."));
+        return Err(ApiError::field(
+            "message",
+            "Write a message: it is required and cannot be empty.",
+        ));
     }
     if message.chars().count() > MESSAGE_MAX_CHARS {
         return Err(ApiError::field(
@@ -745,7 +796,10 @@ fn check_new_task(input: NewTask) -> std::result::Result<Checked, ApiError> {
 }
 
 /// `env` and `secrets`: an object of strings with names a shell accepts.
-pub fn check_env(field: &str, value: Option<Value>) -> std::result::Result<BTreeMap<String, String>, ApiError> {
+pub fn check_env(
+    field: &str,
+    value: Option<Value>,
+) -> std::result::Result<BTreeMap<String, String>, ApiError> {
     let invalid = |message: String| {
         let mut e = ApiError::new(ErrorCode::InvalidEnv, message.clone());
         e.fields.insert(field.to_owned(), message);
@@ -754,10 +808,17 @@ pub fn check_env(field: &str, value: Option<Value>) -> std::result::Result<BTree
     let map = match value {
         None | Some(Value::Null) => return Ok(BTreeMap::new()),
         Some(Value::Object(map)) => map,
-        Some(_) => return Err(invalid(format!("`{field}` must be an object of strings, like {{\"NAME\": \"value\"}}."))),
+        Some(_) => {
+            return Err(invalid(format!(
+                "`{field}` must be an object of strings, like {{\"NAME\": \"value\"}}."
+            )));
+        }
     };
     if map.len() > ENV_MAX_ENTRIES {
-        return Err(invalid(format!("`{field}` has {} entries; at most {ENV_MAX_ENTRIES} are allowed.", map.len())));
+        return Err(invalid(format!(
+            "`{field}` has {} entries; at most {ENV_MAX_ENTRIES} are allowed.",
+            map.len()
+        )));
     }
     let mut out = BTreeMap::new();
     for (name, value) in map {
@@ -767,13 +828,20 @@ pub fn check_env(field: &str, value: Option<Value>) -> std::result::Result<BTree
             )));
         }
         let Value::String(value) = value else {
-            return Err(invalid(format!("The value of `{name}` in `{field}` must be a string.")));
+            return Err(invalid(format!(
+                "The value of `{name}` in `{field}` must be a string."
+            )));
         };
         if value.len() > ENV_VALUE_MAX_BYTES {
-            return Err(invalid(format!("The value of `{name}` in `{field}` is over {} KB.", ENV_VALUE_MAX_BYTES / 1024)));
+            return Err(invalid(format!(
+                "The value of `{name}` in `{field}` is over {} KB.",
+                ENV_VALUE_MAX_BYTES / 1024
+            )));
         }
         if value.contains('\0') {
-            return Err(invalid(format!("The value of `{name}` in `{field}` contains a NUL character.")));
+            return Err(invalid(format!(
+                "The value of `{name}` in `{field}` contains a NUL character."
+            )));
         }
         out.insert(name, value);
     }
@@ -791,7 +859,11 @@ fn env_name_ok(name: &str) -> bool {
 
 /// A title from the first message: its first line, cut at a word near 80 characters.
 pub fn title_of(message: &str) -> String {
-    let line = message.lines().find(|l| !l.trim().is_empty()).unwrap_or("").trim();
+    let line = message
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("")
+        .trim();
     if line.chars().count() <= 80 {
         return line.to_owned();
     }
@@ -823,7 +895,9 @@ fn task_dto(t: task::Model, username: Option<String>, conv: Option<&Conversation
         last_activity_at: ts(t.last_activity_at),
         message_count: u64::try_from(t.message_count).unwrap_or(0),
         output: conv.and_then(Conversation::output),
-        pending_approvals: conv.map(Conversation::pending_approvals).unwrap_or_default(),
+        pending_approvals: conv
+            .map(Conversation::pending_approvals)
+            .unwrap_or_default(),
         usage: TaskUsage {
             input_tokens: u64::try_from(t.input_tokens).unwrap_or(0),
             output_tokens: u64::try_from(t.output_tokens).unwrap_or(0),

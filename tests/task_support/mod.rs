@@ -59,7 +59,11 @@ pub struct Owner {
 pub async fn owner(app: &TestApp) -> Owner {
     let u = unique();
     let (client, _) = app
-        .signup(&format!("owner{u}@example.com"), &format!("owner{u}"), crate::common::PASSWORD)
+        .signup(
+            &format!("owner{u}@example.com"),
+            &format!("owner{u}"),
+            crate::common::PASSWORD,
+        )
         .await;
     let project_id = app.first_project(&client).await;
     let key = app.create_key(&client, &project_id, "tasks").await;
