@@ -175,6 +175,13 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
     );
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
+        // Streams write small frames one after another: without TCP_NODELAY, Nagle holds
+        // each behind the client's delayed ACK (40 ms per event).
+        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+            }
+        });
         axum::serve(
             listener,
             router.into_make_service_with_connect_info::<SocketAddr>(),

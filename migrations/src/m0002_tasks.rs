@@ -151,7 +151,11 @@ impl MigrationTrait for Migration {
                 .table(ProjectPrompts::Table)
                 .col(id_col(ProjectPrompts::Id))
                 .col(ref_col(ProjectPrompts::ProjectId))
-                .col(ColumnDef::new(ProjectPrompts::Name).string_len(100).not_null())
+                .col(
+                    ColumnDef::new(ProjectPrompts::Name)
+                        .string_len(100)
+                        .not_null(),
+                )
                 .col(ColumnDef::new(ProjectPrompts::Content).text().not_null())
                 .col(int_col(ProjectPrompts::Position))
                 .col(time_col(ProjectPrompts::CreatedAt))
@@ -314,11 +318,7 @@ impl MigrationTrait for Migration {
                 .col(ColumnDef::new(TaskEvents::Kind).string_len(32).not_null())
                 .col(ColumnDef::new(TaskEvents::Data).text().not_null())
                 .col(time_col(TaskEvents::CreatedAt))
-                .primary_key(
-                    Index::create()
-                        .col(TaskEvents::TaskId)
-                        .col(TaskEvents::Seq),
-                )
+                .primary_key(Index::create().col(TaskEvents::TaskId).col(TaskEvents::Seq))
                 .foreign_key(
                     ForeignKey::create()
                         .from(TaskEvents::Table, TaskEvents::TaskId)
