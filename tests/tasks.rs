@@ -1305,3 +1305,87 @@ async fn runs_are_bounded_by_turns_and_time_and_long_contexts_are_compacted() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn project_members_see_their_own_tasks_and_people_without_access_see_none() {
+    let model = ModelServer::start().await;
+    let app = app_for(&model, "openai").await;
+    let o = owner(&app).await;
+    let u = unique();
+    let (member, user) = app
+        .add_org_member(
+            &o.client,
+            &format!("m{u}@example.com"),
+            &format!("m{u}"),
+            "member",
+        )
+        .await;
+    let (outsider, _) = app
+        .add_org_member(
+            &o.client,
+            &format!("x{u}@example.com"),
+            &format!("x{u}"),
+            "member",
+        )
+        .await;
+    app.add_project_member(
+        &o.client,
+        &o.project_id,
+        user["id"].as_str().unwrap(),
+        "member",
+    )
+    .await;
+    let list = |client: &reqwest::Client| {
+        let req = app.req(
+            client,
+            Method::GET,
+            &format!("/api/v1/tasks?projectId={}", o.project_id),
+        );
+        async move { json_body(req.send().await.unwrap()).await }
+    };
+    // The owner's key makes one task; the member makes one in the Chat UI's way (session).
+    let k = key_of("own");
+    model.script(&k, vec![Turn::text("ok")]);
+    let owners = create_task(&app, &o.key, json!({"message": format!("{k}: a")})).await;
+    let resp = app
+        .req(&member, Method::POST, "/api/v1/tasks")
+        .json(&json!({"message": "mine", "projectId": o.project_id}))
+        .send()
+        .await
+        .unwrap();
+    let mine = assert_ok(resp).await["id"].as_str().unwrap().to_owned();
+
+    let (_, seen) = list(&member).await;
+    let ids: Vec<&str> = seen["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, vec![mine.as_str()], "a member sees their own");
+    assert_eq!(seen["data"][0]["username"], format!("m{u}"));
+    let (_, all) = list(&o.client).await;
+    assert_eq!(all["pagination"]["total"], 2, "an admin sees all");
+    assert_error(
+        app.req(&member, Method::GET, &format!("/api/v1/tasks/{owners}"))
+            .send()
+            .await
+            .unwrap(),
+        404,
+        "NOT_FOUND",
+    )
+    .await;
+    // An org member outside the project reaches nothing in it.
+    let (status, _) = list(&outsider).await;
+    assert_eq!(status, 404);
+    assert_error(
+        app.req(&outsider, Method::GET, &format!("/api/v1/tasks/{mine}"))
+            .send()
+            .await
+            .unwrap(),
+        404,
+        "NOT_FOUND",
+    )
+    .await;
+    app.stop().await;
+}
