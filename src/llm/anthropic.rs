@@ -77,18 +77,7 @@ fn request_body(request: &Request) -> Value {
 /// The conversation as Anthropic wants it: roles alternate, so consecutive messages of one
 /// role become one; tool results lead their user message (the API rejects text before them).
 fn messages(messages: &[Message]) -> Vec<Value> {
-    let mut merged: Vec<(Role, Vec<Value>)> = Vec::new();
-    for message in messages {
-        let blocks: Vec<Value> = message.parts.iter().filter_map(block).collect();
-        if blocks.is_empty() {
-            continue;
-        }
-        match merged.last_mut() {
-            Some((role, content)) if *role == message.role => content.extend(blocks),
-            _ => merged.push((message.role, blocks)),
-        }
-    }
-    merged
+    super::merge_by_role(messages, block)
         .into_iter()
         .map(|(role, mut content)| {
             let role = match role {

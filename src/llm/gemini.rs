@@ -82,18 +82,7 @@ fn request_body(request: &Request) -> Value {
 
 /// `user`/`model` turns; consecutive messages of one role merge into one turn.
 fn contents(messages: &[Message]) -> Vec<Value> {
-    let mut merged: Vec<(Role, Vec<Value>)> = Vec::new();
-    for message in messages {
-        let parts: Vec<Value> = message.parts.iter().filter_map(part).collect();
-        if parts.is_empty() {
-            continue;
-        }
-        match merged.last_mut() {
-            Some((role, existing)) if *role == message.role => existing.extend(parts),
-            _ => merged.push((message.role, parts)),
-        }
-    }
-    merged
+    super::merge_by_role(messages, part)
         .into_iter()
         .map(|(role, parts)| {
             let role = match role {

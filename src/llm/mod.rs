@@ -160,6 +160,26 @@ impl Message {
     }
 }
 
+/// Maps each message's parts with `part` (dropping the ones it answers `None` for) and merges
+/// consecutive messages of one role, for dialects whose roles must alternate.
+fn merge_by_role(
+    messages: &[Message],
+    part: impl Fn(&Part) -> Option<Value>,
+) -> Vec<(Role, Vec<Value>)> {
+    let mut merged: Vec<(Role, Vec<Value>)> = Vec::new();
+    for message in messages {
+        let mapped: Vec<Value> = message.parts.iter().filter_map(&part).collect();
+        if mapped.is_empty() {
+            continue;
+        }
+        match merged.last_mut() {
+            Some((role, existing)) if *role == message.role => existing.extend(mapped),
+            _ => merged.push((message.role, mapped)),
+        }
+    }
+    merged
+}
+
 /// One model call.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Request {

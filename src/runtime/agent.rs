@@ -22,7 +22,6 @@ use sea_orm::{
     ActiveValue::Set, ColumnTrait, DatabaseTransaction, DbErr, EntityTrait, QueryFilter,
     QueryOrder, TransactionTrait,
 };
-use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
 use super::Runtime;
@@ -494,7 +493,7 @@ impl Run {
         let results = futures_util::future::join_all(
             batch
                 .iter()
-                .map(|c| tools.execute(&c.tool_name, real_args(&c.args))),
+                .map(|c| tools.execute(&c.tool_name, c.args.clone())),
         )
         .await;
         for (call, result) in batch.iter().zip(results) {
@@ -731,7 +730,7 @@ impl Run {
             calls.push(llm::ToolCall {
                 id,
                 name: c.name,
-                args: redact_value(c.args, &self.redactor),
+                args: self.redactor.redact_json(c.args),
             });
         }
         let cost = crate::llm::pricing::cost_usd(model, turn.usage);
@@ -932,33 +931,6 @@ impl Run {
 
 fn is_read_only(name: &str) -> bool {
     Builtin::from_name(name).is_some_and(Builtin::is_read_only)
-}
-
-/// Arguments as the model sent them, for running (stored arguments have secrets redacted,
-/// and a redacted value is what the model would see again anyway).
-fn real_args(args: &Value) -> Value {
-    args.clone()
-}
-
-fn redact_value(value: Value, redactor: &Redactor) -> Value {
-    if redactor.is_empty() {
-        return value;
-    }
-    match value {
-        Value::String(s) => Value::String(redactor.redact(&s)),
-        Value::Array(items) => Value::Array(
-            items
-                .into_iter()
-                .map(|v| redact_value(v, redactor))
-                .collect(),
-        ),
-        Value::Object(map) => Value::Object(
-            map.into_iter()
-                .map(|(k, v)| (k, redact_value(v, redactor)))
-                .collect(),
-        ),
-        other => other,
-    }
 }
 
 fn context_budget(model: &ModelRef, default_window: u64) -> u64 {

@@ -39,6 +39,26 @@ impl Redactor {
 }
 
 impl Redactor {
+    /// Every string (and key) of a JSON value, redacted.
+    pub fn redact_json(&self, value: serde_json::Value) -> serde_json::Value {
+        use serde_json::Value;
+        if self.is_empty() {
+            return value;
+        }
+        match value {
+            Value::String(s) => Value::String(self.redact(&s)),
+            Value::Array(items) => {
+                Value::Array(items.into_iter().map(|v| self.redact_json(v)).collect())
+            }
+            Value::Object(map) => Value::Object(
+                map.into_iter()
+                    .map(|(k, v)| (self.redact(&k), self.redact_json(v)))
+                    .collect(),
+            ),
+            other => other,
+        }
+    }
+
     /// For output cut at a size limit: removes a trailing beginning of a secret, which the cut
     /// separated from the rest and `redact` therefore cannot recognise.
     pub fn strip_partial_tail(&self, text: &str) -> String {

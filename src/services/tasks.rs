@@ -220,22 +220,13 @@ impl TaskService {
 
     /// Writes the task and its first message, moves its files into place, and queues it.
     pub async fn create(&self, mut draft: Draft, input: NewTask) -> Result<CreatedTask> {
-        let checked = check_new_task(input);
-        let checked = match checked {
-            Ok(c) => c,
-            Err(e) => {
-                self.discard(&draft).await;
-                return Err(e.into());
-            }
-        };
+        // On any error below, dropping the draft removes its workspace.
+        let checked = check_new_task(input)?;
         let files = match draft.upload.take() {
-            Some(batch) => match batch.commit().await {
-                Ok(files) => files,
-                Err(e) => {
-                    self.discard(&draft).await;
-                    return Err(Error::Api(e.to_api_error()));
-                }
-            },
+            Some(batch) => batch
+                .commit()
+                .await
+                .map_err(|e| Error::Api(e.to_api_error()))?,
             None => Vec::new(),
         };
         let now = Utc::now();
@@ -290,10 +281,7 @@ impl TaskService {
                 })
             })
             .await;
-        if let Err(e) = written {
-            self.discard(&draft).await;
-            return Err(e.into());
-        }
+        written?;
         draft.fresh = false;
         self.runtime.remember_secrets(&draft.id, checked.secrets);
         self.runtime.wake();
@@ -301,13 +289,6 @@ impl TaskService {
             id: draft.id.clone(),
             status: DtoStatus::Pending,
         })
-    }
-
-    /// Removes what a refused create left: the workspace (uploads were staged, not placed).
-    async fn discard(&self, draft: &Draft) {
-        if let Err(e) = self.runtime.sandboxes().delete(&draft.id).await {
-            tracing::warn!(task = %draft.id, error = %e, "cannot remove a refused task's workspace");
-        }
     }
 
     /// The caller's tasks, newest activity first.

@@ -58,26 +58,8 @@ impl ToolResult {
         Self {
             ok: self.ok,
             output: redactor.redact(&self.output),
-            data: self.data.map(|d| redact_value(d, redactor)),
+            data: self.data.map(|d| redactor.redact_json(d)),
         }
-    }
-}
-
-fn redact_value(value: Value, redactor: &Redactor) -> Value {
-    match value {
-        Value::String(s) => Value::String(redactor.redact(&s)),
-        Value::Array(items) => Value::Array(
-            items
-                .into_iter()
-                .map(|v| redact_value(v, redactor))
-                .collect(),
-        ),
-        Value::Object(map) => Value::Object(
-            map.into_iter()
-                .map(|(k, v)| (redactor.redact(&k), redact_value(v, redactor)))
-                .collect(),
-        ),
-        other => other,
     }
 }
 
