@@ -89,9 +89,14 @@ test('sign up, API key, invitation, project access', async ({ page, browser, req
     await expect(page.getByTestId('project-switcher')).toContainText('Default');
     await expect(page.getByTestId('org-name')).toContainText(orgName);
     await expect(page.getByTestId('user-name')).toContainText(admin.username);
+    // The project opens on its Chat; its settings are one link away.
+    await expect(page.getByRole('textbox', { name: 'Message' })).toBeVisible();
+    await shot(page, '02-default-project');
+    await page.getByRole('link', { name: 'Settings', exact: true }).click();
+    await page.waitForURL(`**/p/${projectId}/settings/members`);
+    await hydrated(page);
     await expect(page.getByRole('link', { name: 'Members', exact: true })).toBeVisible();
     await expect(page.getByRole('link', { name: 'API Keys', exact: true })).toBeVisible();
-    await shot(page, '02-default-project');
 
     // The session cookie works for the REST surface too.
     const me = await page.request.get('/api/v1/me');

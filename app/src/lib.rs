@@ -2,6 +2,7 @@
 //! browser. It knows nothing of the database; the server reaches it through `backend`.
 
 pub mod api;
+pub mod chat;
 #[cfg(feature = "ssr")]
 pub mod backend;
 mod components;
@@ -14,7 +15,7 @@ use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::components::{ParentRoute, Route, Router, Routes};
 use leptos_router::{SsrMode, path};
 
-use pages::{auth, docs, layout, org, projects};
+use pages::{auth, chat as chat_page, docs, layout, org, projects};
 
 /// The HTML document around every page.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -27,6 +28,8 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="color-scheme" content="light dark" />
                 <AutoReload options=options.clone() />
                 <HydrationScripts options />
+                // Code highlighting for answers (optional: without it code is plain).
+                <script src="/vendor/highlight.min.js" defer></script>
                 <MetaTags />
             </head>
             <body class="min-h-screen bg-slate-50 text-slate-900 antialiased dark:bg-slate-950 dark:text-slate-100">
@@ -53,10 +56,15 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("") view=layout::Home ssr=SsrMode::Async />
                     <Route path=path!("/projects") view=projects::ProjectsPage ssr=SsrMode::Async />
                     <Route path=path!("/org") view=org::OrgPage ssr=SsrMode::Async />
-                    <ParentRoute path=path!("/p/:project") view=projects::ProjectLayout ssr=SsrMode::Async>
-                        <Route path=path!("") view=projects::ProjectIndex ssr=SsrMode::Async />
-                        <Route path=path!("/settings/members") view=projects::MembersTab ssr=SsrMode::Async />
-                        <Route path=path!("/settings/api-keys") view=projects::ApiKeysTab ssr=SsrMode::Async />
+                    <ParentRoute path=path!("/p/:project") view=projects::ProjectFrame ssr=SsrMode::Async>
+                        // The Chat UI: a new conversation, or one of the project's.
+                        <Route path=path!("") view=chat_page::ChatPage ssr=SsrMode::Async />
+                        <Route path=path!("/c/:task") view=chat_page::ChatPage ssr=SsrMode::Async />
+                        <ParentRoute path=path!("/settings") view=projects::SettingsLayout ssr=SsrMode::Async>
+                            <Route path=path!("") view=projects::SettingsIndex ssr=SsrMode::Async />
+                            <Route path=path!("/members") view=projects::MembersTab ssr=SsrMode::Async />
+                            <Route path=path!("/api-keys") view=projects::ApiKeysTab ssr=SsrMode::Async />
+                        </ParentRoute>
                     </ParentRoute>
                 </ParentRoute>
             </Routes>

@@ -23,11 +23,14 @@ pub fn ConsoleLayout() -> impl IntoView {
                 match me.await {
                     Ok(me) => {
                         provide_context(me.clone());
+                        let frame = page_frame();
                         view! {
-                            <TopBar me />
-                            <main class="mx-auto max-w-5xl px-4 py-8">
-                                <Outlet />
-                            </main>
+                            <div class=move || frame.get().outer()>
+                                <TopBar me />
+                                <main class=move || frame.get().main()>
+                                    <Outlet />
+                                </main>
+                            </div>
                         }.into_any()
                     }
                     Err(e) if e.code == ErrorCode::AuthRequired => {
@@ -40,6 +43,46 @@ pub fn ConsoleLayout() -> impl IntoView {
             })}
         </Suspense>
     }
+}
+
+/// How a page sits in the frame: the Chat UI fills the window below the top bar (its panes
+/// scroll on their own); a project's settings lay out their own column; the rest are a
+/// centred column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Frame {
+    Chat,
+    Project,
+    Console,
+}
+
+impl Frame {
+    fn outer(self) -> &'static str {
+        match self {
+            Self::Chat => "flex h-dvh flex-col",
+            Self::Project | Self::Console => "",
+        }
+    }
+
+    fn main(self) -> &'static str {
+        match self {
+            Self::Chat => "min-h-0 flex-1",
+            Self::Project => "",
+            Self::Console => "mx-auto max-w-5xl px-4 py-8",
+        }
+    }
+}
+
+fn page_frame() -> Memo<Frame> {
+    let location = use_location();
+    Memo::new(move |_| {
+        let path = location.pathname.get();
+        let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
+        match parts.as_slice() {
+            ["p", _] | ["p", _, "c", _] => Frame::Chat,
+            ["p", ..] => Frame::Project,
+            _ => Frame::Console,
+        }
+    })
 }
 
 /// The project in the address, if the page belongs to one.
@@ -81,7 +124,7 @@ fn TopBar(me: Me) -> impl IntoView {
         .unwrap_or_default();
     view! {
         <header class="border-b border-slate-200 bg-white dark:border-slate-800 dark:bg-slate-900">
-            <nav class="mx-auto flex max-w-5xl flex-wrap items-center gap-x-4 gap-y-2 px-4 py-3" aria-label="Main">
+            <nav class="flex flex-wrap items-center gap-x-4 gap-y-2 px-4 py-2" aria-label="Main">
                 <a href="/" class="text-lg font-semibold tracking-tight">"Sigmic"</a>
                 <span class="text-slate-400" aria-hidden="true">"/"</span>
                 <a href="/org" class="font-medium hover:underline" data-testid="org-name" title="Organization">{org_name}</a>
@@ -102,7 +145,11 @@ fn TopBar(me: Me) -> impl IntoView {
                         </li>
                     </ul>
                 </details>
-                <div class="ml-auto flex items-center gap-4">
+                <div class="ml-auto flex flex-wrap items-center gap-x-4 gap-y-1">
+                    {move || current.get().map(|id| view! {
+                        <a href=format!("/p/{id}") class="text-sm hover:underline">"Chat"</a>
+                        <a href=format!("/p/{id}/settings") class="text-sm hover:underline">"Settings"</a>
+                    })}
                     <a href="/projects" class="text-sm hover:underline">"Projects"</a>
                     <a href="/org" class="text-sm hover:underline">"Organization"</a>
                     <a href="/api/docs" class="text-sm hover:underline">"API"</a>

@@ -1,4 +1,5 @@
 pub mod auth;
+pub mod chat;
 pub mod docs;
 pub mod layout;
 pub mod org;

@@ -150,19 +150,33 @@ fn current_project() -> (Memo<String>, Memo<Option<Project>>) {
     (id, project)
 }
 
+/// Everything under `/p/:project`: only for a project the person can reach.
 #[component]
-pub fn ProjectLayout() -> impl IntoView {
-    let (project_id, project) = current_project();
-    let base = move || format!("/p/{}/settings", project_id.get());
+pub fn ProjectFrame() -> impl IntoView {
+    let (_, project) = current_project();
     view! {
         <Show
             when=move || project.get().is_some()
             fallback=|| view! {
                 <Title text="Project not found" />
-                <div class="alert-error" role="alert">"Project not found. It may have been deleted, or you have no access to it."</div>
+                <div class="mx-auto max-w-5xl px-4 py-8">
+                    <div class="alert-error" role="alert">"Project not found. It may have been deleted, or you have no access to it."</div>
+                </div>
             }
         >
-            <Title text=move || project.get().map(|p| p.name).unwrap_or_default() />
+            <Outlet />
+        </Show>
+    }
+}
+
+/// A project's settings: its name and the Members and API Keys tabs.
+#[component]
+pub fn SettingsLayout() -> impl IntoView {
+    let (project_id, project) = current_project();
+    let base = move || format!("/p/{}/settings", project_id.get());
+    view! {
+        <div class="mx-auto max-w-5xl px-4 py-8">
+            <Title text=move || project.get().map(|p| format!("{} settings", p.name)).unwrap_or_default() />
             <div class="mb-6">
                 <p class="text-sm text-slate-500">"Project"</p>
                 <h1 class="text-2xl font-semibold" data-testid="project-name">{move || project.get().map(|p| p.name)}</h1>
@@ -172,12 +186,12 @@ pub fn ProjectLayout() -> impl IntoView {
                 <A href=move || format!("{}/api-keys", base()) attr:class="tab">"API Keys"</A>
             </nav>
             <Outlet />
-        </Show>
+        </div>
     }
 }
 
 #[component]
-pub fn ProjectIndex() -> impl IntoView {
+pub fn SettingsIndex() -> impl IntoView {
     let project_id = project_param();
     view! { <Redirect path=format!("/p/{}/settings/members", project_id.get_untracked()) /> }
 }

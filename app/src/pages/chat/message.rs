@@ -1,0 +1,195 @@
+//! One entry of a conversation: a person's message, or one model call's thoughts, answer and
+//! tool calls.
+
+use leptos::html;
+use leptos::prelude::*;
+
+use super::session::Session;
+use crate::chat::markdown;
+use crate::chat::transcript::{Call, CallStatus, Entry, Role, Subagent};
+
+#[component]
+pub fn EntryView(entry: RwSignal<Entry>) -> impl IntoView {
+    let role = entry.with_untracked(|e| e.role);
+    match role {
+        Role::User => view! { <UserMessage entry /> }.into_any(),
+        Role::Assistant => view! { <AssistantMessage entry /> }.into_any(),
+    }
+}
+
+#[component]
+fn UserMessage(entry: RwSignal<Entry>) -> impl IntoView {
+    let text = Memo::new(move |_| entry.with(|e| e.text.clone()));
+    let files = Memo::new(move |_| entry.with(|e| e.files.clone()));
+    view! {
+        <article class="chat-entry flex justify-end" aria-label="You">
+            <div class="max-w-[85%] rounded-2xl bg-brand-600 px-4 py-2 text-white shadow-xs dark:bg-brand-500">
+                <p class="whitespace-pre-wrap break-words">{text}</p>
+                <Show when=move || !files.with(Vec::is_empty)>
+                    <ul class="mt-2 flex flex-wrap gap-1" aria-label="Attached files">
+                        {move || files.get().into_iter().map(|f| view! {
+                            <li class="rounded bg-white/20 px-2 py-0.5 text-xs">{f}</li>
+                        }).collect_view()}
+                    </ul>
+                </Show>
+            </div>
+        </article>
+    }
+}
+
+#[component]
+fn AssistantMessage(entry: RwSignal<Entry>) -> impl IntoView {
+    let text = Memo::new(move |_| entry.with(|e| e.text.clone()));
+    let text_final = Memo::new(move |_| entry.with(|e| e.text_final));
+    let thoughts = Memo::new(move |_| entry.with(|e| e.thoughts.clone()));
+    let calls = Memo::new(move |_| entry.with(|e| e.calls.clone()));
+    let subagents = Memo::new(move |_| entry.with(|e| e.subagents.clone()));
+    let html = Memo::new(move |_| markdown::to_html(&text.get()));
+    let body: NodeRef<html::Div> = NodeRef::new();
+    // Code is highlighted once the answer is whole: highlighting each streamed piece would
+    // redo the work every 50 ms.
+    Effect::new(move |_| {
+        html.track();
+        if text_final.get()
+            && let Some(el) = body.get()
+        {
+            highlight_code(&el);
+        }
+    });
+    view! {
+        <article class="chat-entry" aria-label="Sigmic">
+            <Show when=move || !thoughts.with(Vec::is_empty)>
+                <div class="mb-2 space-y-1">
+                    {move || thoughts.get().into_iter().map(|t| view! {
+                        <details class="thought">
+                            <summary class="cursor-pointer text-sm text-zinc-500 italic dark:text-zinc-400">
+                                {format!("Thought: {}", t.subject)}
+                            </summary>
+                            <p class="mt-1 ml-4 whitespace-pre-wrap text-sm text-zinc-500 dark:text-zinc-400">{t.description}</p>
+                        </details>
+                    }).collect_view()}
+                </div>
+            </Show>
+            <Show when=move || !text.with(String::is_empty)>
+                <div
+                    node_ref=body
+                    class="markdown prose prose-zinc max-w-none break-words dark:prose-invert"
+                    aria-busy=move || (!text_final.get()).to_string()
+                    inner_html=move || html.get()
+                ></div>
+            </Show>
+            <Show when=move || !subagents.with(Vec::is_empty)>
+                <div class="mt-2 space-y-2">
+                    {move || subagents.get().into_iter().map(|a| view! { <SubagentView a /> }).collect_view()}
+                </div>
+            </Show>
+            <Show when=move || !calls.with(Vec::is_empty)>
+                <ul class="mt-2 space-y-1" aria-label="Tool calls">
+                    <For each=move || calls.get() key=|c| (c.call_id.clone(), c.status as u8, c.output.is_some()) let:call>
+                        <ToolCallRow call />
+                    </For>
+                </ul>
+            </Show>
+        </article>
+    }
+}
+
+fn status_icon(s: CallStatus) -> (&'static str, &'static str) {
+    match s {
+        CallStatus::Pending | CallStatus::Approved | CallStatus::Executing => {
+            ("◌", "text-brand-600 motion-safe:animate-spin dark:text-brand-100")
+        }
+        CallStatus::AwaitingApproval => ("?", "text-amber-600 dark:text-amber-400"),
+        CallStatus::Success => ("✓", "text-emerald-600 dark:text-emerald-400"),
+        CallStatus::Error => ("✕", "text-red-600 dark:text-red-400"),
+        CallStatus::Cancelled => ("–", "text-zinc-500"),
+    }
+}
+
+#[component]
+fn ToolCallRow(call: Call) -> impl IntoView {
+    let session = expect_context::<Session>();
+    let (icon, icon_class) = status_icon(call.status);
+    let awaiting = call.status == CallStatus::AwaitingApproval;
+    let summary = call.summary();
+    let args = serde_json::to_string_pretty(&call.args).unwrap_or_default();
+    let label = call.status.label();
+    let name = call.tool_name.clone();
+    let call_id = StoredValue::new(call.call_id.clone());
+    view! {
+        <li class="tool-call rounded-md border border-zinc-200 bg-white text-sm dark:border-zinc-800 dark:bg-zinc-900" data-status=label>
+            <details open=awaiting>
+                <summary class="flex cursor-pointer items-center gap-2 px-3 py-1.5">
+                    <span class=format!("inline-block w-4 text-center {icon_class}") aria-hidden="true">{icon}</span>
+                    <span class="font-mono font-medium">{call.tool_name.clone()}</span>
+                    <span class="min-w-0 flex-1 truncate font-mono text-zinc-500 dark:text-zinc-400">{summary}</span>
+                    <span class="badge">{label}</span>
+                </summary>
+                <div class="space-y-2 border-t border-zinc-200 px-3 py-2 dark:border-zinc-800">
+                    <h4 class="text-xs font-semibold text-zinc-500 uppercase">"Arguments"</h4>
+                    <pre class="max-h-64 overflow-auto rounded bg-zinc-100 p-2 text-xs dark:bg-zinc-950">{args}</pre>
+                    {call.output.map(|out| view! {
+                        <h4 class="text-xs font-semibold text-zinc-500 uppercase">"Output"</h4>
+                        <pre class="max-h-96 overflow-auto rounded bg-zinc-100 p-2 text-xs whitespace-pre-wrap dark:bg-zinc-950">{out}</pre>
+                    })}
+                </div>
+            </details>
+            <Show when=move || awaiting>
+                <div class="flex flex-wrap items-center gap-2 border-t border-amber-200 bg-amber-50 px-3 py-2 dark:border-amber-900 dark:bg-amber-950/40" role="group" aria-label=format!("Approve {name}?")>
+                    <span class="mr-auto text-amber-800 dark:text-amber-300">"This call waits for your approval."</span>
+                    <button class="btn btn-primary" type="button" on:click=move |_| session.decide(call_id.get_value(), "proceed_once")>"Approve once"</button>
+                    <button class="btn" type="button" on:click=move |_| session.decide(call_id.get_value(), "proceed_always")>"Always allow"</button>
+                    <button class="btn btn-danger" type="button" on:click=move |_| session.decide(call_id.get_value(), "cancel")>"Deny"</button>
+                </div>
+            </Show>
+        </li>
+    }
+}
+
+#[component]
+fn SubagentView(a: Subagent) -> impl IntoView {
+    let state = match a.ended.as_deref() {
+        None => "working".to_owned(),
+        Some("GOAL") => "done".to_owned(),
+        Some(other) => other.to_lowercase().replace('_', " "),
+    };
+    view! {
+        <details class="rounded-md border border-zinc-200 text-sm dark:border-zinc-800" open=a.ended.is_none()>
+            <summary class="cursor-pointer px-3 py-1.5">
+                <span class="font-medium">{a.display_name.clone()}</span>
+                <span class="ml-2 text-zinc-500">{a.objective.clone()}</span>
+                <span class="badge ml-2">{state}</span>
+            </summary>
+            <ul class="space-y-1 border-t border-zinc-200 px-3 py-2 dark:border-zinc-800" aria-label=format!("{} progress", a.display_name)>
+                {a.thoughts.into_iter().map(|t| view! { <li class="text-zinc-500 italic">{t}</li> }).collect_view()}
+                {a.steps.into_iter().map(|s| view! {
+                    <li class="font-mono">{if s.finished { "✓ " } else { "◌ " }}{s.tool_name}</li>
+                }).collect_view()}
+                {a.result.map(|r| view! { <li class="whitespace-pre-wrap">{r}</li> })}
+            </ul>
+        </details>
+    }
+}
+
+/// Colours the code blocks of an answer with highlight.js, when the page loaded it (it is an
+/// optional asset; without it code stays plain).
+fn highlight_code(el: &web_sys::HtmlDivElement) {
+    use wasm_bindgen::JsCast;
+    let Ok(hljs) = js_sys::Reflect::get(&window(), &"hljs".into()) else {
+        return;
+    };
+    let Ok(func) = js_sys::Reflect::get(&hljs, &"highlightElement".into()) else {
+        return;
+    };
+    let Some(func) = func.dyn_ref::<js_sys::Function>() else {
+        return;
+    };
+    let Ok(blocks) = el.query_selector_all("pre code") else {
+        return;
+    };
+    for i in 0..blocks.length() {
+        if let Some(node) = blocks.item(i) {
+            let _ = func.call1(&hljs, &node);
+        }
+    }
+}
