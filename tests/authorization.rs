@@ -180,6 +180,10 @@ enum Target {
     FreshKeyOfAByProjMember,
     /// `{username}` = orgAdmin's username.
     OrgAdminUsername,
+    /// `{id}` = a new Chat UI conversation (a task made with a session) of orgAdmin in A.
+    FreshConversationOfOrgAdmin,
+    /// `{id}` = a new Chat UI conversation of projMember in A.
+    FreshConversationOfProjMember,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -197,6 +201,8 @@ enum Body {
     RoleAdmin,
     /// `{userId: <candidate>, role: "member"}`
     AddMember,
+    /// `{title: <fresh>}`
+    Title,
 }
 
 /// For logout: people call with a fresh session of their own, so their matrix session lives on.
@@ -281,6 +287,13 @@ fn table() -> Vec<Row> {
         // new key goes to (their default project = A). keyB, though created by orgAdmin, belongs
         // to project B: the default project is outside its scope.
         row(post,           "/api/users/{username}/api-keys",    T::OrgAdminUsername, B::Name,    [A401, K401, K401, OK,  N404, N404, N404, N404, OK,   N404]),
+        // -- conversations (extension): one's own chats only; a key answers for its own project --
+        row(get.clone(),    "/api/v1/conversations?projectId={projectId}", T::ProjectA, B::Empty, [A401, K401, K401, OK,  OK,   N404, OK,   OK,   OK,   N404]),
+        // Even admins of the project or the organization reach no one else's conversation.
+        row(patch.clone(),  "/api/v1/conversations/{id}",        T::FreshConversationOfOrgAdmin, B::Title, [A401, K401, K401, N404, N404, N404, N404, N404, OK, N404]),
+        row(patch.clone(),  "/api/v1/conversations/{id}",        T::FreshConversationOfProjMember, B::Title, [A401, K401, K401, N404, N404, N404, OK, N404, N404, N404]),
+        row(delete.clone(), "/api/v1/conversations/{id}",        T::FreshConversationOfOrgAdmin, B::Empty, [A401, K401, K401, N404, N404, N404, N404, N404, OK, N404]),
+        row(delete.clone(), "/api/v1/conversations/{id}",        T::FreshConversationOfProjMember, B::Empty, [A401, K401, K401, N404, N404, N404, OK, N404, N404, N404]),
     ]
 }
 
@@ -571,6 +584,21 @@ async fn prepare(app: &TestApp, w: &World, r: &Row) -> Prepared {
             set(&mut p, "keyId", key["id"].as_str().unwrap());
         }
         Target::OrgAdminUsername => set(&mut p, "username", &w.admin.username),
+        Target::FreshConversationOfOrgAdmin | Target::FreshConversationOfProjMember => {
+            let by = if matches!(r.target, Target::FreshConversationOfOrgAdmin) {
+                &w.admin
+            } else {
+                &w.proj_member
+            };
+            let resp = app
+                .req(&by.client, Method::POST, "/api/v1/tasks")
+                .json(&json!({ "message": "hello", "projectId": w.project_a }))
+                .send()
+                .await
+                .unwrap();
+            let task = assert_ok(resp).await;
+            set(&mut p, "id", task["id"].as_str().unwrap());
+        }
     }
     assert!(
         !p.path.contains('{'),
@@ -596,6 +624,7 @@ fn body(r: &Row, w: &World, p: &Prepared) -> Option<Value> {
         Body::AddMember => {
             Some(json!({ "userId": p.candidate.clone().unwrap(), "role": "member" }))
         }
+        Body::Title => Some(json!({ "title": format!("t-{n}") })),
     }
 }
 

@@ -3,6 +3,7 @@
 //! forget an endpoint.
 
 mod auth;
+mod conversations;
 mod health;
 mod keys;
 mod org;
@@ -33,6 +34,7 @@ use crate::http::AppState;
         (name = "api-keys", description = "API keys of a project"),
         (name = "health", description = "Liveness, readiness and this document"),
         (name = "tasks", description = "Tasks: create, stream, follow up, approve, cancel, files"),
+        (name = "conversations", description = "(extension) The caller's own tasks as the Chat UI history shows them: list and search, rename, delete"),
     )
 )]
 struct ApiDoc;
@@ -87,6 +89,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(keys::list, keys::create))
         .routes(routes!(keys::revoke))
         .routes(routes!(keys::create_legacy))
+        .routes(routes!(conversations::list))
+        .routes(routes!(conversations::rename, conversations::delete))
         .merge(task_routes())
 }
 

@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod accounts;
+pub mod conversations;
 pub mod keys;
 pub mod limits;
 pub mod mail;

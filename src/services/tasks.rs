@@ -112,7 +112,7 @@ impl TaskService {
         &self.runtime
     }
 
-    fn db(&self) -> &crate::store::Db {
+    pub(super) fn db(&self) -> &crate::store::Db {
         self.services.db()
     }
 
@@ -154,7 +154,11 @@ impl TaskService {
     }
 
     /// One task the caller may see, with its scope.
-    async fn find(&self, caller: &Caller, task_id: &str) -> Result<(task::Model, ProjectScope)> {
+    pub(super) async fn find(
+        &self,
+        caller: &Caller,
+        task_id: &str,
+    ) -> Result<(task::Model, ProjectScope)> {
         let not_found = || Error::Api(ApiError::not_found("Task"));
         let row = task::Entity::find_by_id(task_id.to_owned())
             .one(self.db())
@@ -300,6 +304,17 @@ impl TaskService {
         offset: Option<u64>,
     ) -> Result<(Vec<dto::Task>, dto_pagination::Pagination)> {
         let scope = self.project_for(caller, project_id).await?;
+        self.page(Self::visible(&scope), limit, offset).await
+    }
+
+    /// One page of the tasks matching `condition` (which carries the caller's scope), newest
+    /// activity first, with list items' shape and `pagination`.
+    pub(super) async fn page(
+        &self,
+        condition: Condition,
+        limit: Option<u64>,
+        offset: Option<u64>,
+    ) -> Result<(Vec<dto::Task>, dto_pagination::Pagination)> {
         let limit = limit.unwrap_or(LIST_DEFAULT);
         if limit == 0 || limit > LIST_MAX {
             return Err(
@@ -307,7 +322,7 @@ impl TaskService {
             );
         }
         let offset = offset.unwrap_or(0);
-        let query = task::Entity::find().filter(Self::visible(&scope));
+        let query = task::Entity::find().filter(condition);
         let total = query.clone().count(self.db()).await?;
         let rows = query
             .order_by_desc(task::Column::LastActivityAt)
@@ -330,7 +345,7 @@ impl TaskService {
                 total,
                 limit,
                 offset,
-                has_more: offset + limit < total,
+                has_more: offset.saturating_add(limit) < total,
             },
         ))
     }

@@ -1,0 +1,224 @@
+//! (extension) Conversations: the tasks shown in a person's Chat UI history, as that person's
+//! own — listed and searched, renamed, deleted for good. A conversation is a task that
+//! `own` selects; whoever else may see the task through the Task API (a project admin), it
+//! is not theirs to list, rename or delete here.
+
+use std::time::Duration;
+
+use sea_orm::sea_query::{BinOper, Expr, ExprTrait, Func};
+use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, TransactionTrait};
+
+use super::access::{Actor, Caller, ProjectScope};
+use super::tasks::{TaskService, dto_pagination::Pagination};
+use super::validate;
+use crate::error::{ApiError, Error, ErrorCode, Result};
+use crate::store::entities::{task, task_event, task_message, task_tool_call};
+use app::dto::task as dto;
+
+/// Longest search text (characters, after trimming).
+pub const QUERY_MAX_CHARS: usize = 200;
+/// Longest title (characters, after trimming); the column holds this many.
+pub const TITLE_MAX_CHARS: usize = 200;
+/// How long a delete waits for this process's run of the task to wind down before its files
+/// go, so no step of it writes into a removed workspace.
+const RUN_END_WAIT: Duration = Duration::from_secs(10);
+
+/// The answer of a delete.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct Deleted {
+    /// `"Conversation deleted"`
+    pub message: String,
+}
+
+impl TaskService {
+    /// The caller's own conversations in a project, in their scope: a person's are the tasks
+    /// they made in the Chat UI or the Task API with their session (not with their API keys);
+    /// an API key's are the tasks it made. Only tasks listed in the history count.
+    fn own(scope: &ProjectScope) -> Condition {
+        let base = Condition::all()
+            .add(task::Column::OrgId.eq(scope.org_id()))
+            .add(task::Column::ProjectId.eq(scope.project_id()))
+            .add(task::Column::ShowInHistory.eq(true));
+        match &scope.actor {
+            Actor::ApiKey { key_id, .. } => base.add(task::Column::ApiKeyId.eq(key_id.as_str())),
+            Actor::User { user_id } => base
+                .add(task::Column::UserId.eq(user_id.as_str()))
+                .add(task::Column::ApiKeyId.is_null()),
+        }
+    }
+
+    /// The caller's conversations, newest activity first; `q` keeps those whose title or
+    /// first message contains it (case-insensitively, taken literally).
+    pub async fn conversations(
+        &self,
+        caller: &Caller,
+        project_id: Option<&str>,
+        q: Option<&str>,
+        limit: Option<u64>,
+        offset: Option<u64>,
+    ) -> Result<(Vec<dto::Task>, Pagination)> {
+        let q = q.map(str::trim).filter(|q| !q.is_empty());
+        if let Some(q) = q
+            && q.chars().count() > QUERY_MAX_CHARS
+        {
+            return Err(ApiError::field(
+                "q",
+                format!("The search text is too long: at most {QUERY_MAX_CHARS} characters."),
+            )
+            .into());
+        }
+        let scope = self.project_for(caller, project_id).await?;
+        let mut condition = Self::own(&scope);
+        if let Some(q) = q {
+            let pattern = format!("%{}%", escape_like(q));
+            condition = condition.add(
+                Condition::any()
+                    .add(contains(task::Column::Title, &pattern))
+                    .add(contains(task::Column::Message, &pattern)),
+            );
+        }
+        self.page(condition, limit, offset).await
+    }
+
+    /// One of the caller's own conversations, with its scope; anything else is not found.
+    async fn find_own(
+        &self,
+        caller: &Caller,
+        task_id: &str,
+    ) -> Result<(task::Model, ProjectScope)> {
+        let not_found = || Error::Api(ApiError::not_found("Conversation"));
+        let scope = match self.find(caller, task_id).await {
+            Ok((_, scope)) => scope,
+            Err(Error::Api(e)) if e.code == ErrorCode::NotFound => return Err(not_found()),
+            Err(e) => return Err(e),
+        };
+        let row = task::Entity::find_by_id(task_id.to_owned())
+            .filter(Self::own(&scope))
+            .one(self.db())
+            .await?
+            .ok_or_else(not_found)?;
+        Ok((row, scope))
+    }
+
+    /// Renames one of the caller's conversations; answers the task as `get` does.
+    pub async fn rename_conversation(
+        &self,
+        caller: &Caller,
+        task_id: &str,
+        title: Option<&str>,
+    ) -> Result<dto::Task> {
+        let (row, scope) = self.find_own(caller, task_id).await?;
+        let title = validate::name(title.unwrap_or_default(), TITLE_MAX_CHARS, "The title")
+            .map_err(|m| ApiError::field("title", m))?;
+        let res = task::Entity::update_many()
+            .col_expr(task::Column::Title, Expr::value(title))
+            .filter(task::Column::Id.eq(row.id.as_str()))
+            .filter(Self::own(&scope))
+            .exec(self.db())
+            .await?;
+        if res.rows_affected == 0 {
+            // Deleted meanwhile.
+            return Err(ApiError::not_found("Conversation").into());
+        }
+        self.get(caller, &row.id).await
+    }
+
+    /// Deletes one of the caller's conversations for good: an active one is cancelled first
+    /// (as `cancel` does: its worker fenced, its processes killed), then its rows go in one
+    /// transaction, then its workspace and snapshot.
+    pub async fn delete_conversation(&self, caller: &Caller, task_id: &str) -> Result<Deleted> {
+        let (row, scope) = self.find_own(caller, task_id).await?;
+        if row.status.is_active() {
+            match self.cancel(caller, &row.id).await {
+                Ok(_) => {}
+                // It finished meanwhile: nothing to stop.
+                Err(Error::Api(e)) if e.code == ErrorCode::Conflict => {}
+                Err(e) => return Err(e),
+            }
+        }
+        let id = row.id.clone();
+        let own = Self::own(&scope);
+        self.db()
+            .transaction::<_, (), Error>(move |txn| {
+                Box::pin(async move {
+                    // The task first, under the ownership rule: nothing goes unless it is the
+                    // caller's. Its rows then go with it (cascades, where the database
+                    // enforces them; explicitly otherwise).
+                    let res = task::Entity::delete_many()
+                        .filter(task::Column::Id.eq(id.as_str()))
+                        .filter(own)
+                        .exec(txn)
+                        .await?;
+                    if res.rows_affected == 0 {
+                        return Err(ApiError::not_found("Conversation").into());
+                    }
+                    task_event::Entity::delete_many()
+                        .filter(task_event::Column::TaskId.eq(id.as_str()))
+                        .exec(txn)
+                        .await?;
+                    task_tool_call::Entity::delete_many()
+                        .filter(task_tool_call::Column::TaskId.eq(id.as_str()))
+                        .exec(txn)
+                        .await?;
+                    task_message::Entity::delete_many()
+                        .filter(task_message::Column::TaskId.eq(id.as_str()))
+                        .exec(txn)
+                        .await?;
+                    Ok(())
+                })
+            })
+            .await?;
+        // No worker can claim it now. A run of this process that started before the row went
+        // (a follow-up raced the cancel) is ended too, and its end awaited, so nothing writes
+        // into the workspace once it is removed.
+        let runtime = self.runtime();
+        runtime.abort_local(&row.id).await;
+        let deadline = tokio::time::Instant::now() + RUN_END_WAIT;
+        while runtime.is_running_here(&row.id) && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        runtime.forget_secrets(&row.id);
+        if let Err(e) = runtime.sandboxes().delete(&row.id).await {
+            // The rows are gone, so the caller's answer stays a success; what is left on disk
+            // is logged for the operator.
+            tracing::error!(task = %row.id, error = %e, "cannot remove a deleted conversation's files");
+        }
+        Ok(Deleted {
+            message: "Conversation deleted".to_owned(),
+        })
+    }
+}
+
+/// `LOWER(column) LIKE LOWER(pattern) ESCAPE '\'`: the same case folding on both sides, by
+/// the database, so SQLite and PostgreSQL answer alike.
+fn contains(column: task::Column, pattern: &str) -> Expr {
+    let pattern = Expr::Binary(
+        Box::new(Func::lower(Expr::val(pattern)).into()),
+        BinOper::Escape,
+        Box::new(Expr::Constant('\\'.into())),
+    );
+    Func::lower(Expr::col(column)).binary(BinOper::Like, pattern)
+}
+
+/// The user's text taken literally in a LIKE pattern: `\`, `%` and `_` escaped with `\`.
+fn escape_like(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '\\' | '%' | '_') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::escape_like;
+
+    #[test]
+    fn like_wildcards_are_taken_literally() {
+        assert_eq!(escape_like("50%_off\\"), "50\\%\\_off\\\\");
+        assert_eq!(escape_like("plain"), "plain");
+    }
+}
