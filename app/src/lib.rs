@@ -11,7 +11,7 @@ pub mod error;
 mod pages;
 
 use leptos::prelude::*;
-use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_meta::{Link, MetaTags, Script, Stylesheet, Title, provide_meta_context};
 use leptos_router::components::{ParentRoute, Route, Router, Routes};
 use leptos_router::{SsrMode, path};
 
@@ -28,8 +28,6 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="color-scheme" content="light dark" />
                 <AutoReload options=options.clone() />
                 <HydrationScripts options />
-                // Code highlighting for answers (optional: without it code is plain).
-                <script src="/vendor/highlight.min.js" defer></script>
                 <MetaTags />
             </head>
             <body class="min-h-screen bg-slate-50 text-slate-900 antialiased dark:bg-slate-950 dark:text-slate-100">
@@ -44,6 +42,9 @@ pub fn App() -> impl IntoView {
     provide_meta_context();
     view! {
         <Stylesheet id="leptos" href="/pkg/sigmic.css" />
+        <Link rel="icon" href="/favicon.svg" type_="image/svg+xml" />
+        // Code highlighting for answers (optional: without it code stays plain).
+        <Script src="/vendor/highlight.min.js" defer="defer" />
         <Title formatter=|page: String| if page.is_empty() { "Sigmic".to_owned() } else { format!("{page} · Sigmic") } />
         <Router>
             // Console pages render whole before answering (`SsrMode::Async`): their data is
@@ -57,13 +58,16 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/projects") view=projects::ProjectsPage ssr=SsrMode::Async />
                     <Route path=path!("/org") view=org::OrgPage ssr=SsrMode::Async />
                     <ParentRoute path=path!("/p/:project") view=projects::ProjectFrame ssr=SsrMode::Async>
-                        // The Chat UI: a new conversation, or one of the project's.
-                        <Route path=path!("") view=chat_page::ChatPage ssr=SsrMode::Async />
-                        <Route path=path!("/c/:task") view=chat_page::ChatPage ssr=SsrMode::Async />
                         <ParentRoute path=path!("/settings") view=projects::SettingsLayout ssr=SsrMode::Async>
                             <Route path=path!("") view=projects::SettingsIndex ssr=SsrMode::Async />
                             <Route path=path!("/members") view=projects::MembersTab ssr=SsrMode::Async />
                             <Route path=path!("/api-keys") view=projects::ApiKeysTab ssr=SsrMode::Async />
+                        </ParentRoute>
+                        // The Chat UI: the conversation list stays while the page beside it
+                        // changes between a new conversation and the project's ones.
+                        <ParentRoute path=path!("") view=chat_page::ChatLayout ssr=SsrMode::Async>
+                            <Route path=path!("") view=chat_page::NewChatPage ssr=SsrMode::Async />
+                            <Route path=path!("/c/:task") view=chat_page::ConversationPage ssr=SsrMode::Async />
                         </ParentRoute>
                     </ParentRoute>
                 </ParentRoute>

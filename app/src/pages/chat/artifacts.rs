@@ -190,4 +190,5 @@ pub fn ArtifactsPanel(task_id: String, changed: RwSignal<u32>, on_close: Callbac
             </div>
         </aside>
     }
+    .into_any()
 }

@@ -214,6 +214,7 @@ pub fn Composer(
             </div>
         </form>
     }
+    .into_any()
 }
 
 impl ComposerState {

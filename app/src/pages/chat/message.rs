@@ -35,6 +35,7 @@ fn UserMessage(entry: RwSignal<Entry>) -> impl IntoView {
             </div>
         </article>
     }
+    .into_any()
 }
 
 #[component]
@@ -92,12 +93,13 @@ fn AssistantMessage(entry: RwSignal<Entry>) -> impl IntoView {
             </Show>
         </article>
     }
+    .into_any()
 }
 
 fn status_icon(s: CallStatus) -> (&'static str, &'static str) {
     match s {
         CallStatus::Pending | CallStatus::Approved | CallStatus::Executing => {
-            ("◌", "text-brand-600 motion-safe:animate-spin dark:text-brand-100")
+            ("", "spinner text-brand-600 dark:text-brand-100")
         }
         CallStatus::AwaitingApproval => ("?", "text-amber-600 dark:text-amber-400"),
         CallStatus::Success => ("✓", "text-emerald-600 dark:text-emerald-400"),
@@ -120,7 +122,7 @@ fn ToolCallRow(call: Call) -> impl IntoView {
         <li class="tool-call rounded-md border border-zinc-200 bg-white text-sm dark:border-zinc-800 dark:bg-zinc-900" data-status=label>
             <details open=awaiting>
                 <summary class="flex cursor-pointer items-center gap-2 px-3 py-1.5">
-                    <span class=format!("inline-block w-4 text-center {icon_class}") aria-hidden="true">{icon}</span>
+                    <span class="inline-flex w-4 shrink-0 justify-center" aria-hidden="true"><span class=icon_class>{icon}</span></span>
                     <span class="font-mono font-medium">{call.tool_name.clone()}</span>
                     <span class="min-w-0 flex-1 truncate font-mono text-zinc-500 dark:text-zinc-400">{summary}</span>
                     <span class="badge">{label}</span>
@@ -144,6 +146,7 @@ fn ToolCallRow(call: Call) -> impl IntoView {
             </Show>
         </li>
     }
+    .into_any()
 }
 
 #[component]

@@ -13,6 +13,7 @@ use leptos::html;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use leptos_meta::Title;
+use leptos_router::components::Outlet;
 use leptos_router::hooks::{use_navigate, use_params_map};
 
 use crate::chat::client;
@@ -22,19 +23,35 @@ use message::EntryView;
 use session::Session;
 use sidebar::ConversationList;
 
-/// `/p/:project` (a new conversation) and `/p/:project/c/:task`.
+/// What the chat's routes share: the list stays mounted while conversations change.
+#[derive(Clone, Copy)]
+struct ChatFrame {
+    project_id: Memo<String>,
+    /// Bumped when the conversation list may be stale.
+    list_changed: RwSignal<u32>,
+    /// The list's drawer, on a phone.
+    sidebar_open: RwSignal<bool>,
+}
+
+/// The frame of `/p/:project` and `/p/:project/c/:task`: the conversation list, and the
+/// route's page beside it.
 #[component]
-pub fn ChatPage() -> impl IntoView {
+pub fn ChatLayout() -> impl IntoView {
     let params = use_params_map();
     let project_id = Memo::new(move |_| params.read().get("project").unwrap_or_default());
     let task_id = Memo::new(move |_| params.read().get("task"));
-    let list_changed = RwSignal::new(0u32);
-    let sidebar_open = RwSignal::new(false);
+    let frame = ChatFrame {
+        project_id,
+        list_changed: RwSignal::new(0u32),
+        sidebar_open: RwSignal::new(false),
+    };
+    provide_context(frame);
     // On a phone the list is a drawer: opening a conversation closes it.
     Effect::new(move |_| {
         task_id.track();
-        sidebar_open.set(false);
+        frame.sidebar_open.set(false);
     });
+    let sidebar_open = frame.sidebar_open;
     view! {
         <div class="flex h-full min-h-0">
             <div
@@ -44,16 +61,35 @@ pub fn ChatPage() -> impl IntoView {
                     if sidebar_open.get() { "" } else { "max-md:hidden" },
                 )
             >
-                <ConversationList project_id current=task_id changed=list_changed />
+                <ConversationList project_id current=task_id changed=frame.list_changed />
             </div>
             <Show when=move || sidebar_open.get()>
                 <div class="fixed inset-0 z-20 bg-black/30 md:hidden" aria-hidden="true" on:click=move |_| sidebar_open.set(false)></div>
             </Show>
-            {move || match task_id.get() {
-                Some(id) => view! { <Conversation id project_id list_changed sidebar_open /> }.into_any(),
-                None => view! { <NewChat project_id list_changed sidebar_open /> }.into_any(),
-            }}
+            <Outlet />
         </div>
+    }
+    .into_any()
+}
+
+/// `/p/:project`: a new conversation.
+#[component]
+pub fn NewChatPage() -> impl IntoView {
+    let frame = expect_context::<ChatFrame>();
+    view! { <NewChat project_id=frame.project_id list_changed=frame.list_changed sidebar_open=frame.sidebar_open /> }
+}
+
+/// `/p/:project/c/:task`: one conversation; another one gets a fresh view.
+#[component]
+pub fn ConversationPage() -> impl IntoView {
+    let frame = expect_context::<ChatFrame>();
+    let params = use_params_map();
+    let task_id = Memo::new(move |_| params.read().get("task").unwrap_or_default());
+    view! {
+        {move || {
+            let id = task_id.get();
+            view! { <Conversation id project_id=frame.project_id list_changed=frame.list_changed sidebar_open=frame.sidebar_open /> }
+        }}
     }
 }
 
@@ -87,6 +123,7 @@ fn ChatHeader(
             })}
         </header>
     }
+    .into_any()
 }
 
 #[component]
@@ -133,6 +170,7 @@ fn NewChat(
             <Composer state=composer submit />
         </section>
     }
+    .into_any()
 }
 
 #[component]
@@ -202,6 +240,7 @@ fn Conversation(
             </div>
         </Show>
     }
+    .into_any()
 }
 
 /// The entries, kept scrolled to the newest while the person is at the bottom.
@@ -209,8 +248,9 @@ fn Conversation(
 fn Messages(session: Session) -> impl IntoView {
     let scroller: NodeRef<html::Div> = NodeRef::new();
     let at_bottom = RwSignal::new(true);
+    // Called from an animation frame, which may come after the view is gone.
     let to_bottom = move || {
-        if let Some(el) = scroller.get_untracked() {
+        if let Some(el) = scroller.try_get_untracked().flatten() {
             el.set_scroll_top(el.scroll_height());
         }
     };
@@ -250,6 +290,7 @@ fn Messages(session: Session) -> impl IntoView {
             >"↓ Jump to latest"</button>
         </Show>
     }
+    .into_any()
 }
 
 /// What the run is doing, how it ended, and the Stop button.
@@ -291,11 +332,12 @@ fn RunStatus(session: Session) -> impl IntoView {
             <div class="mb-2 flex min-h-8 items-center gap-2">
                 <p class="flex-1 text-sm text-zinc-600 dark:text-zinc-400" role="status" data-testid="run-status">
                     {move || line().map(|(text, spin)| view! {
-                        <span class=if spin { "mr-2 inline-block motion-safe:animate-spin" } else { "hidden" } aria-hidden="true">"◌"</span>
+                        <span class=if spin { "spinner mr-2" } else { "hidden" } aria-hidden="true"></span>
                         {text}
                     })}
                 </p>
             </div>
         </div>
     }
+    .into_any()
 }

@@ -108,6 +108,7 @@ pub fn ConversationList(
             </nav>
         </div>
     }
+    .into_any()
 }
 
 fn js_now() -> f64 {
@@ -152,6 +153,8 @@ fn ConversationItem(
                     title.set(t.title);
                     editing.set(false);
                     failure.set(None);
+                    // The open conversation's heading shows the title too.
+                    changed.update(|n| *n += 1);
                 }
                 Err(e) => failure.set(Some(e.field_message("title").unwrap_or(&e.message).to_owned())),
             }
@@ -250,4 +253,5 @@ fn ConversationItem(
             </Show>
         </li>
     }
+    .into_any()
 }
