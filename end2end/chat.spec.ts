@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import AxeBuilder from '@axe-core/playwright';
 import { test, expect, type APIRequestContext, type Page } from '@playwright/test';
 import { script } from './support/model';
 
@@ -240,6 +241,68 @@ test('reload mid-answer: the conversation comes back whole and continues, nothin
   const text = await assistant(page).last().locator('.markdown').innerText();
   for (const w of words) expect(text.match(new RegExp(`\\b${w.trim()}\\b`, 'g'))?.length, w).toBe(1);
   expect(errors).toEqual([]);
+});
+
+test('network loss mid-answer: the page reconnects after the last event it showed', async ({ page, context }) => {
+  const errors = watchErrors(page);
+  const me = await signUp(page.request);
+  const key = `offline-${stamp()}`;
+  const words = Array.from({ length: 50 }, (_, i) => `n${i} `);
+  await script(key, [{ chunks: words, chunkDelayMs: 80 }]);
+  const streams: string[] = [];
+  page.on('request', (r) => {
+    if (r.url().includes('/stream')) streams.push(r.url());
+  });
+  await openChat(page, me.projectId);
+  await send(page, `Count offline ${key}`);
+  await page.waitForURL(/\/c\//);
+  await expect(assistant(page).last()).toContainText('n8 ', { timeout: 30_000 });
+  await context.setOffline(true);
+  await page.waitForTimeout(1500);
+  await context.setOffline(false);
+  const whole = words.join('').trim();
+  await expect(assistant(page).last().locator('.markdown')).toHaveText(whole, { timeout: 30_000 });
+  // The second connection resumed after a sequence number instead of replaying everything.
+  expect(streams.length).toBeGreaterThanOrEqual(2);
+  expect(streams.slice(1).every((u) => /[?&]after=\d+/.test(u))).toBe(true);
+  const text = await assistant(page).last().locator('.markdown').innerText();
+  for (const w of words) expect(text.match(new RegExp(`\\b${w.trim()}\\b`, 'g'))?.length, w).toBe(1);
+  await expect(mine(page)).toHaveCount(1);
+  expect(errors.filter((e) => !e.includes('ERR_INTERNET_DISCONNECTED'))).toEqual([]);
+});
+
+test('accessible: every control has a name, by axe, on the main chat states', async ({ page }) => {
+  const me = await signUp(page.request);
+  const key = `a11y-${stamp()}`;
+  await script(key, [
+    { thought: 'Plan.', text: 'Let me write it.', calls: [{ name: 'write_file', args: { path: 'a.md', content: '# Title\n\nText.' } }] },
+    { text: 'Done.' },
+  ]);
+  const check = async (what: string) => {
+    const result = await new AxeBuilder({ page }).withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']).analyze();
+    const found = result.violations.map((v) => `${what}: ${v.id} (${v.nodes.length}): ${v.nodes.map((n) => n.target.join(' ')).slice(0, 3).join(', ')}`);
+    expect(found).toEqual([]);
+  };
+  await openChat(page, me.projectId);
+  await check('new chat');
+  await page.getByRole('checkbox', { name: 'Ask before each tool call' }).check();
+  // Shift+Enter is a new line, not a send.
+  const box = page.getByRole('textbox', { name: 'Message' });
+  await box.fill('Write a file');
+  await box.press('Shift+Enter');
+  await box.pressSequentially(key);
+  await expect(page).toHaveURL(new RegExp(`/p/${me.projectId}$`));
+  expect(await box.inputValue()).toBe(`Write a file\n${key}`);
+  await box.press('Enter');
+  await page.waitForURL(/\/c\//);
+  await expect(page.getByRole('button', { name: 'Approve once' })).toBeVisible();
+  await check('approval');
+  await page.getByRole('button', { name: 'Approve once' }).click();
+  await expect(assistant(page).last()).toContainText('Done.');
+  await page.getByRole('button', { name: 'Files', exact: true }).click();
+  await page.getByRole('button', { name: 'Preview a.md' }).click();
+  await expect(page.getByTestId('artifact-preview').getByRole('heading', { name: 'Title' })).toBeVisible();
+  await check('files and preview');
 });
 
 test('files: a ZIP by the picker is extracted, a file by drag and drop is attached', async ({ page }) => {

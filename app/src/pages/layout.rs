@@ -6,7 +6,7 @@ use leptos_router::components::{Outlet, Redirect};
 use leptos_router::hooks::use_location;
 
 use crate::api::{Logout, get_me};
-use crate::components::{LoadError, Loading};
+use crate::components::{Icon, LoadError, Loading, Svg};
 use crate::dto::{Me, Role};
 use crate::error::{ApiError, ErrorCode};
 
@@ -127,8 +127,8 @@ fn TopBar(me: Me) -> impl IntoView {
             <nav class="flex flex-wrap items-center gap-x-4 gap-y-2 px-4 py-2" aria-label="Main">
                 <a href="/" class="text-lg font-semibold tracking-tight">"Sigmic"</a>
                 <span class="text-slate-400" aria-hidden="true">"/"</span>
-                <a href="/org" class="font-medium hover:underline" data-testid="org-name" title="Organization">{org_name}</a>
-                <span class="text-slate-400" aria-hidden="true">"/"</span>
+                <a href="/org" class="font-medium hover:underline max-md:hidden" data-testid="org-name" title="Organization">{org_name}</a>
+                <span class="text-slate-400 max-md:hidden" aria-hidden="true">"/"</span>
                 <details class="relative">
                     <summary class="btn cursor-pointer list-none" data-testid="project-switcher" aria-label="Switch project">
                         {current_name} " ▾"
@@ -145,7 +145,24 @@ fn TopBar(me: Me) -> impl IntoView {
                         </li>
                     </ul>
                 </details>
-                <div class="ml-auto flex flex-wrap items-center gap-x-4 gap-y-1">
+                // On a phone the links fold into a menu, so the page keeps the screen.
+                <details class="relative ml-auto md:hidden">
+                    <summary class="btn cursor-pointer list-none" aria-label="Menu"><Svg icon=Icon::Menu /></summary>
+                    <div class="absolute right-0 z-40 mt-1 flex min-w-48 flex-col rounded-md border border-slate-200 bg-white py-1 shadow-lg dark:border-slate-700 dark:bg-slate-900">
+                        {move || current.get().map(|id| view! {
+                            <a href=format!("/p/{id}") class="px-3 py-2 text-sm">"Chat"</a>
+                            <a href=format!("/p/{id}/settings") class="px-3 py-2 text-sm">"Settings"</a>
+                        })}
+                        <a href="/projects" class="px-3 py-2 text-sm">"Projects"</a>
+                        <a href="/org" class="px-3 py-2 text-sm">"Organization"</a>
+                        <a href="/api/docs" class="px-3 py-2 text-sm">"API"</a>
+                        <span class="border-t border-slate-200 px-3 py-2 text-sm text-slate-600 dark:border-slate-700 dark:text-slate-400">{username.clone()}</span>
+                        <ActionForm action=logout attr:class="px-3 pb-2">
+                            <button class="btn w-full" type="submit">"Log out"</button>
+                        </ActionForm>
+                    </div>
+                </details>
+                <div class="ml-auto flex flex-wrap items-center gap-x-4 gap-y-1 max-md:hidden">
                     {move || current.get().map(|id| view! {
                         <a href=format!("/p/{id}") class="text-sm hover:underline">"Chat"</a>
                         <a href=format!("/p/{id}/settings") class="text-sm hover:underline">"Settings"</a>

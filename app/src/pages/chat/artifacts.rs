@@ -2,6 +2,8 @@
 //! previewed in the page for text, CSV, Markdown and images.
 
 use leptos::prelude::*;
+
+use crate::components::{Icon, Svg};
 use leptos::task::spawn_local;
 
 use crate::chat::{client, human_size, markdown};
@@ -120,8 +122,8 @@ pub fn ArtifactsPanel(task_id: String, changed: RwSignal<u32>, on_close: Callbac
         <aside class="flex h-full flex-col border-l border-zinc-200 bg-white dark:border-zinc-800 dark:bg-zinc-900" aria-label="Files">
             <div class="flex items-center gap-2 border-b border-zinc-200 px-3 py-2 dark:border-zinc-800">
                 <h2 class="mr-auto text-base">"Files"</h2>
-                <button class="icon-btn" type="button" aria-label="Refresh files" title="Refresh" on:click=move |_| changed.update(|n| *n += 1)>"↻"</button>
-                <button class="icon-btn" type="button" aria-label="Close files" title="Close" on:click=move |_| on_close.run(())>"✕"</button>
+                <button class="icon-btn" type="button" aria-label="Refresh files" title="Refresh" on:click=move |_| changed.update(|n| *n += 1)><Svg icon=Icon::Refresh /></button>
+                <button class="icon-btn" type="button" aria-label="Close files" title="Close" on:click=move |_| on_close.run(())><Svg icon=Icon::Close /></button>
             </div>
             <div class="min-h-0 flex-1 overflow-y-auto p-2">
                 {move || match list.get() {
@@ -148,9 +150,9 @@ pub fn ArtifactsPanel(task_id: String, changed: RwSignal<u32>, on_close: Callbac
                                             <button class="icon-btn" type="button" aria-label=format!("Preview {name}") title="Preview" on:click={
                                                 let a = a2.clone();
                                                 move |_| show(a.clone())
-                                            }>"👁"</button>
+                                            }><Svg icon=Icon::Preview /></button>
                                         </Show>
-                                        <a class="icon-btn no-underline" href=href download=a.name.clone() aria-label=format!("Download {}", a.name) title="Download">"⬇"</a>
+                                        <a class="icon-btn no-underline" href=href download=a.name.clone() aria-label=format!("Download {}", a.name) title="Download"><Svg icon=Icon::Download /></a>
                                     </li>
                                 }
                             }).collect_view()}
@@ -161,14 +163,14 @@ pub fn ArtifactsPanel(task_id: String, changed: RwSignal<u32>, on_close: Callbac
                     <section class="mt-3 rounded-md border border-zinc-200 dark:border-zinc-800" aria-label=format!("Preview of {}", a.name)>
                         <div class="flex items-center gap-2 border-b border-zinc-200 px-2 py-1 dark:border-zinc-800">
                             <h3 class="mr-auto truncate text-sm font-semibold">{a.name.clone()}</h3>
-                            <button class="icon-btn" type="button" aria-label="Close preview" on:click=move |_| open.set(None)>"✕"</button>
+                            <button class="icon-btn" type="button" aria-label="Close preview" on:click=move |_| open.set(None)><Svg icon=Icon::Close /></button>
                         </div>
                         <div class="max-h-[60vh] overflow-auto p-2" data-testid="artifact-preview">
                             {match p {
                                 Preview::Loading => view! { <p class="text-sm text-zinc-500">"Loading…"</p> }.into_any(),
                                 Preview::Failed(e) => view! { <p class="text-sm text-red-700 dark:text-red-400">{e}</p> }.into_any(),
                                 Preview::Text(t) => view! { <pre class="text-xs whitespace-pre-wrap">{t}</pre> }.into_any(),
-                                Preview::Markdown(html) => view! { <div class="markdown prose prose-sm prose-zinc max-w-none dark:prose-invert" inner_html=html></div> }.into_any(),
+                                Preview::Markdown(html) => view! { <div class="markdown prose prose-sm prose-zinc max-w-none dark:prose-invert prose-pre:border prose-pre:border-zinc-200 prose-pre:bg-zinc-50 prose-pre:text-zinc-900 dark:prose-pre:border-zinc-800 dark:prose-pre:bg-zinc-950 dark:prose-pre:text-zinc-100" inner_html=html></div> }.into_any(),
                                 Preview::Image(url) => view! { <img class="max-w-full" src=url alt=a.name.clone() /> }.into_any(),
                                 Preview::Csv(rows, cut) => view! {
                                     <table class="table text-xs">

@@ -2,6 +2,8 @@
 //! with the picker or dropped anywhere on the conversation.
 
 use leptos::prelude::*;
+
+use crate::components::{Icon, Svg};
 use wasm_bindgen::JsCast;
 
 use super::session::Session;
@@ -196,7 +198,7 @@ pub fn Composer(
                         aria-label="Attach files"
                         title="Attach files"
                         on:click=move |_| { if let Some(p) = picker.get_untracked() { p.click(); } }
-                    >"📎"</button>
+                    ><Svg icon=Icon::Attach /></button>
                     <Show when=move || is_new>
                         <label class="flex items-center gap-1.5 text-xs text-zinc-600 dark:text-zinc-400">
                             <input type="checkbox" prop:checked=move || ask_first.get() on:change=move |ev| ask_first.set(event_target_checked(&ev)) />
@@ -207,9 +209,9 @@ pub fn Composer(
                         {move || sending.get().then_some(if files.with(|f| f.is_empty()) { "Sending…" } else { "Uploading…" })}
                     </span>
                     <Show when=running>
-                        <button class="btn" type="button" aria-label="Stop" aria-keyshortcuts="Escape" title="Stop (Esc)" on:click=move |_| { if let Some(s) = session { s.stop(); } }>"■"</button>
+                        <button class="btn" type="button" aria-label="Stop" aria-keyshortcuts="Escape" title="Stop (Esc)" on:click=move |_| { if let Some(s) = session { s.stop(); } }><Svg icon=Icon::Stop />"Stop"</button>
                     </Show>
-                    <button class="btn btn-primary" type="submit" aria-label="Send message" disabled=move || sending.get()>"Send"</button>
+                    <button class="btn btn-primary" type="submit" aria-label="Send message" disabled=move || sending.get()><Svg icon=Icon::Send />"Send"</button>
                 </div>
             </div>
         </form>

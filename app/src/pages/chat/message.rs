@@ -74,7 +74,7 @@ fn AssistantMessage(entry: RwSignal<Entry>) -> impl IntoView {
             <Show when=move || !text.with(String::is_empty)>
                 <div
                     node_ref=body
-                    class="markdown prose prose-zinc max-w-none break-words dark:prose-invert"
+                    class="markdown prose prose-zinc max-w-none break-words dark:prose-invert prose-pre:border prose-pre:border-zinc-200 prose-pre:bg-zinc-50 prose-pre:text-zinc-900 dark:prose-pre:border-zinc-800 dark:prose-pre:bg-zinc-950 dark:prose-pre:text-zinc-100"
                     aria-busy=move || (!text_final.get()).to_string()
                     inner_html=move || html.get()
                 ></div>

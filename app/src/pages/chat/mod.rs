@@ -12,11 +12,14 @@ use leptos::ev;
 use leptos::html;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
+use wasm_bindgen::JsCast;
+use wasm_bindgen::closure::Closure;
 use leptos_meta::Title;
 use leptos_router::components::Outlet;
 use leptos_router::hooks::{use_navigate, use_params_map};
 
 use crate::chat::client;
+use crate::components::{Icon, Svg};
 use artifacts::ArtifactsPanel;
 use composer::{Composer, ComposerState};
 use message::EntryView;
@@ -110,7 +113,7 @@ fn ChatHeader(
                 aria-controls="chat-sidebar"
                 aria-expanded=move || sidebar_open.get().to_string()
                 on:click=move |_| sidebar_open.update(|o| *o = !*o)
-            >"☰"</button>
+            ><Svg icon=Icon::Menu /></button>
             <h1 class="min-w-0 flex-1 truncate text-base" data-testid="conversation-title">{move || title.get()}</h1>
             {files_open.map(|open| view! {
                 <button
@@ -260,6 +263,30 @@ fn Messages(session: Session) -> impl IntoView {
             request_animation_frame(to_bottom);
         }
     });
+    // Answers also grow after they arrive (code is highlighted, entries off screen get their
+    // real height): whatever the cause, a person at the bottom stays there.
+    let content: NodeRef<html::Div> = NodeRef::new();
+    let observer: StoredValue<Option<(web_sys::ResizeObserver, Closure<dyn FnMut()>)>, LocalStorage> =
+        StoredValue::new_local(None);
+    Effect::new(move |_| {
+        let Some(inner) = content.get() else { return };
+        let on_resize = Closure::<dyn FnMut()>::new(move || {
+            if at_bottom.try_get_untracked() == Some(true) {
+                to_bottom();
+            }
+        });
+        if let Ok(ro) = web_sys::ResizeObserver::new(on_resize.as_ref().unchecked_ref()) {
+            ro.observe(&inner);
+            observer.set_value(Some((ro, on_resize)));
+        }
+    });
+    on_cleanup(move || {
+        observer.try_update_value(|o| {
+            if let Some((ro, _)) = o.take() {
+                ro.disconnect();
+            }
+        });
+    });
     let on_scroll = move |_| {
         if let Some(el) = scroller.get_untracked() {
             let gap = el.scroll_height() - el.scroll_top() - el.client_height();
@@ -273,7 +300,7 @@ fn Messages(session: Session) -> impl IntoView {
             on:scroll=on_scroll
             data-testid="messages"
         >
-            <div class="mx-auto flex max-w-3xl flex-col gap-4 px-4 py-6" role="log" aria-live="polite" aria-relevant="additions" aria-label="Messages">
+            <div node_ref=content class="mx-auto flex max-w-3xl flex-col gap-4 px-4 py-6" role="log" aria-live="polite" aria-relevant="additions" aria-label="Messages">
                 <Show when=move || !session.run.with(|r| r.loaded)>
                     <p class="text-sm text-zinc-500" aria-live="polite">"Loading the conversation…"</p>
                 </Show>

@@ -4,6 +4,8 @@
 use std::time::Duration;
 
 use leptos::prelude::*;
+
+use crate::components::{Icon, Svg};
 use leptos::task::spawn_local;
 use leptos_router::hooks::use_navigate;
 
@@ -200,8 +202,8 @@ fn ConversationItem(
                         }</span>
                     </a>
                     <div class="absolute top-1 right-1 flex gap-0.5 opacity-0 group-focus-within:opacity-100 group-hover:opacity-100 max-md:opacity-100">
-                        <button class="icon-btn" type="button" aria-label=move || format!("Rename {}", title.get()) title="Rename" on:click=move |_| editing.set(true)>"✎"</button>
-                        <button class="icon-btn" type="button" aria-label=move || format!("Delete {}", title.get()) title="Delete" on:click=move |_| confirming.set(true)>"🗑"</button>
+                        <button class="icon-btn" type="button" aria-label=move || format!("Rename {}", title.get()) title="Rename" on:click=move |_| editing.set(true)><Svg icon=Icon::Rename /></button>
+                        <button class="icon-btn" type="button" aria-label=move || format!("Delete {}", title.get()) title="Delete" on:click=move |_| confirming.set(true)><Svg icon=Icon::Delete /></button>
                     </div>
                 }
             >
