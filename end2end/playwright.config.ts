@@ -1,8 +1,8 @@
 import path from 'node:path';
 import { defineConfig } from '@playwright/test';
 
-// Browser tests against a running Sigmic server (started by .ci/test, or by hand:
-// `SIGMIC_E2E_URL=http://127.0.0.1:3000 npx playwright test` in this folder).
+// Browser tests against a running Sigmic server and the scripted model server it calls (both
+// started by .ci/test, or by hand: README.md). Specs are `*.spec.ts`; `support/` holds helpers.
 // The browser is Debian's Chromium: Playwright never downloads one here
 // (install with PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1).
 

@@ -15,6 +15,10 @@
 //! ]);
 //! let providers = Providers::from_config(&server.llm_config())?;
 //! ```
+//!
+//! `start_with_control` adds a small JSON API under `/_control/` so that another process (the
+//! browser tests, through `examples/model_server.rs`) can script it over HTTP, with turns
+//! written as `TurnSpec`.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::VecDeque;
@@ -24,11 +28,12 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Path, Query, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::{get, post};
 use futures_util::{StreamExt, stream};
+use serde::Deserialize;
 use serde_json::{Value, json};
 use sigmic::config::LlmConfig;
 use sigmic::llm::ProviderKind;
@@ -207,6 +212,8 @@ struct Shared {
     /// `None`: any non-empty key passes.
     api_key: Option<String>,
     state: Mutex<Scripts>,
+    /// One line on stderr per model call (with the control API: a process's log).
+    log: bool,
 }
 
 #[derive(Default)]
@@ -234,17 +241,49 @@ impl ModelServer {
         Self::serve(Some(key.to_owned())).await
     }
 
+    /// A server on `addr` that accepts any non-empty key and also answers the `/_control/` API,
+    /// for scripting from another process. Fails when `addr` is taken. Bodies and answers are
+    /// JSON; a body the API does not understand gets a 400 with `{"error": "…"}`, and nothing
+    /// of it is queued.
+    ///
+    /// - `POST /_control/script` `{"key": "…", "turns": [TurnSpec…]}`: `script`. Answers
+    ///   `{"queued": n}`, the turns that key has left.
+    /// - `POST /_control/push` `{"turns": [TurnSpec…]}`: `push`. Answers `{"queued": n}`, the
+    ///   pushed turns left.
+    /// - `GET /_control/requests?key=…`: the requests of the conversation whose first user
+    ///   message contains `key` (every request without `key`), oldest first, as
+    ///   `[{"provider", "path", "model", "body", "firstUserText"}]`.
+    pub async fn start_with_control(addr: SocketAddr) -> std::io::Result<ModelServer> {
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        Ok(Self::serve_on(listener, None, true))
+    }
+
     async fn serve(api_key: Option<String>) -> ModelServer {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        Self::serve_on(listener, api_key, false)
+    }
+
+    fn serve_on(
+        listener: tokio::net::TcpListener,
+        api_key: Option<String>,
+        control: bool,
+    ) -> ModelServer {
         let shared = Arc::new(Shared {
             api_key,
             state: Mutex::new(Scripts::default()),
+            log: control,
         });
-        let app = Router::new()
+        let mut app = Router::new()
             .route("/v1/messages", post(anthropic))
             .route("/v1/chat/completions", post(openai))
-            .route("/v1beta/models/{*rest}", post(gemini))
-            .with_state(shared.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            .route("/v1beta/models/{*rest}", post(gemini));
+        if control {
+            app = app
+                .route("/_control/script", post(control_script))
+                .route("/_control/push", post(control_push))
+                .route("/_control/requests", get(control_requests));
+        }
+        let app = app.with_state(shared.clone());
         let addr = listener.local_addr().unwrap();
         let task = tokio::spawn(async move {
             axum::serve(listener, app).await.unwrap();
@@ -281,16 +320,12 @@ impl ModelServer {
     /// Turns for the conversation whose first user message contains `key` (the longest
     /// matching key wins). Adds to that conversation's turns if it has some already.
     pub fn script(&self, key: &str, turns: Vec<Turn>) {
-        let mut state = self.shared.state.lock().unwrap();
-        match state.keyed.iter_mut().find(|(k, _)| k == key) {
-            Some((_, queue)) => queue.extend(turns),
-            None => state.keyed.push((key.to_owned(), turns.into())),
-        }
+        self.shared.script(key, turns);
     }
 
     /// Turns for conversations without a script of their own, first come first served.
     pub fn push(&self, turns: Vec<Turn>) {
-        self.shared.state.lock().unwrap().fifo.extend(turns);
+        self.shared.push(turns);
     }
 
     /// Every request received, in order, including refused ones.
@@ -314,6 +349,29 @@ impl ModelServer {
 }
 
 impl Shared {
+    /// `ModelServer::script`; answers how many turns that key has left.
+    fn script(&self, key: &str, turns: Vec<Turn>) -> usize {
+        let mut state = self.state.lock().unwrap();
+        match state.keyed.iter_mut().find(|(k, _)| k == key) {
+            Some((_, queue)) => {
+                queue.extend(turns);
+                queue.len()
+            }
+            None => {
+                let queued = turns.len();
+                state.keyed.push((key.to_owned(), turns.into()));
+                queued
+            }
+        }
+    }
+
+    /// `ModelServer::push`; answers how many pushed turns are left.
+    fn push(&self, turns: Vec<Turn>) -> usize {
+        let mut state = self.state.lock().unwrap();
+        state.fifo.extend(turns);
+        state.fifo.len()
+    }
+
     /// The next turn of the conversation whose first user message is `first`.
     fn next_turn(&self, first: &str) -> Turn {
         let mut state = self.state.lock().unwrap();
@@ -334,6 +392,236 @@ impl Shared {
         state.next_id += 1;
         state.next_id
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The control API (`start_with_control` only)
+// ---------------------------------------------------------------------------------------------
+
+/// One `Turn` as JSON, camelCase, every field optional. A turn is one of:
+///
+/// - a reply: `text` (one chunk) or `chunks` (one SSE event each), then `calls`
+///   (`[{"name": "write_file", "args": {…}}]`), any of them, with optional `thought`,
+///   `usage` (`[input, output]`), `chunkDelayMs` and `dropAfter`;
+/// - an error: `{"error": {"status": 429, "message": "…"}, "retryAfter": 1}`;
+/// - `{"hang": true}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct TurnSpec {
+    text: Option<String>,
+    chunks: Option<Vec<String>>,
+    calls: Option<Vec<CallSpec>>,
+    thought: Option<String>,
+    usage: Option<(u64, u64)>,
+    chunk_delay_ms: Option<u64>,
+    drop_after: Option<usize>,
+    error: Option<ErrorSpec>,
+    retry_after: Option<u64>,
+    #[serde(default)]
+    hang: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CallSpec {
+    name: String,
+    #[serde(default = "empty_object")]
+    args: Value,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ErrorSpec {
+    status: u16,
+    #[serde(default = "default_error_message")]
+    message: String,
+}
+
+fn empty_object() -> Value {
+    json!({})
+}
+
+fn default_error_message() -> String {
+    "scripted error".to_owned()
+}
+
+impl TryFrom<TurnSpec> for Turn {
+    type Error = String;
+
+    fn try_from(spec: TurnSpec) -> Result<Turn, String> {
+        let reply = spec.text.is_some() || spec.chunks.is_some() || spec.calls.is_some();
+        let reply_only = [
+            ("thought", spec.thought.is_some()),
+            ("usage", spec.usage.is_some()),
+            ("chunkDelayMs", spec.chunk_delay_ms.is_some()),
+            ("dropAfter", spec.drop_after.is_some()),
+        ];
+        let kinds = usize::from(reply) + usize::from(spec.error.is_some()) + usize::from(spec.hang);
+        if kinds != 1 {
+            return Err(
+                "a turn is exactly one of: a reply (text, chunks, calls), an error, or hang: true"
+                    .to_owned(),
+            );
+        }
+        if spec.retry_after.is_some() && spec.error.is_none() {
+            return Err("retryAfter belongs to an error turn".to_owned());
+        }
+        if !reply && let Some((field, _)) = reply_only.iter().find(|(_, set)| *set) {
+            return Err(format!(
+                "{field} belongs to a reply turn (text, chunks, calls)"
+            ));
+        }
+        if let Some(error) = spec.error {
+            if !(400..=599).contains(&error.status) {
+                return Err(format!(
+                    "error.status must be 400 to 599, not {}",
+                    error.status
+                ));
+            }
+            let turn = Turn::error(error.status, error.message);
+            return Ok(match spec.retry_after {
+                Some(secs) => turn.with_retry_after(secs),
+                None => turn,
+            });
+        }
+        if spec.hang {
+            return Ok(Turn::hang());
+        }
+        let text = match (spec.text, spec.chunks) {
+            (Some(_), Some(_)) => return Err("give text or chunks, not both".to_owned()),
+            (Some(text), None) => vec![text],
+            (None, Some(chunks)) => chunks,
+            (None, None) => Vec::new(),
+        };
+        let calls = spec.calls.unwrap_or_default();
+        if let Some(call) = calls.iter().find(|c| !c.args.is_object()) {
+            return Err(format!("the args of call {} must be an object", call.name));
+        }
+        let mut turn = Turn::tool_calls(calls.into_iter().map(|c| (c.name, c.args)));
+        for piece in text {
+            turn = turn.with_text(piece);
+        }
+        if let Some(thought) = spec.thought {
+            turn = turn.with_thought(thought);
+        }
+        if let Some((input, output)) = spec.usage {
+            turn = turn.with_usage(input, output);
+        }
+        if let Some(ms) = spec.chunk_delay_ms {
+            turn = turn.chunk_delay(Duration::from_millis(ms));
+        }
+        if let Some(n) = spec.drop_after {
+            turn = turn.drop_after(n);
+        }
+        Ok(turn)
+    }
+}
+
+impl Turn {
+    /// What the turn answers, in a few words, for a log.
+    fn summary(&self) -> String {
+        match &self.kind {
+            TurnKind::Reply { text, calls } => {
+                let names: Vec<&str> = calls.iter().map(|(n, _)| n.as_str()).collect();
+                let text: String = text.concat().chars().take(60).collect();
+                format!("text {text:?}, calls {names:?}")
+            }
+            TurnKind::Error { status, .. } => format!("error {status}"),
+            TurnKind::Hang => "hang".to_owned(),
+        }
+    }
+
+    /// A turn from its JSON form (`TurnSpec`), or why it is not one.
+    pub fn from_json(value: Value) -> Result<Turn, String> {
+        let spec: TurnSpec = serde_json::from_value(value).map_err(|e| e.to_string())?;
+        Turn::try_from(spec)
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ScriptBody {
+    key: String,
+    turns: Vec<Value>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PushBody {
+    turns: Vec<Value>,
+}
+
+fn bad_request(message: String) -> Response {
+    (
+        StatusCode::BAD_REQUEST,
+        axum::Json(json!({"error": message})),
+    )
+        .into_response()
+}
+
+/// The body as `T`, or what is wrong with it.
+fn parse_body<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, String> {
+    serde_json::from_slice(body).map_err(|e| format!("body: {e}"))
+}
+
+/// Each turn converted, or what is wrong with the first bad one (all or nothing).
+fn parse_turns(turns: Vec<Value>) -> Result<Vec<Turn>, String> {
+    turns
+        .into_iter()
+        .enumerate()
+        .map(|(i, value)| Turn::from_json(value).map_err(|e| format!("turns[{i}]: {e}")))
+        .collect()
+}
+
+async fn control_script(State(s): State<Arc<Shared>>, body: Bytes) -> Response {
+    let parsed = parse_body::<ScriptBody>(&body).and_then(|b| {
+        if b.key.is_empty() {
+            return Err("key: empty (it would match every conversation; use push)".to_owned());
+        }
+        Ok((b.key, parse_turns(b.turns)?))
+    });
+    match parsed {
+        Ok((key, turns)) => axum::Json(json!({"queued": s.script(&key, turns)})).into_response(),
+        Err(message) => bad_request(message),
+    }
+}
+
+async fn control_push(State(s): State<Arc<Shared>>, body: Bytes) -> Response {
+    match parse_body::<PushBody>(&body).and_then(|b| parse_turns(b.turns)) {
+        Ok(turns) => axum::Json(json!({"queued": s.push(turns)})).into_response(),
+        Err(message) => bad_request(message),
+    }
+}
+
+#[derive(Deserialize)]
+struct RequestsQuery {
+    key: Option<String>,
+}
+
+async fn control_requests(
+    State(s): State<Arc<Shared>>,
+    Query(query): Query<RequestsQuery>,
+) -> Response {
+    let requests = s.state.lock().unwrap().requests.clone();
+    let list: Vec<Value> = requests
+        .into_iter()
+        .filter(|r| {
+            query
+                .key
+                .as_deref()
+                .is_none_or(|key| r.first_user_text.contains(key))
+        })
+        .map(|r| {
+            json!({
+                "provider": r.provider.as_str(),
+                "path": r.path,
+                "model": r.model,
+                "body": r.body,
+                "firstUserText": r.first_user_text,
+            })
+        })
+        .collect();
+    axum::Json(Value::Array(list)).into_response()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -455,6 +743,14 @@ fn handle(
         return error_response(provider, 401, message, None);
     }
     let turn = shared.next_turn(&first_user_text);
+    if shared.log {
+        let first: String = first_user_text.chars().take(80).collect();
+        eprintln!(
+            "{} {model} {first:?}: {}",
+            provider.as_str(),
+            turn.summary()
+        );
+    }
     match &turn.kind {
         TurnKind::Error {
             status,
