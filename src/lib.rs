@@ -3,6 +3,8 @@
 //! `sigmic` is the server: configuration, the HTTP edge (`http`, `api`), the rules (`services`)
 //! and the database (`store`). The pages live in the `app` crate, which reaches the services
 //! through the port `console` implements.
+// Server rendering instantiates the Chat UI's deeply nested view types here too.
+#![recursion_limit = "256"]
 
 pub mod api;
 pub mod bench;

@@ -1,5 +1,7 @@
 //! The Sigmic web application: the Console's pages, shared by server rendering and the
 //! browser. It knows nothing of the database; the server reaches it through `backend`.
+// The Chat UI's views are deeply nested types; release builds need more room to lay them out.
+#![recursion_limit = "256"]
 
 pub mod api;
 pub mod chat;

@@ -95,7 +95,7 @@ pub fn ConversationList(
                     <p class="alert-error" role="alert">{move || error.get()}</p>
                 </Show>
                 <Show when=move || !loading.get() && items.with(Vec::is_empty) && error.get().is_none()>
-                    <p class="px-2 py-4 text-sm text-zinc-500">
+                    <p class="px-2 py-4 text-sm text-zinc-600 dark:text-zinc-400">
                         {move || if query.with(|q| q.trim().is_empty()) { "No conversations yet." } else { "No conversation matches." }}
                     </p>
                 </Show>
@@ -196,7 +196,7 @@ fn ConversationItem(
                         aria-current=move || is_current().then_some("page")
                     >
                         <span class="block truncate">{move || title.get()}</span>
-                        <span class="block text-xs text-zinc-500">{
+                        <span class="block text-xs text-zinc-600 dark:text-zinc-400">{
                             let when = when.clone();
                             move || relative_time(&when, now.get())
                         }</span>
