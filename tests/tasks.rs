@@ -89,6 +89,16 @@ async fn a_task_answers_at_once_then_streams_its_answer_to_done() {
         vec!["history_message", "history_message", "history_done"]
     );
     assert_eq!(again[2].data["isStreaming"], false);
+    // `history_done` names the last event the history stands for: resuming after it brings
+    // nothing of the finished run again.
+    let log = log_all(&app, &o.key, &id).await;
+    let last = log.iter().filter_map(|f| f.id).max().unwrap();
+    assert_eq!(again[2].id, Some(last));
+    let resumed = SseReader::open(&app, &o.key, &id, Some(last))
+        .await
+        .rest()
+        .await;
+    assert!(resumed.is_empty(), "{resumed:?}");
     app.stop().await;
 }
 
@@ -875,6 +885,11 @@ async fn a_dropped_stream_resumes_with_last_event_id_exactly_once() {
     }
     drop(first);
     let last = got.iter().filter_map(|f| f.id).max().unwrap();
+    // `history_done` names where the history stands; it is no event of the log.
+    let got: Vec<Frame> = got
+        .into_iter()
+        .filter(|f| f.event != "history_done")
+        .collect();
     tokio::time::sleep(Duration::from_millis(300)).await;
     let rest = SseReader::open(&app, &o.key, &id, Some(last))
         .await

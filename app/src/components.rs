@@ -79,10 +79,14 @@ pub enum Icon {
 impl Icon {
     fn path(self) -> &'static str {
         match self {
-            Self::Attach => "M20 11.5l-8 8a5 5 0 0 1-7-7l8.5-8.5a3.3 3.3 0 0 1 4.7 4.7L9.7 17.2a1.6 1.6 0 0 1-2.3-2.3L15 7.3",
+            Self::Attach => {
+                "M20 11.5l-8 8a5 5 0 0 1-7-7l8.5-8.5a3.3 3.3 0 0 1 4.7 4.7L9.7 17.2a1.6 1.6 0 0 1-2.3-2.3L15 7.3"
+            }
             Self::Rename => "M4 20h4L19 9l-4-4L4 16v4z M13 7l4 4",
             Self::Delete => "M4 7h16 M9 7V4h6v3 M6 7l1 13h10l1-13 M10 11v6 M14 11v6",
-            Self::Preview => "M2 12s3.5-7 10-7 10 7 10 7-3.5 7-10 7S2 12 2 12z M12 9a3 3 0 1 0 0 6 3 3 0 1 0 0-6z",
+            Self::Preview => {
+                "M2 12s3.5-7 10-7 10 7 10 7-3.5 7-10 7S2 12 2 12z M12 9a3 3 0 1 0 0 6 3 3 0 1 0 0-6z"
+            }
             Self::Download => "M12 4v11 M7 10l5 5 5-5 M5 20h14",
             Self::Refresh => "M20 12a8 8 0 1 1-2.4-5.7 M20 4v5h-5",
             Self::Close => "M6 6l12 12 M18 6L6 18",

@@ -4,9 +4,9 @@
 #![recursion_limit = "256"]
 
 pub mod api;
-pub mod chat;
 #[cfg(feature = "ssr")]
 pub mod backend;
+pub mod chat;
 mod components;
 pub mod dto;
 pub mod error;

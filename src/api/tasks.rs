@@ -279,7 +279,8 @@ pub async fn history(
 
 /// Server-sent events: history (`history_message` …, `history_done`), then live events until
 /// `done` or `error`, with `:heartbeat` every 15 s. With `Last-Event-ID` (or `?after=`), only
-/// the events after that sequence number.
+/// the events after that sequence number. (extension) Events carry their sequence number as
+/// `id:`, and so does `history_done`: the point the history stands for, to resume after.
 #[utoipa::path(get, path = "/api/v1/tasks/{id}/stream", tag = "tasks",
     security(("bearer" = []), ("apiKey" = []), ("session" = [])),
     params(("id" = String, Path, description = "The task id"), StreamQuery,

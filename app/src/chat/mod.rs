@@ -2,6 +2,7 @@
 //! Markdown, and the browser's calls to the Task API.
 
 pub mod client;
+pub mod local;
 pub mod markdown;
 pub mod transcript;
 

@@ -87,7 +87,15 @@ impl Call {
     /// about, or its first text argument.
     pub fn summary(&self) -> String {
         const KEYS: [&str; 9] = [
-            "command", "path", "file_path", "url", "query", "pattern", "dir_path", "prompt", "name",
+            "command",
+            "path",
+            "file_path",
+            "url",
+            "query",
+            "pattern",
+            "dir_path",
+            "prompt",
+            "name",
         ];
         let Some(obj) = self.args.as_object() else {
             return String::new();
@@ -271,7 +279,10 @@ impl Transcript {
         let Some(&i) = self.calls.get(call_id) else {
             return Touched::default();
         };
-        if let Some(c) = self.entries[i].calls.iter_mut().find(|c| c.call_id == call_id)
+        if let Some(c) = self.entries[i]
+            .calls
+            .iter_mut()
+            .find(|c| c.call_id == call_id)
             && c.status == CallStatus::AwaitingApproval
         {
             c.status = if approved {
@@ -600,7 +611,10 @@ mod tests {
         t.apply(None, msg("m1", "user", "list files"));
         t.apply(
             None,
-            ev("history_done", json!({"messageCount": 1, "isStreaming": true})),
+            ev(
+                "history_done",
+                json!({"messageCount": 1, "isStreaming": true}),
+            ),
         );
         assert!(t.run.active && t.run.loaded);
         t.apply(Some(1), ev("status", json!({"status": "connecting"})));
@@ -615,19 +629,39 @@ mod tests {
         t.apply(Some(10), processing());
         t.apply(Some(11), content("Two files.", true));
         t.apply(Some(12), content("Two files.", false));
-        t.apply(
-            Some(13),
-            ev("done", json!({"finalResponse": "Two files."})),
-        );
+        t.apply(Some(13), ev("done", json!({"finalResponse": "Two files."})));
         assert_eq!(t.entries.len(), 3);
         assert_eq!(t.entries[1].text, "Let me look.");
         assert_eq!(t.entries[1].calls.len(), 2);
-        assert!(t.entries[1].calls.iter().all(|c| c.status == CallStatus::Success));
+        assert!(
+            t.entries[1]
+                .calls
+                .iter()
+                .all(|c| c.status == CallStatus::Success)
+        );
         assert_eq!(t.entries[1].calls[0].summary(), "ls -la…");
         assert_eq!(t.entries[2].text, "Two files.");
         assert!(t.entries[2].calls.is_empty());
         assert!(!t.run.active);
         assert_eq!(t.last_seq, Some(13));
+    }
+
+    /// `history_done` names the event the history stands for: the stream resumes after it.
+    #[test]
+    fn history_done_sets_where_to_resume() {
+        let mut t = Transcript::new();
+        t.apply(None, msg("m1", "user", "hi"));
+        t.apply(
+            Some(7),
+            ev(
+                "history_done",
+                json!({"messageCount": 1, "isStreaming": false}),
+            ),
+        );
+        assert_eq!(t.last_seq, Some(7));
+        assert_eq!(t.apply(Some(7), processing()), Touched::default());
+        t.apply(Some(8), processing());
+        assert!(t.run.active);
     }
 
     #[test]
@@ -651,7 +685,10 @@ mod tests {
             t.apply(None, msg("m2", "assistant", "hello"));
             t.apply(
                 None,
-                ev("history_done", json!({"messageCount": 2, "isStreaming": false})),
+                ev(
+                    "history_done",
+                    json!({"messageCount": 2, "isStreaming": false}),
+                ),
             );
         }
         assert_eq!(t.entries.len(), 2);
@@ -698,12 +735,18 @@ mod tests {
         t.apply(Some(2), content("Half an ans", true));
         let touched = t.apply(
             Some(3),
-            ev("status", json!({"status": "retrying", "attempt": 1, "delayMs": 500})),
+            ev(
+                "status",
+                json!({"status": "retrying", "attempt": 1, "delayMs": 500}),
+            ),
         );
         assert!(touched.run);
         assert_eq!(t.entries[0].text, "");
         assert_eq!(t.run.retrying, Some((1, 500)));
-        t.apply(Some(4), ev("status", json!({"status": "processing", "attempt": 1})));
+        t.apply(
+            Some(4),
+            ev("status", json!({"status": "processing", "attempt": 1})),
+        );
         t.apply(Some(5), content("Whole answer.", true));
         assert_eq!(t.entries.len(), 1);
         assert_eq!(t.entries[0].text, "Whole answer.");
@@ -731,14 +774,23 @@ mod tests {
         t.apply(Some(2), call("c1", "executing"));
         t.apply(
             Some(3),
-            ev("tool_result", json!({"callId": "c1", "status": "cancelled", "output": "x"})),
+            ev(
+                "tool_result",
+                json!({"callId": "c1", "status": "cancelled", "output": "x"}),
+            ),
         );
         t.apply(
             Some(4),
-            ev("error", json!({"code": "TASK_CANCELLED", "message": "The task was cancelled."})),
+            ev(
+                "error",
+                json!({"code": "TASK_CANCELLED", "message": "The task was cancelled."}),
+            ),
         );
         assert!(!t.run.active);
-        assert_eq!(t.run.error.as_ref().map(|e| e.0.as_str()), Some("TASK_CANCELLED"));
+        assert_eq!(
+            t.run.error.as_ref().map(|e| e.0.as_str()),
+            Some("TASK_CANCELLED")
+        );
         assert_eq!(t.entries[0].calls[0].status, CallStatus::Cancelled);
     }
 
@@ -748,13 +800,25 @@ mod tests {
         t.apply(Some(1), processing());
         t.apply(
             Some(2),
-            ev("subagent_start", json!({"agentName": "research", "displayName": "Researcher",
-                                         "description": "d", "objective": "find it"})),
+            ev(
+                "subagent_start",
+                json!({"agentName": "research", "displayName": "Researcher",
+                                         "description": "d", "objective": "find it"}),
+            ),
         );
-        t.apply(Some(3), ev("subagent_thought", json!({"agentName": "research", "text": "hmm"})));
+        t.apply(
+            Some(3),
+            ev(
+                "subagent_thought",
+                json!({"agentName": "research", "text": "hmm"}),
+            ),
+        );
         t.apply(
             Some(4),
-            ev("subagent_tool", json!({"agentName": "research", "status": "start", "toolName": "web_fetch"})),
+            ev(
+                "subagent_tool",
+                json!({"agentName": "research", "status": "start", "toolName": "web_fetch"}),
+            ),
         );
         t.apply(
             Some(5),
@@ -762,7 +826,10 @@ mod tests {
         );
         t.apply(
             Some(6),
-            ev("subagent_end", json!({"agentName": "research", "terminateReason": "GOAL", "result": "found"})),
+            ev(
+                "subagent_end",
+                json!({"agentName": "research", "terminateReason": "GOAL", "result": "found"}),
+            ),
         );
         let a = &t.entries[0].subagents[0];
         assert_eq!(a.thoughts, vec!["hmm".to_owned()]);

@@ -34,7 +34,11 @@ fn kind_of(a: &Artifact) -> Kind {
     } else if mime.starts_with("text/")
         || matches!(
             mime,
-            "application/json" | "application/xml" | "application/javascript" | "application/toml" | "application/x-yaml"
+            "application/json"
+                | "application/xml"
+                | "application/javascript"
+                | "application/toml"
+                | "application/x-yaml"
         )
         || a.category == "code"
     {
@@ -73,7 +77,11 @@ fn parse_csv(text: &str) -> (Vec<Vec<String>>, bool) {
 }
 
 #[component]
-pub fn ArtifactsPanel(task_id: String, changed: RwSignal<u32>, on_close: Callback<()>) -> impl IntoView {
+pub fn ArtifactsPanel(
+    task_id: String,
+    changed: RwSignal<u32>,
+    on_close: Callback<()>,
+) -> impl IntoView {
     let task_id = StoredValue::new(task_id);
     let list: RwSignal<Option<Result<Vec<Artifact>, String>>> = RwSignal::new(None);
     let open: RwSignal<Option<(Artifact, Preview)>> = RwSignal::new(None);
@@ -92,22 +100,28 @@ pub fn ArtifactsPanel(task_id: String, changed: RwSignal<u32>, on_close: Callbac
             return;
         }
         if a.size > PREVIEW_MAX {
-            open.set(Some((a, Preview::Failed("This file is too large to preview here. Download it instead.".into()))));
+            open.set(Some((
+                a,
+                Preview::Failed(
+                    "This file is too large to preview here. Download it instead.".into(),
+                ),
+            )));
             return;
         }
         open.set(Some((a.clone(), Preview::Loading)));
         spawn_local(async move {
-            let preview = match client::artifact_text(&task_id.get_value(), &a.path, PREVIEW_MAX).await {
-                Err(e) => Preview::Failed(e.message),
-                Ok(text) => match kind {
-                    Kind::Csv => {
-                        let (rows, cut) = parse_csv(&text);
-                        Preview::Csv(rows, cut)
-                    }
-                    Kind::Markdown => Preview::Markdown(markdown::to_html(&text)),
-                    _ => Preview::Text(text),
-                },
-            };
+            let preview =
+                match client::artifact_text(&task_id.get_value(), &a.path, PREVIEW_MAX).await {
+                    Err(e) => Preview::Failed(e.message),
+                    Ok(text) => match kind {
+                        Kind::Csv => {
+                            let (rows, cut) = parse_csv(&text);
+                            Preview::Csv(rows, cut)
+                        }
+                        Kind::Markdown => Preview::Markdown(markdown::to_html(&text)),
+                        _ => Preview::Text(text),
+                    },
+                };
             open.try_update(|o| {
                 if let Some((shown, p)) = o
                     && shown.path == a.path

@@ -8,16 +8,30 @@ use wasm_bindgen::JsCast;
 
 use super::session::Session;
 use crate::chat::human_size;
+use crate::chat::local::{self, Registry};
 use crate::error::ApiError;
 
 /// The Task API's limits, checked here too so that a person hears at once, before an upload.
 const MAX_FILES: usize = 20;
 const MAX_FILE_BYTES: f64 = 50.0 * 1024.0 * 1024.0;
 
+thread_local! {
+    /// The files picked for the next message (see `chat::local`).
+    static PICKED: Registry<web_sys::File> = Registry::default();
+}
+
+/// A file picked for the next message; the file itself is in `PICKED`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Picked {
+    key: u64,
+    name: String,
+    size: u64,
+}
+
 #[derive(Clone, Copy)]
 pub struct ComposerState {
     pub text: RwSignal<String>,
-    pub files: RwSignal<Vec<web_sys::File>, LocalStorage>,
+    pub files: RwSignal<Vec<Picked>>,
     pub sending: RwSignal<bool>,
     pub error: RwSignal<Option<String>>,
     /// Files are being dragged over the conversation.
@@ -30,7 +44,7 @@ impl ComposerState {
     pub fn new() -> Self {
         Self {
             text: RwSignal::new(String::new()),
-            files: RwSignal::new_local(Vec::new()),
+            files: RwSignal::new(Vec::new()),
             sending: RwSignal::new(false),
             error: RwSignal::new(None),
             dragging: RwSignal::new(false),
@@ -40,17 +54,33 @@ impl ComposerState {
 
     pub fn clear(&self) {
         self.text.try_set(String::new());
-        self.files.try_set(Vec::new());
+        if let Some(picked) = self.files.try_update(std::mem::take) {
+            PICKED.with(|r| {
+                for p in picked {
+                    r.remove(p.key);
+                }
+            });
+        }
         self.error.try_set(None);
     }
 
+    /// The files picked, to send.
+    fn picked_files(&self) -> Vec<web_sys::File> {
+        let picked = self.files.get_untracked();
+        PICKED.with(|r| picked.iter().filter_map(|p| r.get(p.key)).collect())
+    }
+
+    fn unpick(&self, index: usize) {
+        self.files.update(|f| {
+            if index < f.len() {
+                let p = f.remove(index);
+                PICKED.with(|r| r.remove(p.key));
+            }
+        });
+    }
+
     pub fn fail(&self, e: ApiError) {
-        let message = e
-            .fields
-            .values()
-            .next()
-            .cloned()
-            .unwrap_or(e.message);
+        let message = e.fields.values().next().cloned().unwrap_or(e.message);
         self.error.try_set(Some(message));
     }
 
@@ -78,12 +108,19 @@ impl ComposerState {
                     too_many = true;
                     break;
                 }
-                files.push(f);
+                let key = local::next_key();
+                files.push(Picked {
+                    key,
+                    name: f.name(),
+                    size: f.size() as u64,
+                });
+                PICKED.with(|r| r.insert(key, f));
             }
         });
         if too_many {
-            self.error
-                .set(Some(format!("At most {MAX_FILES} files go with one message.")));
+            self.error.set(Some(format!(
+                "At most {MAX_FILES} files go with one message."
+            )));
         }
     }
 }
@@ -116,13 +153,13 @@ pub fn Composer(
             return;
         }
         error.set(None);
-        submit.run((message, files.get_untracked()));
+        submit.run((message, state.picked_files()));
     };
     let names = move || {
         files.with(|f| {
             f.iter()
                 .enumerate()
-                .map(|(i, f)| (i, f.name(), f.size() as u64))
+                .map(|(i, p)| (i, p.name.clone(), p.size))
                 .collect::<Vec<_>>()
         })
     };
@@ -153,7 +190,7 @@ pub fn Composer(
                                     type="button"
                                     class="rounded px-1 hover:bg-zinc-200 dark:hover:bg-zinc-700"
                                     aria-label=format!("Remove {name}")
-                                    on:click=move |_| files.update(|f| { if i < f.len() { f.remove(i); } })
+                                    on:click=move |_| state.unpick(i)
                                 >"✕"</button>
                             </li>
                         }).collect_view()}

@@ -12,11 +12,11 @@ use leptos::ev;
 use leptos::html;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use wasm_bindgen::JsCast;
-use wasm_bindgen::closure::Closure;
 use leptos_meta::Title;
 use leptos_router::components::Outlet;
 use leptos_router::hooks::{use_navigate, use_params_map};
+use wasm_bindgen::JsCast;
+use wasm_bindgen::closure::Closure;
 
 use crate::chat::client;
 use crate::components::{Icon, Svg};
@@ -147,7 +147,10 @@ fn NewChat(
                 Ok(created) => {
                     composer.clear();
                     list_changed.update(|n| *n += 1);
-                    navigate(&format!("/p/{project}/c/{}", created.id), Default::default());
+                    navigate(
+                        &format!("/p/{project}/c/{}", created.id),
+                        Default::default(),
+                    );
                 }
                 Err(e) => composer.fail(e),
             }
@@ -266,8 +269,7 @@ fn Messages(session: Session) -> impl IntoView {
     // Answers also grow after they arrive (code is highlighted, entries off screen get their
     // real height): whatever the cause, a person at the bottom stays there.
     let content: NodeRef<html::Div> = NodeRef::new();
-    let observer: StoredValue<Option<(web_sys::ResizeObserver, Closure<dyn FnMut()>)>, LocalStorage> =
-        StoredValue::new_local(None);
+    // Effects run only in the browser, so the observer (not `Send`) is made and kept there.
     Effect::new(move |_| {
         let Some(inner) = content.get() else { return };
         let on_resize = Closure::<dyn FnMut()>::new(move || {
@@ -277,15 +279,11 @@ fn Messages(session: Session) -> impl IntoView {
         });
         if let Ok(ro) = web_sys::ResizeObserver::new(on_resize.as_ref().unchecked_ref()) {
             ro.observe(&inner);
-            observer.set_value(Some((ro, on_resize)));
+            let kept = StoredValue::new_local((ro, on_resize));
+            on_cleanup(move || {
+                kept.try_with_value(|(ro, _)| ro.disconnect());
+            });
         }
-    });
-    on_cleanup(move || {
-        observer.try_update_value(|o| {
-            if let Some((ro, _)) = o.take() {
-                ro.disconnect();
-            }
-        });
     });
     let on_scroll = move |_| {
         if let Some(el) = scroller.get_untracked() {

@@ -8,9 +8,15 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use crate::chat::client::{self, Frame, LiveStream};
+use crate::chat::local::{self, Registry};
 use crate::chat::transcript::{Entry, RunState, Touched, Transcript};
 use crate::dto::task::StreamEvent;
 use crate::error::{ApiError, ErrorCode};
+
+thread_local! {
+    /// The open streams, by session (see `chat::local`).
+    static STREAMS: Registry<LiveStream> = Registry::default();
+}
 
 /// An entry of the list and the signal its view reads.
 #[derive(Clone, Copy)]
@@ -35,7 +41,8 @@ pub struct Session {
     pub files_changed: RwSignal<u32>,
     /// Bumped when the conversation list may be stale (title, last activity).
     pub list_changed: RwSignal<u32>,
-    stream: StoredValue<Option<LiveStream>, LocalStorage>,
+    /// The key of this conversation's open stream in `STREAMS`.
+    stream: u64,
     /// Failed connection attempts in a row, for the reconnect delay.
     failures: StoredValue<u32>,
     /// A follow-up was accepted and its run has not announced itself on the stream yet.
@@ -55,7 +62,7 @@ impl Session {
             notice: RwSignal::new(None),
             files_changed: RwSignal::new(0),
             list_changed,
-            stream: StoredValue::new_local(None),
+            stream: local::next_key(),
             failures: StoredValue::new(0),
             expecting_run: StoredValue::new(false),
             owner: StoredValue::new(Owner::current().unwrap_or_default()),
@@ -77,15 +84,15 @@ impl Session {
             move || self.on_lost(),
         );
         match opened {
-            Ok(s) => {
-                let _ = self.stream.try_set_value(Some(s));
-            }
+            Ok(s) => STREAMS.with(|r| r.insert(self.stream, s)),
             Err(e) => self.notice.set(Some(e.message)),
         }
     }
 
     pub fn close(self) {
-        let _ = self.stream.try_set_value(None);
+        // Taken out first: closing it must not happen while the registry is borrowed.
+        let open = STREAMS.with(|r| r.remove(self.stream));
+        drop(open);
     }
 
     fn on_frame(self, frame: Frame) {
@@ -111,7 +118,9 @@ impl Session {
             let _ = self.expecting_run.try_set_value(false);
         }
         let loaded = self.run.try_with_untracked(|r| r.loaded).unwrap_or(false);
-        if is_history && !loaded {
+        if touched.entries.is_empty() && !touched.run {
+            // Already shown (a message of a history sent again): nothing to redraw.
+        } else if is_history && !loaded {
             // The stored conversation arrives in one burst: shown at once at its end.
         } else if matches!(touched, Touched { run: true, .. }) && !loaded {
             self.sync_all();
@@ -241,7 +250,7 @@ impl Session {
         touched.run = true;
         self.sync(touched);
         self.list_changed.update(|n| *n += 1);
-        if self.stream.with_value(Option::is_none) {
+        if !STREAMS.with(|r| r.contains(self.stream)) {
             self.connect();
         }
         Ok(())

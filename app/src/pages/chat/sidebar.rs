@@ -158,7 +158,9 @@ fn ConversationItem(
                     // The open conversation's heading shows the title too.
                     changed.update(|n| *n += 1);
                 }
-                Err(e) => failure.set(Some(e.field_message("title").unwrap_or(&e.message).to_owned())),
+                Err(e) => failure.set(Some(
+                    e.field_message("title").unwrap_or(&e.message).to_owned(),
+                )),
             }
         });
     };
@@ -167,10 +169,14 @@ fn ConversationItem(
         spawn_local(async move {
             match client::delete_conversation(&id.get_value()).await {
                 Ok(()) => {
-                    let was_current = current.get_untracked().as_deref() == Some(id.get_value().as_str());
+                    let was_current =
+                        current.get_untracked().as_deref() == Some(id.get_value().as_str());
                     items.update(|list| list.retain(|t| t.id != id.get_value()));
                     if was_current {
-                        navigate(&format!("/p/{}", project_id.get_untracked()), Default::default());
+                        navigate(
+                            &format!("/p/{}", project_id.get_untracked()),
+                            Default::default(),
+                        );
                     }
                     changed.update(|n| *n += 1);
                 }
