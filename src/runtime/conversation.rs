@@ -14,56 +14,13 @@ use crate::llm::{self, Part, Role};
 use crate::services::ts;
 use crate::store::entities::{task_message, task_tool_call};
 
-/// Where a tool call stands. Stored as text; the first five are "not finished".
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CallStatus {
-    /// Asked for, not started (it runs when its turn in order comes).
-    Pending,
-    AwaitingApproval,
-    /// A person allowed it; runs when its turn comes.
-    Approved,
-    /// Started. Found like this by a new worker, it was interrupted by a crash.
-    Executing,
-    Success,
-    Error,
-    Cancelled,
-}
+pub use app::dto::task::CallStatus;
 
-impl CallStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Pending => "pending",
-            Self::AwaitingApproval => "awaiting_approval",
-            Self::Approved => "approved",
-            Self::Executing => "executing",
-            Self::Success => "success",
-            Self::Error => "error",
-            Self::Cancelled => "cancelled",
-        }
-    }
-
-    pub fn parse(s: &str) -> Self {
-        match s {
-            "pending" => Self::Pending,
-            "awaiting_approval" => Self::AwaitingApproval,
-            "approved" => Self::Approved,
-            "executing" => Self::Executing,
-            "success" => Self::Success,
-            "cancelled" => Self::Cancelled,
-            _ => Self::Error,
-        }
-    }
-
-    pub fn is_finished(self) -> bool {
-        matches!(self, Self::Success | Self::Error | Self::Cancelled)
-    }
-
-    /// The status people see: approval is internal bookkeeping.
-    fn public(self) -> &'static str {
-        match self {
-            Self::Approved => "pending",
-            other => other.as_str(),
-        }
+/// The status people see: approval is internal bookkeeping.
+fn public_status(status: CallStatus) -> &'static str {
+    match status {
+        CallStatus::Approved => "pending",
+        other => other.as_str(),
     }
 }
 
@@ -95,7 +52,7 @@ impl StoredCall {
         ToolCallView {
             call_id: self.call_id.clone(),
             tool_name: self.tool_name.clone(),
-            status: self.status.public().to_owned(),
+            status: public_status(self.status).to_owned(),
             args: self.args.clone(),
             output: self.output.clone(),
         }

@@ -59,6 +59,8 @@ struct State {
     more: bool,
     /// The task had ended when the store was last read: close once that is all sent.
     ended: bool,
+    /// A live event that arrived after a gap, while the store is read for the gap.
+    held: Option<Arc<Logged>>,
     closed: bool,
 }
 
@@ -84,6 +86,7 @@ pub fn frames(
         queue: VecDeque::new(),
         more: false,
         ended: false,
+        held: None,
         closed: false,
     };
     futures_util::stream::unfold(state, |mut s| async move {
@@ -132,7 +135,7 @@ impl State {
             .one(self.rt.db())
             .await?
         else {
-            self.closed = true;
+            self.gone(None);
             return Ok(());
         };
         let conv = Conversation::load(self.rt.db(), &self.task_id).await?;
@@ -171,10 +174,15 @@ impl State {
     /// Reads the next page after `last`. The task's status is read first: if it had ended
     /// then, every event it will ever have is already in the store.
     async fn read_store(&mut self) -> Result<(), sea_orm::DbErr> {
-        let active = task::Entity::find_by_id(self.task_id.clone())
+        let row = task::Entity::find_by_id(self.task_id.clone())
             .one(self.rt.db())
-            .await?
-            .is_some_and(|t| t.status.is_active());
+            .await?;
+        let held = self.held.take();
+        let Some(row) = row else {
+            self.gone(held);
+            return Ok(());
+        };
+        let active = row.status.is_active();
         let page = events::read_after(self.rt.db(), &self.task_id, self.last, PAGE).await?;
         self.more = page.len() as u64 == PAGE;
         for l in &page {
@@ -184,6 +192,17 @@ impl State {
             self.ended = true;
         }
         Ok(())
+    }
+
+    /// The task was deleted while streaming (a conversation deleted as it ran): what was
+    /// already published to this stream, its cancel's events, is the last of it.
+    fn gone(&mut self, held: Option<Arc<Logged>>) {
+        self.more = false;
+        self.ended = true;
+        let mut next = held;
+        while let Some(l) = next.take().or_else(|| self.rx.try_recv().ok()) {
+            self.push(&l);
+        }
     }
 
     fn push(&mut self, l: &Logged) {
@@ -207,7 +226,11 @@ impl State {
                 Ok(())
             }
             // A gap (events this process did not publish, or it fell behind): the store has them.
-            Ok(_) | Err(RecvError::Lagged(_)) => self.read_store().await,
+            Ok(l) => {
+                self.held = Some(l);
+                self.read_store().await
+            }
+            Err(RecvError::Lagged(_)) => self.read_store().await,
             Err(RecvError::Closed) => {
                 self.rx = self.rt.hub().subscribe(&self.task_id);
                 self.read_store().await

@@ -13,6 +13,7 @@ use std::collections::{HashMap, HashSet};
 
 use serde_json::Value;
 
+pub use crate::dto::task::CallStatus;
 use crate::dto::task::{HistoryMessage, MessageRole, StreamEvent, Thought, ToolCallView};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,45 +22,16 @@ pub enum Role {
     Assistant,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CallStatus {
-    Pending,
-    AwaitingApproval,
-    /// Decided by this person; the run has not picked it up yet.
-    Approved,
-    Executing,
-    Success,
-    Error,
-    Cancelled,
-}
-
-impl CallStatus {
-    pub fn parse(s: &str) -> Self {
-        match s {
-            "awaiting_approval" => Self::AwaitingApproval,
-            "approved" => Self::Approved,
-            "executing" => Self::Executing,
-            "success" => Self::Success,
-            "error" => Self::Error,
-            "cancelled" => Self::Cancelled,
-            _ => Self::Pending,
-        }
-    }
-
-    pub fn is_finished(self) -> bool {
-        matches!(self, Self::Success | Self::Error | Self::Cancelled)
-    }
-
-    pub fn label(self) -> &'static str {
-        match self {
-            Self::Pending => "queued",
-            Self::AwaitingApproval => "needs approval",
-            Self::Approved => "approved",
-            Self::Executing => "running",
-            Self::Success => "done",
-            Self::Error => "failed",
-            Self::Cancelled => "cancelled",
-        }
+/// How a call's state reads in its row.
+pub fn status_label(status: CallStatus) -> &'static str {
+    match status {
+        CallStatus::Pending => "queued",
+        CallStatus::AwaitingApproval => "needs approval",
+        CallStatus::Approved => "approved",
+        CallStatus::Executing => "running",
+        CallStatus::Success => "done",
+        CallStatus::Error => "failed",
+        CallStatus::Cancelled => "cancelled",
     }
 }
 

@@ -24,6 +24,53 @@ impl TaskStatus {
     }
 }
 
+/// Where a tool call stands. The server stores it as text; the stream and history show the
+/// same words (except `approved`, which they show as `pending`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallStatus {
+    /// Asked for, not started (it runs when its turn in order comes).
+    Pending,
+    AwaitingApproval,
+    /// A person allowed it; runs when its turn comes.
+    Approved,
+    /// Started. Found like this by a new worker, it was interrupted by a crash.
+    Executing,
+    Success,
+    Error,
+    Cancelled,
+}
+
+impl CallStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::AwaitingApproval => "awaiting_approval",
+            Self::Approved => "approved",
+            Self::Executing => "executing",
+            Self::Success => "success",
+            Self::Error => "error",
+            Self::Cancelled => "cancelled",
+        }
+    }
+
+    /// Reads the words back; anything else is an error, never taken for success.
+    pub fn parse(s: &str) -> Self {
+        match s {
+            "pending" => Self::Pending,
+            "awaiting_approval" => Self::AwaitingApproval,
+            "approved" => Self::Approved,
+            "executing" => Self::Executing,
+            "success" => Self::Success,
+            "cancelled" => Self::Cancelled,
+            _ => Self::Error,
+        }
+    }
+
+    pub fn is_finished(self) -> bool {
+        matches!(self, Self::Success | Self::Error | Self::Cancelled)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Thought {

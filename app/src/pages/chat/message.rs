@@ -6,7 +6,7 @@ use leptos::prelude::*;
 
 use super::session::Session;
 use crate::chat::markdown;
-use crate::chat::transcript::{Call, CallStatus, Entry, Role, Subagent};
+use crate::chat::transcript::{Call, CallStatus, Entry, Role, Subagent, status_label};
 
 #[component]
 pub fn EntryView(entry: RwSignal<Entry>) -> impl IntoView {
@@ -115,7 +115,7 @@ fn ToolCallRow(call: Call) -> impl IntoView {
     let awaiting = call.status == CallStatus::AwaitingApproval;
     let summary = call.summary();
     let args = serde_json::to_string_pretty(&call.args).unwrap_or_default();
-    let label = call.status.label();
+    let label = status_label(call.status);
     let name = call.tool_name.clone();
     let call_id = StoredValue::new(call.call_id.clone());
     view! {

@@ -129,6 +129,22 @@ fn ChatHeader(
     .into_any()
 }
 
+/// The middle column: a conversation (or a new one), where dropped files are attached.
+#[component]
+fn ChatPane(label: &'static str, composer: ComposerState, children: Children) -> impl IntoView {
+    view! {
+        <section
+            class="relative flex min-w-0 flex-1 flex-col"
+            aria-label=label
+            on:dragover=composer.on_dragover()
+            on:dragleave=composer.on_dragleave()
+            on:drop=composer.on_drop()
+        >
+            {children()}
+        </section>
+    }
+}
+
 #[component]
 fn NewChat(
     project_id: Memo<String>,
@@ -159,13 +175,7 @@ fn NewChat(
     });
     view! {
         <Title text="New chat" />
-        <section
-            class="relative flex min-w-0 flex-1 flex-col"
-            aria-label="New conversation"
-            on:dragover=composer.on_dragover()
-            on:dragleave=composer.on_dragleave()
-            on:drop=composer.on_drop()
-        >
+        <ChatPane label="New conversation" composer>
             <ChatHeader title=Signal::derive(|| "New chat".to_owned()) sidebar_open />
             <div class="flex min-h-0 flex-1 flex-col items-center justify-center px-4 text-center">
                 <h2 class="mb-2 text-2xl">"What should the agent do?"</h2>
@@ -174,7 +184,7 @@ fn NewChat(
                 </p>
             </div>
             <Composer state=composer submit />
-        </section>
+        </ChatPane>
     }
     .into_any()
 }
@@ -228,18 +238,12 @@ fn Conversation(
 
     view! {
         <Title text=move || { let t = title.get(); if t.is_empty() { "Chat".to_owned() } else { t } } />
-        <section
-            class="relative flex min-w-0 flex-1 flex-col"
-            aria-label="Conversation"
-            on:dragover=composer.on_dragover()
-            on:dragleave=composer.on_dragleave()
-            on:drop=composer.on_drop()
-        >
+        <ChatPane label="Conversation" composer>
             <ChatHeader title=title.into() sidebar_open files_open />
             <Messages session />
             <RunStatus session />
             <Composer state=composer submit session />
-        </section>
+        </ChatPane>
         <Show when=move || files_open.get()>
             <div id="chat-files" class="w-80 shrink-0 max-lg:fixed max-lg:inset-y-0 max-lg:right-0 max-lg:z-30 max-lg:max-w-[90vw] max-lg:shadow-xl">
                 <ArtifactsPanel task_id=task_id.get_value() changed=session.files_changed on_close=Callback::new(move |()| files_open.set(false)) />
