@@ -448,9 +448,12 @@ test('conversations: search, rename, delete, and the phone-sized layout', async 
   await page.goto(`/p/${me.projectId}`);
   await hydrated(page);
   await expect(page.getByRole('navigation', { name: 'Conversations' })).toBeHidden();
-  await page.getByRole('button', { name: 'Conversations' }).click();
+  await page.getByRole('button', { name: 'Conversations', exact: true }).click();
   await expect(page.getByRole('navigation', { name: 'Conversations' })).toBeVisible();
   await shot(page, '10-phone-drawer');
+  await page.getByRole('button', { name: 'Close conversations' }).click();
+  await expect(page.getByRole('navigation', { name: 'Conversations' })).toBeHidden();
+  await page.getByRole('button', { name: 'Conversations', exact: true }).click();
   await page.getByRole('navigation', { name: 'Conversations' }).getByRole('link').first().click();
   await expect(assistant(page).last()).toContainText('A.');
   await expect(page.getByRole('navigation', { name: 'Conversations' })).toBeHidden();

@@ -86,8 +86,8 @@ fn AssistantMessage(entry: RwSignal<Entry>) -> impl IntoView {
             </Show>
             <Show when=move || !calls.with(Vec::is_empty)>
                 <ul class="mt-2 space-y-1" aria-label="Tool calls">
-                    <For each=move || calls.get() key=|c| (c.call_id.clone(), c.status as u8, c.output.is_some()) let:call>
-                        <ToolCallRow call />
+                    <For each=move || calls.with(|c| c.iter().map(|c| c.call_id.clone()).collect::<Vec<_>>()) key=|id| id.clone() let:call_id>
+                        <ToolCallRow entry call_id />
                     </For>
                 </ul>
             </Show>
@@ -108,40 +108,54 @@ fn status_icon(s: CallStatus) -> (&'static str, &'static str) {
     }
 }
 
+/// One call's row. It follows the call as its state changes, so a row someone opened stays
+/// open when the call finishes.
 #[component]
-fn ToolCallRow(call: Call) -> impl IntoView {
+fn ToolCallRow(entry: RwSignal<Entry>, call_id: String) -> impl IntoView {
     let session = expect_context::<Session>();
-    let (icon, icon_class) = status_icon(call.status);
-    let awaiting = call.status == CallStatus::AwaitingApproval;
-    let summary = call.summary();
-    let args = serde_json::to_string_pretty(&call.args).unwrap_or_default();
-    let label = status_label(call.status);
-    let name = call.tool_name.clone();
-    let call_id = StoredValue::new(call.call_id.clone());
+    let id = StoredValue::new(call_id);
+    let call: Memo<Option<Call>> = Memo::new(move |_| {
+        entry.with(|e| id.with_value(|id| e.calls.iter().find(|c| &c.call_id == id).cloned()))
+    });
+    let status = Memo::new(move |_| call.with(|c| c.as_ref().map_or(CallStatus::Pending, |c| c.status)));
+    let awaiting = move || status.get() == CallStatus::AwaitingApproval;
+    let first = call.get_untracked();
+    let name = first.as_ref().map(|c| c.tool_name.clone()).unwrap_or_default();
+    let summary = first.as_ref().map(Call::summary).unwrap_or_default();
+    let args = first
+        .as_ref()
+        .and_then(|c| serde_json::to_string_pretty(&c.args).ok())
+        .unwrap_or_default();
+    let output = move || call.with(|c| c.as_ref().and_then(|c| c.output.clone()));
     view! {
-        <li class="tool-call rounded-md border border-zinc-200 bg-white text-sm dark:border-zinc-800 dark:bg-zinc-900" data-status=label>
-            <details open=awaiting>
+        <li class="tool-call rounded-md border border-zinc-200 bg-white text-sm dark:border-zinc-800 dark:bg-zinc-900" data-status=move || status_label(status.get())>
+            <details open=awaiting()>
                 <summary class="flex cursor-pointer items-center gap-2 px-3 py-1.5">
-                    <span class="inline-flex w-4 shrink-0 justify-center" aria-hidden="true"><span class=icon_class>{icon}</span></span>
-                    <span class="font-mono font-medium">{call.tool_name.clone()}</span>
+                    <span class="inline-flex w-4 shrink-0 justify-center" aria-hidden="true">
+                        {move || {
+                            let (icon, class) = status_icon(status.get());
+                            view! { <span class=class>{icon}</span> }
+                        }}
+                    </span>
+                    <span class="font-mono font-medium">{name.clone()}</span>
                     <span class="min-w-0 flex-1 truncate font-mono text-zinc-500 dark:text-zinc-400">{summary}</span>
-                    <span class="badge">{label}</span>
+                    <span class="badge">{move || status_label(status.get())}</span>
                 </summary>
                 <div class="space-y-2 border-t border-zinc-200 px-3 py-2 dark:border-zinc-800">
                     <h4 class="text-xs font-semibold text-zinc-500 uppercase">"Arguments"</h4>
                     <pre class="max-h-64 overflow-auto rounded bg-zinc-100 p-2 text-xs dark:bg-zinc-950">{args}</pre>
-                    {call.output.map(|out| view! {
+                    {move || output().map(|out| view! {
                         <h4 class="text-xs font-semibold text-zinc-500 uppercase">"Output"</h4>
                         <pre class="max-h-96 overflow-auto rounded bg-zinc-100 p-2 text-xs whitespace-pre-wrap dark:bg-zinc-950">{out}</pre>
                     })}
                 </div>
             </details>
-            <Show when=move || awaiting>
+            <Show when=awaiting>
                 <div class="flex flex-wrap items-center gap-2 border-t border-amber-200 bg-amber-50 px-3 py-2 dark:border-amber-900 dark:bg-amber-950/40" role="group" aria-label=format!("Approve {name}?")>
                     <span class="mr-auto text-amber-800 dark:text-amber-300">"This call waits for your approval."</span>
-                    <button class="btn btn-primary" type="button" on:click=move |_| session.decide(call_id.get_value(), "proceed_once")>"Approve once"</button>
-                    <button class="btn" type="button" on:click=move |_| session.decide(call_id.get_value(), "proceed_always")>"Always allow"</button>
-                    <button class="btn btn-danger" type="button" on:click=move |_| session.decide(call_id.get_value(), "cancel")>"Deny"</button>
+                    <button class="btn btn-primary" type="button" on:click=move |_| session.decide(id.get_value(), "proceed_once")>"Approve once"</button>
+                    <button class="btn" type="button" on:click=move |_| session.decide(id.get_value(), "proceed_always")>"Always allow"</button>
+                    <button class="btn btn-danger" type="button" on:click=move |_| session.decide(id.get_value(), "cancel")>"Deny"</button>
                 </div>
             </Show>
         </li>

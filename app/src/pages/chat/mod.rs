@@ -64,6 +64,11 @@ pub fn ChatLayout() -> impl IntoView {
                     if sidebar_open.get() { "" } else { "max-md:hidden" },
                 )
             >
+                <div class="flex justify-end px-3 pt-3 md:hidden">
+                    <button class="icon-btn" type="button" aria-label="Close conversations" on:click=move |_| sidebar_open.set(false)>
+                        <Svg icon=Icon::Close />
+                    </button>
+                </div>
                 <ConversationList project_id current=task_id changed=frame.list_changed />
             </div>
             <Show when=move || sidebar_open.get()>

@@ -162,10 +162,23 @@ impl Session {
         let delay = Duration::from_millis((500 * 2u64.pow(failures.min(4))).min(8_000));
         set_timeout(
             move || {
-                if self.task_id.try_get_value().is_some() {
+                let Some(id) = self.task_id.try_get_value() else {
+                    return;
+                };
+                spawn_local(async move {
+                    // Deleted meanwhile (in another tab): say so instead of retrying forever.
+                    if let Err(e) = client::task(&id).await
+                        && e.code == ErrorCode::NotFound
+                    {
+                        self.close();
+                        let _ = self.run.try_update(|r| r.active = false);
+                        self.notice
+                            .try_set(Some("This conversation was deleted.".to_owned()));
+                        return;
+                    }
                     self.close();
                     self.connect();
-                }
+                });
             },
             delay,
         );
