@@ -3,6 +3,7 @@ import { defineConfig } from '@playwright/test';
 
 // Browser tests against a running Sigmic server and the scripted model server it calls (both
 // started by .ci/test, or by hand: README.md). Specs are `*.spec.ts`; `support/` holds helpers.
+// With SIGMIC_E2E_BENCH=1 the benches (`*.bench.ts`) run instead: they print figures.
 // The browser is Debian's Chromium: Playwright never downloads one here
 // (install with PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1).
 
@@ -11,7 +12,7 @@ const executablePath = process.env.E2E_CHROMIUM ?? '/usr/bin/chromium';
 
 export default defineConfig({
   testDir: '.',
-  testMatch: '**/*.spec.ts',
+  testMatch: process.env.SIGMIC_E2E_BENCH ? '**/*.bench.ts' : '**/*.spec.ts',
   outputDir: path.join(__dirname, 'test-results'),
   fullyParallel: false,
   workers: 1,

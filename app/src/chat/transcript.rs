@@ -139,13 +139,6 @@ impl Entry {
             local: false,
         }
     }
-
-    pub fn is_empty(&self) -> bool {
-        self.text.is_empty()
-            && self.thoughts.is_empty()
-            && self.calls.is_empty()
-            && self.subagents.is_empty()
-    }
 }
 
 /// Where the run is, for the status line and the Stop button.

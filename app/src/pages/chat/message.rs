@@ -117,10 +117,14 @@ fn ToolCallRow(entry: RwSignal<Entry>, call_id: String) -> impl IntoView {
     let call: Memo<Option<Call>> = Memo::new(move |_| {
         entry.with(|e| id.with_value(|id| e.calls.iter().find(|c| &c.call_id == id).cloned()))
     });
-    let status = Memo::new(move |_| call.with(|c| c.as_ref().map_or(CallStatus::Pending, |c| c.status)));
+    let status =
+        Memo::new(move |_| call.with(|c| c.as_ref().map_or(CallStatus::Pending, |c| c.status)));
     let awaiting = move || status.get() == CallStatus::AwaitingApproval;
     let first = call.get_untracked();
-    let name = first.as_ref().map(|c| c.tool_name.clone()).unwrap_or_default();
+    let name = first
+        .as_ref()
+        .map(|c| c.tool_name.clone())
+        .unwrap_or_default();
     let summary = first.as_ref().map(Call::summary).unwrap_or_default();
     let args = first
         .as_ref()
