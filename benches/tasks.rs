@@ -12,15 +12,12 @@
 //! empty); SQLite in a temporary data dir otherwise.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "../tests/model_support/mod.rs"]
-mod model_support;
-
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use model_support::{ModelServer, Turn};
 use serde_json::{Value, json};
+use sigmic_testkit::model::{ModelServer, Turn};
 
 const BIN: &str = env!("CARGO_BIN_EXE_sigmic");
 

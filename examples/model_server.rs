@@ -1,4 +1,4 @@
-//! The scripted model server of the Rust tests (`tests/model_support`) as a process of its own,
+//! The scripted model server of the Rust tests (`sigmic_testkit::model`) as a process of its own,
 //! for the browser tests: it answers Sigmic's model calls in the OpenAI, Anthropic and Gemini
 //! dialects, and the tests script it over HTTP under `/_control/`
 //! (`ModelServer::start_with_control`; `end2end/support/model.ts` is the client).
@@ -12,15 +12,12 @@
 //! until SIGTERM or SIGINT. It accepts any non-empty API key.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "../tests/model_support/mod.rs"]
-mod model_support;
-
 use std::io::Write;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
 use clap::Parser;
-use model_support::ModelServer;
+use sigmic_testkit::model::ModelServer;
 use tokio::signal::unix::{SignalKind, signal};
 
 /// The scripted model server, scriptable over HTTP (for the browser tests).

@@ -28,7 +28,7 @@ fn ms(d: Duration) -> f64 {
 }
 
 pub async fn sandbox(runs: usize, command: &str) -> Result<(), String> {
-    let data = std::env::temp_dir().join(format!("sigmic-bench-{}", crate::services::new_id()));
+    let data = std::env::temp_dir().join(format!("sigmic-bench-{}", crate::ids::new_id()));
     std::fs::create_dir_all(&data).map_err(|e| format!("{}: {e}", data.display()))?;
     let config = SandboxConfig {
         warm_pool: 1,

@@ -2,58 +2,83 @@
 //! method resolves the caller from the request's headers exactly as the REST API does, then
 //! calls the same service.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 
 use app::backend::{Backend, Issued, RequestCtx};
-use app::dto::{self, input};
-use app::error::ApiError;
+use protocol::error::ApiError;
+use protocol::{self as dto, input};
 
 use crate::services::Services;
 use crate::services::access::Caller;
 use crate::services::accounts::user_dto;
 
-impl Services {
+/// The services as the Console's pages reach them, with the OpenAPI document the server
+/// rendered at start-up: handed in, because the router that renders it sits above this.
+#[derive(Clone)]
+pub struct Console {
+    services: Services,
+    openapi_json: Arc<String>,
+}
+
+impl Console {
+    pub fn new(services: Services, openapi_json: Arc<String>) -> Self {
+        Self {
+            services,
+            openapi_json,
+        }
+    }
+
     async fn caller(&self, ctx: &RequestCtx) -> Result<Caller, ApiError> {
-        Ok(self.require_caller(&ctx.headers).await?)
+        Ok(self.services.require_caller(&ctx.headers).await?)
     }
 }
 
 #[async_trait]
-impl Backend for Services {
+impl Backend for Console {
     async fn signup(&self, _ctx: &RequestCtx, input: input::Signup) -> Result<Issued, ApiError> {
-        let opened = Services::signup(self, input.into()).await?;
+        let opened = self.services.signup(input.into()).await?;
         Ok(Issued {
             user: user_dto(&opened.user),
-            set_cookie: self.session_cookie(&opened.token),
+            set_cookie: self.services.session_cookie(&opened.token),
         })
     }
 
     async fn login(&self, ctx: &RequestCtx, input: input::Login) -> Result<Issued, ApiError> {
-        let opened = Services::login(self, &input.email, input.password, ctx.client_ip).await?;
+        let opened = self
+            .services
+            .login(&input.email, input.password, ctx.client_ip)
+            .await?;
         Ok(Issued {
             user: user_dto(&opened.user),
-            set_cookie: self.session_cookie(&opened.token),
+            set_cookie: self.services.session_cookie(&opened.token),
         })
     }
 
     async fn logout(&self, ctx: &RequestCtx) -> Result<String, ApiError> {
-        let caller = self.authenticate(&ctx.headers).await.ok().flatten();
-        Services::logout(self, caller.as_ref()).await?;
-        Ok(self.clear_session_cookie())
+        let caller = self
+            .services
+            .authenticate(&ctx.headers)
+            .await
+            .ok()
+            .flatten();
+        self.services.logout(caller.as_ref()).await?;
+        Ok(self.services.clear_session_cookie())
     }
 
     async fn invitation_preview(&self, token: String) -> Result<dto::InvitationPreview, ApiError> {
-        Ok(Services::invitation_preview(self, &token).await?)
+        Ok(self.services.invitation_preview(&token).await?)
     }
 
     async fn me(&self, ctx: &RequestCtx) -> Result<dto::Me, ApiError> {
         let caller = self.caller(ctx).await?;
-        Ok(Services::me(self, &caller).await?)
+        Ok(self.services.me(&caller).await?)
     }
 
     async fn organization(&self, ctx: &RequestCtx) -> Result<dto::Organization, ApiError> {
         let caller = self.caller(ctx).await?;
-        Ok(Services::organization(self, &caller).await?)
+        Ok(self.services.organization(&caller).await?)
     }
 
     async fn rename_organization(
@@ -62,12 +87,12 @@ impl Backend for Services {
         name: String,
     ) -> Result<dto::Organization, ApiError> {
         let caller = self.caller(ctx).await?;
-        Ok(Services::rename_organization(self, &caller, &name).await?)
+        Ok(self.services.rename_organization(&caller, &name).await?)
     }
 
     async fn org_members(&self, ctx: &RequestCtx) -> Result<Vec<dto::OrgMember>, ApiError> {
         let caller = self.caller(ctx).await?;
-        Ok(Services::org_members(self, &caller).await?)
+        Ok(self.services.org_members(&caller).await?)
     }
 
     async fn set_org_role(
@@ -77,17 +102,17 @@ impl Backend for Services {
         role: dto::Role,
     ) -> Result<dto::OrgMember, ApiError> {
         let caller = self.caller(ctx).await?;
-        Ok(Services::set_org_role(self, &caller, &user_id, role).await?)
+        Ok(self.services.set_org_role(&caller, &user_id, role).await?)
     }
 
     async fn remove_org_member(&self, ctx: &RequestCtx, user_id: String) -> Result<(), ApiError> {
         let caller = self.caller(ctx).await?;
-        Ok(Services::remove_org_member(self, &caller, &user_id).await?)
+        Ok(self.services.remove_org_member(&caller, &user_id).await?)
     }
 
     async fn invitations(&self, ctx: &RequestCtx) -> Result<Vec<dto::Invitation>, ApiError> {
         let caller = self.caller(ctx).await?;
-        Ok(Services::invitations(self, &caller).await?)
+        Ok(self.services.invitations(&caller).await?)
     }
 
     async fn invite(
@@ -96,17 +121,17 @@ impl Backend for Services {
         input: input::Invite,
     ) -> Result<dto::CreatedInvitation, ApiError> {
         let caller = self.caller(ctx).await?;
-        Ok(Services::invite(self, &caller, input).await?)
+        Ok(self.services.invite(&caller, input).await?)
     }
 
     async fn revoke_invitation(&self, ctx: &RequestCtx, id: String) -> Result<(), ApiError> {
         let caller = self.caller(ctx).await?;
-        Ok(Services::revoke_invitation(self, &caller, &id).await?)
+        Ok(self.services.revoke_invitation(&caller, &id).await?)
     }
 
     async fn projects(&self, ctx: &RequestCtx) -> Result<Vec<dto::Project>, ApiError> {
         let caller = self.caller(ctx).await?;
-        Ok(self.list_projects(&caller).await?)
+        Ok(self.services.list_projects(&caller).await?)
     }
 
     async fn create_project(
@@ -115,7 +140,7 @@ impl Backend for Services {
         name: String,
     ) -> Result<dto::Project, ApiError> {
         let caller = self.caller(ctx).await?;
-        Ok(Services::create_project(self, &caller, &name).await?)
+        Ok(self.services.create_project(&caller, &name).await?)
     }
 
     async fn rename_project(
@@ -125,12 +150,15 @@ impl Backend for Services {
         name: String,
     ) -> Result<dto::Project, ApiError> {
         let caller = self.caller(ctx).await?;
-        Ok(Services::rename_project(self, &caller, &project_id, &name).await?)
+        Ok(self
+            .services
+            .rename_project(&caller, &project_id, &name)
+            .await?)
     }
 
     async fn delete_project(&self, ctx: &RequestCtx, project_id: String) -> Result<(), ApiError> {
         let caller = self.caller(ctx).await?;
-        Ok(Services::delete_project(self, &caller, &project_id).await?)
+        Ok(self.services.delete_project(&caller, &project_id).await?)
     }
 
     async fn project_members(
@@ -139,7 +167,7 @@ impl Backend for Services {
         project_id: String,
     ) -> Result<Vec<dto::ProjectMember>, ApiError> {
         let caller = self.caller(ctx).await?;
-        Ok(Services::project_members(self, &caller, &project_id).await?)
+        Ok(self.services.project_members(&caller, &project_id).await?)
     }
 
     async fn add_project_member(
@@ -149,7 +177,10 @@ impl Backend for Services {
         input: input::AddProjectMember,
     ) -> Result<dto::ProjectMember, ApiError> {
         let caller = self.caller(ctx).await?;
-        Ok(Services::add_project_member(self, &caller, &project_id, input).await?)
+        Ok(self
+            .services
+            .add_project_member(&caller, &project_id, input)
+            .await?)
     }
 
     async fn set_project_role(
@@ -160,7 +191,10 @@ impl Backend for Services {
         role: dto::Role,
     ) -> Result<dto::ProjectMember, ApiError> {
         let caller = self.caller(ctx).await?;
-        Ok(Services::set_project_role(self, &caller, &project_id, &user_id, role).await?)
+        Ok(self
+            .services
+            .set_project_role(&caller, &project_id, &user_id, role)
+            .await?)
     }
 
     async fn remove_project_member(
@@ -170,7 +204,10 @@ impl Backend for Services {
         user_id: String,
     ) -> Result<(), ApiError> {
         let caller = self.caller(ctx).await?;
-        Ok(Services::remove_project_member(self, &caller, &project_id, &user_id).await?)
+        Ok(self
+            .services
+            .remove_project_member(&caller, &project_id, &user_id)
+            .await?)
     }
 
     async fn api_keys(
@@ -179,7 +216,7 @@ impl Backend for Services {
         project_id: String,
     ) -> Result<Vec<dto::ApiKey>, ApiError> {
         let caller = self.caller(ctx).await?;
-        Ok(Services::api_keys(self, &caller, &project_id).await?)
+        Ok(self.services.api_keys(&caller, &project_id).await?)
     }
 
     async fn create_api_key(
@@ -189,7 +226,10 @@ impl Backend for Services {
         input: input::CreateApiKey,
     ) -> Result<dto::CreatedApiKey, ApiError> {
         let caller = self.caller(ctx).await?;
-        Ok(Services::create_api_key(self, &caller, &project_id, input).await?)
+        Ok(self
+            .services
+            .create_api_key(&caller, &project_id, input)
+            .await?)
     }
 
     async fn revoke_api_key(
@@ -199,10 +239,13 @@ impl Backend for Services {
         key_id: String,
     ) -> Result<(), ApiError> {
         let caller = self.caller(ctx).await?;
-        Ok(Services::revoke_api_key(self, &caller, &project_id, &key_id).await?)
+        Ok(self
+            .services
+            .revoke_api_key(&caller, &project_id, &key_id)
+            .await?)
     }
 
     fn openapi_json(&self) -> String {
-        crate::http::router::openapi_document()
+        self.openapi_json.as_str().to_owned()
     }
 }

@@ -1,4 +1,4 @@
-//! Error policy. Services answer `ApiError` (the wire error of `app::error`) for anything the
+//! Error policy. Services answer `ApiError` (the wire error of the contract) for anything the
 //! caller can act on, and `Internal` for everything else; internal errors are logged with their
 //! cause and answered with a generic message, so no SQL, path or stack reaches a client. This
 //! module is the one place an error becomes an HTTP response.
@@ -7,7 +7,7 @@ use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-pub use app::error::{ApiError, ErrorCode};
+pub use protocol::error::{ApiError, ErrorCode};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -64,10 +64,7 @@ impl IntoResponse for ErrorResponse {
         let status =
             StatusCode::from_u16(e.code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let retry_after = e.retry_after_secs;
-        let body = crate::http::ErrorEnvelope {
-            success: false,
-            error: e,
-        };
+        let body = protocol::envelope::ErrorEnvelope::new(e);
         let mut res = (status, Json(body)).into_response();
         if let Some(secs) = retry_after
             && let Ok(v) = HeaderValue::from_str(&secs.to_string())

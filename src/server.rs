@@ -158,9 +158,9 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         sandboxes: Arc::clone(&sandboxes),
         services: services.clone(),
         leptos_options,
-        openapi_json: Arc::new(crate::http::router::openapi_document()),
+        openapi_json: Arc::new(crate::routes::openapi_document()),
     };
-    let router = crate::http::router::build(state);
+    let router = crate::routes::build(state);
     tracing::info!(
         "Sigmic listening on http://{addr} (database: {} at {}, sandbox: {sandbox_status}, models: {}, data dir: {}, site: {})",
         store::backend_name(services.db()),

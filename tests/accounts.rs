@@ -2,11 +2,9 @@
 //! documentation endpoints.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
-use common::*;
 use reqwest::Method;
 use serde_json::{Value, json};
+use sigmic_testkit::harness::*;
 
 async fn post_signup(app: &TestApp, body: Value) -> reqwest::Response {
     app.anon(Method::POST, "/api/v1/auth/signup")

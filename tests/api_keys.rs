@@ -2,11 +2,9 @@
 //! the legacy endpoint, `/me` for keys and the credential-format errors.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
-use common::*;
 use reqwest::{Client, Method};
 use serde_json::{Value, json};
+use sigmic_testkit::harness::*;
 
 fn id(v: &Value) -> String {
     v["id"]

@@ -20,14 +20,12 @@
 //! run in any order.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
 use std::fmt;
 use std::time::{Duration, Instant};
 
-use common::*;
 use reqwest::{Client, Method};
 use serde_json::{Value, json};
+use sigmic_testkit::harness::*;
 
 // ---------------------------------------------------------------------------------------------
 // Callers and outcomes

@@ -1,15 +1,13 @@
 //! The `sigmic` binary: `migrate`, `user create`, `key create`, and `serve` using what they made.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
 use std::io::Write;
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::*;
 use serde_json::{Value, json};
+use sigmic_testkit::harness::*;
 
 const BIN: &str = env!("CARGO_BIN_EXE_sigmic");
 

@@ -3,18 +3,16 @@
 //! whatever their role. Runs on SQLite, and on PostgreSQL when `DATABASE_URL` names one.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-mod model_support;
-mod task_support;
-
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use common::{TestApp, assert_error, assert_field_error, assert_ok, json_body, unique};
-use model_support::{ModelServer, Turn};
 use reqwest::{Client, Method};
 use serde_json::{Value, json};
-use task_support::*;
+use sigmic_testkit::harness::{
+    TestApp, assert_error, assert_field_error, assert_ok, json_body, unique,
+};
+use sigmic_testkit::model::{ModelServer, Turn};
+use sigmic_testkit::tasks::*;
 
 fn key_of(prefix: &str) -> String {
     format!("{prefix}-{}", unique())

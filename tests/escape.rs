@@ -5,8 +5,6 @@
 //! Test names read as the list of attempts.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod sandbox_support;
-
 use std::collections::BTreeMap;
 use std::io::ErrorKind;
 use std::net::TcpListener;
@@ -14,11 +12,11 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use sandbox_support::*;
 use sigmic::config::SandboxConfig;
 use sigmic::sandbox::Sandbox;
 use sigmic::sandbox::bwrap::TaskEnv;
 use sigmic::sandbox::manager::SandboxSpec;
+use sigmic_testkit::sandbox::*;
 
 /// Files the sandbox hides from the host's /etc (it shows them empty).
 const HIDDEN: &[&str] = &[

@@ -3,8 +3,6 @@
 //! streams, and how each dialect carries tool results back.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod model_support;
-
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -14,7 +12,7 @@ use sigmic::llm::{
 };
 
 use futures_util::StreamExt;
-use model_support::{EXHAUSTED, ModelServer, TEST_KEY, Turn};
+use sigmic_testkit::model::{EXHAUSTED, ModelServer, TEST_KEY, Turn};
 
 fn model(kind: ProviderKind) -> ModelRef {
     let name = match kind {

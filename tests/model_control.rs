@@ -3,10 +3,8 @@
 //! requests of one conversation can be read back.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod model_support;
-
-use model_support::{EXHAUSTED, ModelServer};
 use serde_json::{Value, json};
+use sigmic_testkit::model::{EXHAUSTED, ModelServer};
 
 async fn server() -> (ModelServer, reqwest::Client) {
     let server = ModelServer::start_with_control("127.0.0.1:0".parse().unwrap())

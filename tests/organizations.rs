@@ -1,11 +1,9 @@
 //! Organizations: renaming, members and roles, invitations.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
-use common::*;
 use reqwest::{Client, Method};
 use serde_json::{Value, json};
+use sigmic_testkit::harness::*;
 
 async fn members(app: &TestApp, client: &Client) -> Vec<Value> {
     let resp = app

@@ -1,11 +1,9 @@
 //! Projects: create, rename, delete, visibility, and project members.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
-use common::*;
 use reqwest::{Client, Method};
 use serde_json::{Value, json};
+use sigmic_testkit::harness::*;
 
 fn id(v: &Value) -> String {
     v["id"]

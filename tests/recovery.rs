@@ -2,16 +2,13 @@
 //! processes on one PostgreSQL database never running the same task twice.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-mod model_support;
-
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{PASSWORD, TestDb, assert_ok, is_postgres};
-use model_support::{ModelServer, Turn};
 use serde_json::{Value, json};
+use sigmic_testkit::harness::{self, PASSWORD, TestDb, assert_ok, is_postgres};
+use sigmic_testkit::model::{ModelServer, Turn};
 
 const BIN: &str = env!("CARGO_BIN_EXE_sigmic");
 
@@ -121,7 +118,7 @@ async fn key_for(base: &str) -> String {
         .cookie_store(true)
         .build()
         .unwrap();
-    let u = common::unique();
+    let u = harness::unique();
     assert_ok(
         http.post(format!("{base}/api/v1/auth/signup"))
             .json(&json!({"email": format!("r{u}@example.com"), "username": format!("r{u}"), "password": PASSWORD}))
@@ -339,7 +336,7 @@ async fn tasks_continue_after_the_server_is_killed() {
     // Nothing of the secret in the logs of either life, or the data dir outside A's workspace.
     assert!(!node.log_text().contains(SECRET));
     let ws = tmp.path().join("data").join("workspaces").join(&a);
-    let found: Vec<_> = common::files_containing(tmp.path(), SECRET.as_bytes())
+    let found: Vec<_> = harness::files_containing(tmp.path(), SECRET.as_bytes())
         .into_iter()
         .filter(|p| !p.starts_with(&ws))
         .collect();

@@ -6,18 +6,16 @@
 //! machine's kernel features.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod sandbox_support;
-
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
-use sandbox_support::*;
 use sigmic::config::SandboxConfig;
 use sigmic::sandbox::bwrap::TaskEnv;
 use sigmic::sandbox::manager::SandboxSpec;
 use sigmic::sandbox::{Command, Sandbox, SandboxError};
+use sigmic_testkit::sandbox::*;
 
 fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
     pairs

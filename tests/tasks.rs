@@ -2,17 +2,13 @@
 //! each provider's wire format over HTTP.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-mod model_support;
-mod task_support;
-
 use std::time::Duration;
 
-use common::{TestApp, assert_error, assert_ok, json_body, unique};
-use model_support::{ModelServer, Turn};
 use reqwest::Method;
 use serde_json::{Value, json};
-use task_support::*;
+use sigmic_testkit::harness::{self, TestApp, assert_error, assert_ok, json_body, unique};
+use sigmic_testkit::model::{ModelServer, Turn};
+use sigmic_testkit::tasks::*;
 
 fn key_of(prefix: &str) -> String {
     format!("{prefix}-{}", unique())
@@ -991,12 +987,12 @@ async fn secrets_reach_commands_but_are_never_written_down_or_shown() {
     // Not in the database (files, or tables on PostgreSQL), nor anywhere in the data dir but
     // the task's own workspace.
     let ws = app.data_dir().join("workspaces").join(&id);
-    let found: Vec<_> = common::files_containing(app.data_dir(), SECRET.as_bytes())
+    let found: Vec<_> = harness::files_containing(app.data_dir(), SECRET.as_bytes())
         .into_iter()
         .filter(|p| !p.starts_with(&ws))
         .collect();
     assert!(found.is_empty(), "{found:?}");
-    if common::is_postgres() {
+    if harness::is_postgres() {
         let dump = app.pg_rows_text().await;
         assert!(
             dump.contains("token=[REDACTED:API_TOKEN]"),

@@ -2,9 +2,9 @@
 //! the request and calls the same service as the REST API.
 
 use leptos::prelude::*;
+use protocol::{self as dto, Role};
 
-use crate::dto::{self, Role};
-use crate::error::ApiError;
+use crate::error::ServerError;
 
 #[cfg(feature = "ssr")]
 use crate::backend::current;
@@ -20,9 +20,9 @@ fn set_cookie(value: &str) {
 }
 
 #[server(prefix = "/_console")]
-pub async fn get_me() -> Result<dto::Me, ApiError> {
+pub async fn get_me() -> Result<dto::Me, ServerError> {
     let (b, ctx) = current()?;
-    b.me(&ctx).await
+    Ok(b.me(&ctx).await?)
 }
 
 #[server(prefix = "/_console")]
@@ -32,7 +32,7 @@ pub async fn signup(
     name: String,
     password: String,
     invitation_token: Option<String>,
-) -> Result<(), ApiError> {
+) -> Result<(), ServerError> {
     let (b, ctx) = current()?;
     let issued = b
         .signup(
@@ -52,7 +52,7 @@ pub async fn signup(
 }
 
 #[server(prefix = "/_console")]
-pub async fn login(email: String, password: String) -> Result<(), ApiError> {
+pub async fn login(email: String, password: String) -> Result<(), ServerError> {
     let (b, ctx) = current()?;
     let issued = b.login(&ctx, dto::input::Login { email, password }).await?;
     set_cookie(&issued.set_cookie);
@@ -61,7 +61,7 @@ pub async fn login(email: String, password: String) -> Result<(), ApiError> {
 }
 
 #[server(prefix = "/_console")]
-pub async fn logout() -> Result<(), ApiError> {
+pub async fn logout() -> Result<(), ServerError> {
     let (b, ctx) = current()?;
     let cookie = b.logout(&ctx).await?;
     set_cookie(&cookie);
@@ -70,94 +70,96 @@ pub async fn logout() -> Result<(), ApiError> {
 }
 
 #[server(prefix = "/_console")]
-pub async fn get_invitation(token: String) -> Result<dto::InvitationPreview, ApiError> {
+pub async fn get_invitation(token: String) -> Result<dto::InvitationPreview, ServerError> {
     let (b, _) = current()?;
-    b.invitation_preview(token).await
+    Ok(b.invitation_preview(token).await?)
 }
 
 #[server(prefix = "/_console")]
-pub async fn get_organization() -> Result<dto::Organization, ApiError> {
+pub async fn get_organization() -> Result<dto::Organization, ServerError> {
     let (b, ctx) = current()?;
-    b.organization(&ctx).await
+    Ok(b.organization(&ctx).await?)
 }
 
 #[server(prefix = "/_console")]
-pub async fn rename_organization(name: String) -> Result<dto::Organization, ApiError> {
+pub async fn rename_organization(name: String) -> Result<dto::Organization, ServerError> {
     let (b, ctx) = current()?;
-    b.rename_organization(&ctx, name).await
+    Ok(b.rename_organization(&ctx, name).await?)
 }
 
 #[server(prefix = "/_console")]
-pub async fn get_org_members() -> Result<Vec<dto::OrgMember>, ApiError> {
+pub async fn get_org_members() -> Result<Vec<dto::OrgMember>, ServerError> {
     let (b, ctx) = current()?;
-    b.org_members(&ctx).await
+    Ok(b.org_members(&ctx).await?)
 }
 
 #[server(prefix = "/_console")]
-pub async fn set_org_role(user_id: String, role: Role) -> Result<dto::OrgMember, ApiError> {
+pub async fn set_org_role(user_id: String, role: Role) -> Result<dto::OrgMember, ServerError> {
     let (b, ctx) = current()?;
-    b.set_org_role(&ctx, user_id, role).await
+    Ok(b.set_org_role(&ctx, user_id, role).await?)
 }
 
 #[server(prefix = "/_console")]
-pub async fn remove_org_member(user_id: String) -> Result<(), ApiError> {
+pub async fn remove_org_member(user_id: String) -> Result<(), ServerError> {
     let (b, ctx) = current()?;
-    b.remove_org_member(&ctx, user_id).await
+    Ok(b.remove_org_member(&ctx, user_id).await?)
 }
 
 #[server(prefix = "/_console")]
-pub async fn get_invitations() -> Result<Vec<dto::Invitation>, ApiError> {
+pub async fn get_invitations() -> Result<Vec<dto::Invitation>, ServerError> {
     let (b, ctx) = current()?;
-    b.invitations(&ctx).await
+    Ok(b.invitations(&ctx).await?)
 }
 
 #[server(prefix = "/_console")]
-pub async fn invite(email: String, role: Role) -> Result<dto::CreatedInvitation, ApiError> {
+pub async fn invite(email: String, role: Role) -> Result<dto::CreatedInvitation, ServerError> {
     let (b, ctx) = current()?;
-    b.invite(
+    Ok(b.invite(
         &ctx,
         dto::input::Invite {
             email,
             role: Some(role),
         },
     )
-    .await
+    .await?)
 }
 
 #[server(prefix = "/_console")]
-pub async fn revoke_invitation(id: String) -> Result<(), ApiError> {
+pub async fn revoke_invitation(id: String) -> Result<(), ServerError> {
     let (b, ctx) = current()?;
-    b.revoke_invitation(&ctx, id).await
+    Ok(b.revoke_invitation(&ctx, id).await?)
 }
 
 #[server(prefix = "/_console")]
-pub async fn get_projects() -> Result<Vec<dto::Project>, ApiError> {
+pub async fn get_projects() -> Result<Vec<dto::Project>, ServerError> {
     let (b, ctx) = current()?;
-    b.projects(&ctx).await
+    Ok(b.projects(&ctx).await?)
 }
 
 #[server(prefix = "/_console")]
-pub async fn create_project(name: String) -> Result<dto::Project, ApiError> {
+pub async fn create_project(name: String) -> Result<dto::Project, ServerError> {
     let (b, ctx) = current()?;
-    b.create_project(&ctx, name).await
+    Ok(b.create_project(&ctx, name).await?)
 }
 
 #[server(prefix = "/_console")]
-pub async fn rename_project(project_id: String, name: String) -> Result<dto::Project, ApiError> {
+pub async fn rename_project(project_id: String, name: String) -> Result<dto::Project, ServerError> {
     let (b, ctx) = current()?;
-    b.rename_project(&ctx, project_id, name).await
+    Ok(b.rename_project(&ctx, project_id, name).await?)
 }
 
 #[server(prefix = "/_console")]
-pub async fn delete_project(project_id: String) -> Result<(), ApiError> {
+pub async fn delete_project(project_id: String) -> Result<(), ServerError> {
     let (b, ctx) = current()?;
-    b.delete_project(&ctx, project_id).await
+    Ok(b.delete_project(&ctx, project_id).await?)
 }
 
 #[server(prefix = "/_console")]
-pub async fn get_project_members(project_id: String) -> Result<Vec<dto::ProjectMember>, ApiError> {
+pub async fn get_project_members(
+    project_id: String,
+) -> Result<Vec<dto::ProjectMember>, ServerError> {
     let (b, ctx) = current()?;
-    b.project_members(&ctx, project_id).await
+    Ok(b.project_members(&ctx, project_id).await?)
 }
 
 #[server(prefix = "/_console")]
@@ -165,14 +167,14 @@ pub async fn add_project_member(
     project_id: String,
     user_id: String,
     role: Role,
-) -> Result<dto::ProjectMember, ApiError> {
+) -> Result<dto::ProjectMember, ServerError> {
     let (b, ctx) = current()?;
-    b.add_project_member(
+    Ok(b.add_project_member(
         &ctx,
         project_id,
         dto::input::AddProjectMember { user_id, role },
     )
-    .await
+    .await?)
 }
 
 #[server(prefix = "/_console")]
@@ -180,21 +182,21 @@ pub async fn set_project_role(
     project_id: String,
     user_id: String,
     role: Role,
-) -> Result<dto::ProjectMember, ApiError> {
+) -> Result<dto::ProjectMember, ServerError> {
     let (b, ctx) = current()?;
-    b.set_project_role(&ctx, project_id, user_id, role).await
+    Ok(b.set_project_role(&ctx, project_id, user_id, role).await?)
 }
 
 #[server(prefix = "/_console")]
-pub async fn remove_project_member(project_id: String, user_id: String) -> Result<(), ApiError> {
+pub async fn remove_project_member(project_id: String, user_id: String) -> Result<(), ServerError> {
     let (b, ctx) = current()?;
-    b.remove_project_member(&ctx, project_id, user_id).await
+    Ok(b.remove_project_member(&ctx, project_id, user_id).await?)
 }
 
 #[server(prefix = "/_console")]
-pub async fn get_api_keys(project_id: String) -> Result<Vec<dto::ApiKey>, ApiError> {
+pub async fn get_api_keys(project_id: String) -> Result<Vec<dto::ApiKey>, ServerError> {
     let (b, ctx) = current()?;
-    b.api_keys(&ctx, project_id).await
+    Ok(b.api_keys(&ctx, project_id).await?)
 }
 
 /// `expires` is a date (`YYYY-MM-DD`) from the form; the key works until the end of that day
@@ -204,7 +206,7 @@ pub async fn create_api_key(
     project_id: String,
     name: String,
     expires: Option<String>,
-) -> Result<dto::CreatedApiKey, ApiError> {
+) -> Result<dto::CreatedApiKey, ServerError> {
     let (b, ctx) = current()?;
     let expires_at = expires
         .map(|d| d.trim().to_owned())
@@ -220,18 +222,18 @@ pub async fn create_api_key(
         if let Some(m) = e.fields.remove("expiresAt") {
             e.fields.insert("expires".to_owned(), m);
         }
-        e
+        ServerError(e)
     })
 }
 
 #[server(prefix = "/_console")]
-pub async fn revoke_api_key(project_id: String, key_id: String) -> Result<(), ApiError> {
+pub async fn revoke_api_key(project_id: String, key_id: String) -> Result<(), ServerError> {
     let (b, ctx) = current()?;
-    b.revoke_api_key(&ctx, project_id, key_id).await
+    Ok(b.revoke_api_key(&ctx, project_id, key_id).await?)
 }
 
 #[server(prefix = "/_console")]
-pub async fn get_openapi() -> Result<String, ApiError> {
+pub async fn get_openapi() -> Result<String, ServerError> {
     let (b, _) = current()?;
     Ok(b.openapi_json())
 }

@@ -8,8 +8,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use http::HeaderMap;
 use leptos::prelude::use_context;
+use protocol::{self as dto, input};
 
-use crate::dto::{self, input};
 use crate::error::ApiError;
 
 /// What the server needs to know about the request a server function serves.

@@ -2,12 +2,12 @@
 
 use leptos::prelude::*;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ServerError};
 
 /// The message under an input, when the server said this field was wrong.
 #[component]
 pub fn FieldError<T: Clone + Send + Sync + 'static>(
-    result: Signal<Option<Result<T, ApiError>>>,
+    result: Signal<Option<Result<T, ServerError>>>,
     field: &'static str,
 ) -> impl IntoView {
     let message = move || {
@@ -28,14 +28,14 @@ pub fn FieldError<T: Clone + Send + Sync + 'static>(
 /// An error that belongs to no single field (or a form without fields).
 #[component]
 pub fn FormError<T: Clone + Send + Sync + 'static>(
-    result: Signal<Option<Result<T, ApiError>>>,
+    result: Signal<Option<Result<T, ServerError>>>,
 ) -> impl IntoView {
     let message = move || {
         result
             .get()
             .and_then(|r| r.err())
             .filter(|e| e.fields.is_empty())
-            .map(|e| e.message)
+            .map(|e| e.0.message)
     };
     view! {
         <Show when=move || message().is_some()>
@@ -46,7 +46,7 @@ pub fn FormError<T: Clone + Send + Sync + 'static>(
 
 /// A failed load, said plainly.
 #[component]
-pub fn LoadError(error: ApiError) -> impl IntoView {
+pub fn LoadError(#[prop(into)] error: ApiError) -> impl IntoView {
     view! { <div class="alert-error" role="alert">{error.message}</div> }
 }
 

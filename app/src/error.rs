@@ -1,195 +1,58 @@
-//! The error every Sigmic surface speaks: the `error` object of the API envelope, also the error
-//! type of the Console's server functions, so a rule's message reads the same everywhere.
+//! The contract's `ApiError` as the error of the Console's server functions. Leptos needs its
+//! own trait on that type, and the contract crate knows nothing of Leptos, so it is wrapped
+//! here; it reads as the `ApiError` inside.
 
-use std::collections::BTreeMap;
-use std::fmt;
+use std::ops::Deref;
 
 use serde::{Deserialize, Serialize};
 
-/// The wire codes of `API.md`. Adding one is a contract change.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum ErrorCode {
-    AuthRequired,
-    InvalidAuthFormat,
-    InvalidApiKey,
-    InvalidToken,
-    Forbidden,
-    OriginNotAllowed,
-    NotFound,
-    ValidationError,
-    PayloadTooLarge,
-    RateLimited,
-    MissingCredentials,
-    MissingEndUserId,
-    InvalidCredentials,
-    InvalidExpiresIn,
-    InvalidEnv,
-    JwtNotConfigured,
-    InternalError,
-    Unavailable,
-    /// (extension) The request does not fit the thing's current state: approving a call that
-    /// is not waiting, cancelling a finished task.
-    Conflict,
-}
+pub use protocol::error::{ApiError, ErrorCode, FieldErrors};
 
-impl ErrorCode {
-    pub fn http_status(self) -> u16 {
-        match self {
-            Self::AuthRequired
-            | Self::InvalidAuthFormat
-            | Self::InvalidApiKey
-            | Self::InvalidToken
-            | Self::InvalidCredentials => 401,
-            Self::Forbidden | Self::OriginNotAllowed => 403,
-            Self::NotFound => 404,
-            Self::ValidationError
-            | Self::MissingCredentials
-            | Self::MissingEndUserId
-            | Self::InvalidExpiresIn
-            | Self::InvalidEnv => 400,
-            Self::PayloadTooLarge => 413,
-            Self::RateLimited => 429,
-            Self::JwtNotConfigured => 501,
-            Self::InternalError => 500,
-            Self::Unavailable => 503,
-            Self::Conflict => 409,
-        }
-    }
-}
-
-/// `{code, message, fields?}`. `fields` names the request fields that were wrong, so forms can
-/// show each message next to its input.
+/// An `ApiError` crossing a server function.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
-pub struct ApiError {
-    pub code: ErrorCode,
-    pub message: String,
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub fields: BTreeMap<String, String>,
-    /// Seconds a rate-limited caller should wait; sent as `Retry-After`, not in the body.
-    #[serde(skip)]
-    pub retry_after_secs: Option<u64>,
-}
+#[serde(transparent)]
+pub struct ServerError(pub ApiError);
 
-impl ApiError {
-    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self {
-            code,
-            message: message.into(),
-            fields: BTreeMap::new(),
-            retry_after_secs: None,
-        }
-    }
+impl Deref for ServerError {
+    type Target = ApiError;
 
-    pub fn auth_required() -> Self {
-        Self::new(
-            ErrorCode::AuthRequired,
-            "Sign in, or send an API key as `Authorization: Bearer sigmic_…` or `X-API-Key`.",
-        )
-    }
-
-    pub fn forbidden(message: impl Into<String>) -> Self {
-        Self::new(ErrorCode::Forbidden, message)
-    }
-
-    pub fn not_found(what: &str) -> Self {
-        Self::new(ErrorCode::NotFound, format!("{what} not found."))
-    }
-
-    pub fn conflict(message: impl Into<String>) -> Self {
-        Self::new(ErrorCode::Conflict, message)
-    }
-
-    pub fn invalid_credentials() -> Self {
-        Self::new(
-            ErrorCode::InvalidCredentials,
-            "The email or password is incorrect.",
-        )
-    }
-
-    pub fn internal() -> Self {
-        Self::new(
-            ErrorCode::InternalError,
-            "Something went wrong on our side. It has been logged; please try again.",
-        )
-    }
-
-    /// One field was wrong.
-    pub fn field(field: &str, message: impl Into<String>) -> Self {
-        let message = message.into();
-        let mut err = Self::new(ErrorCode::ValidationError, message.clone());
-        err.fields.insert(field.to_owned(), message);
-        err
-    }
-
-    /// Several fields were wrong; the summary names them.
-    pub fn fields(fields: BTreeMap<String, String>) -> Self {
-        let summary = fields
-            .iter()
-            .map(|(k, v)| format!("{k}: {v}"))
-            .collect::<Vec<_>>()
-            .join(" ");
-        Self {
-            code: ErrorCode::ValidationError,
-            message: summary,
-            fields,
-            retry_after_secs: None,
-        }
-    }
-
-    pub fn field_message(&self, field: &str) -> Option<&str> {
-        self.fields.get(field).map(String::as_str)
+    fn deref(&self) -> &ApiError {
+        &self.0
     }
 }
 
-impl fmt::Display for ApiError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
+impl From<ApiError> for ServerError {
+    fn from(e: ApiError) -> Self {
+        Self(e)
     }
 }
 
-impl std::error::Error for ApiError {}
+impl From<ServerError> for ApiError {
+    fn from(e: ServerError) -> Self {
+        e.0
+    }
+}
 
-impl leptos::server_fn::error::FromServerFnError for ApiError {
+impl std::fmt::Display for ServerError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for ServerError {}
+
+impl leptos::server_fn::error::FromServerFnError for ServerError {
     type Encoder = leptos::server_fn::codec::JsonEncoding;
 
     fn from_server_fn_error(value: leptos::server_fn::error::ServerFnErrorErr) -> Self {
         use leptos::server_fn::error::ServerFnErrorErr as E;
-        match value {
-            E::Request(_) => Self::new(
+        Self(match value {
+            E::Request(_) => ApiError::new(
                 ErrorCode::Unavailable,
                 "Could not reach the server. Check your connection and try again.",
             ),
-            E::Args(m) | E::MissingArg(m) => Self::new(ErrorCode::ValidationError, m),
-            _ => Self::internal(),
-        }
-    }
-}
-
-/// Collects field errors while validating a form, so all of them are reported at once.
-#[derive(Debug, Default)]
-pub struct FieldErrors(BTreeMap<String, String>);
-
-impl FieldErrors {
-    pub fn add(&mut self, field: &str, message: impl Into<String>) {
-        self.0
-            .entry(field.to_owned())
-            .or_insert_with(|| message.into());
-    }
-
-    pub fn check(&mut self, ok: bool, field: &str, message: &str) {
-        if !ok {
-            self.add(field, message);
-        }
-    }
-
-    pub fn into_result(self) -> Result<(), ApiError> {
-        if self.0.is_empty() {
-            Ok(())
-        } else {
-            Err(ApiError::fields(self.0))
-        }
+            E::Args(m) | E::MissingArg(m) => ApiError::new(ErrorCode::ValidationError, m),
+            _ => ApiError::internal(),
+        })
     }
 }

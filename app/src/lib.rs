@@ -6,9 +6,7 @@
 pub mod api;
 #[cfg(feature = "ssr")]
 pub mod backend;
-pub mod chat;
 mod components;
-pub mod dto;
 pub mod error;
 mod pages;
 

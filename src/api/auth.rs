@@ -8,7 +8,7 @@ use crate::http::extract::{ApiJson, MaybeCaller};
 use crate::http::{ApiResult, AppState, Data, Done, Envelope, ErrorEnvelope};
 use crate::services::access::Caller;
 use crate::services::accounts::user_dto;
-use app::dto::{self, input};
+use protocol::{self as dto, input};
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct SignedIn {

@@ -2,36 +2,14 @@
 //! listed and searched, renamed, deleted. Handlers parse and call `TaskService`.
 
 use axum::extract::{Path, Query, State};
-use serde::Deserialize;
+use protocol::task::input::RenameConversation;
+use protocol::task::query::ConversationQuery;
+use protocol::task::{self as dto, Deleted};
 
-use super::tasks::Paged;
 use crate::error::ErrorResponse;
 use crate::http::extract::ApiJson;
-use crate::http::{ApiResult, AppState, Data, Envelope, ErrorEnvelope};
+use crate::http::{ApiResult, AppState, Data, Envelope, ErrorEnvelope, Paged};
 use crate::services::access::Caller;
-use crate::services::conversations::Deleted;
-use app::dto::task as dto;
-
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[serde(rename_all = "camelCase")]
-pub struct ListQuery {
-    /// For signed-in people: the project; their default project when unset. An API key
-    /// always answers for its own project.
-    pub project_id: Option<String>,
-    /// Keeps conversations whose title or first message contains this text, ignoring case;
-    /// `%` and `_` are taken literally. Trimmed; at most 200 characters.
-    pub q: Option<String>,
-    /// 1 to 100, default 50.
-    pub limit: Option<u64>,
-    pub offset: Option<u64>,
-}
-
-/// Body of `PATCH /api/v1/conversations/{id}`.
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-pub struct RenameConversation {
-    /// The new title: 1 to 200 characters once trimmed.
-    pub title: Option<String>,
-}
 
 /// (extension) The caller's own conversations in a project, newest activity first.
 ///
@@ -40,7 +18,7 @@ pub struct RenameConversation {
 /// `showInHistory` count, and a project admin, too, sees only their own here.
 #[utoipa::path(get, path = "/api/v1/conversations", tag = "conversations",
     security(("bearer" = []), ("apiKey" = []), ("session" = [])),
-    params(ListQuery),
+    params(ConversationQuery),
     responses(
         (status = 200, description = "(extension) Task items and `pagination`", body = Paged<dto::Task>),
         (status = 400, description = "VALIDATION_ERROR: `q` or `limit`", body = ErrorEnvelope),
@@ -49,7 +27,7 @@ pub struct RenameConversation {
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
-    Query(q): Query<ListQuery>,
+    Query(q): Query<ConversationQuery>,
 ) -> Result<axum::Json<Paged<dto::Task>>, ErrorResponse> {
     let (data, pagination) = state
         .tasks

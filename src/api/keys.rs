@@ -3,7 +3,7 @@ use axum::extract::{Path, State};
 use crate::http::extract::ApiJson;
 use crate::http::{ApiResult, AppState, Data, Done, Envelope, ErrorEnvelope};
 use crate::services::access::Caller;
-use app::dto::{self, input};
+use protocol::{self as dto, input};
 
 /// The project's API keys (never their values).
 #[utoipa::path(get, path = "/api/v1/projects/{projectId}/api-keys", tag = "api-keys",

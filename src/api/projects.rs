@@ -3,7 +3,7 @@ use axum::extract::{Path, State};
 use crate::http::extract::ApiJson;
 use crate::http::{ApiResult, AppState, Data, Done, Envelope, ErrorEnvelope};
 use crate::services::access::Caller;
-use app::dto::{self, input};
+use protocol::{self as dto, input};
 
 /// Projects the caller can reach (an API key: its own).
 #[utoipa::path(get, path = "/api/v1/projects", tag = "projects",

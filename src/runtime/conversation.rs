@@ -4,25 +4,17 @@
 
 use std::collections::HashMap;
 
-use app::dto::task::{
+use protocol::task::{
     AttachedFile, HistoryMessage, MessageRole, PendingApproval, TaskOutput, Thought, ToolCallView,
 };
 use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder};
 use serde_json::Value;
 
 use crate::llm::{self, Part, Role};
-use crate::services::ts;
+use crate::rfc3339::ts;
 use crate::store::entities::{task_message, task_tool_call};
 
-pub use app::dto::task::CallStatus;
-
-/// The status people see: approval is internal bookkeeping.
-fn public_status(status: CallStatus) -> &'static str {
-    match status {
-        CallStatus::Approved => "pending",
-        other => other.as_str(),
-    }
-}
+pub use protocol::task::CallStatus;
 
 #[derive(Debug, Clone)]
 pub struct StoredCall {
@@ -52,7 +44,7 @@ impl StoredCall {
         ToolCallView {
             call_id: self.call_id.clone(),
             tool_name: self.tool_name.clone(),
-            status: public_status(self.status).to_owned(),
+            status: self.status.public(),
             args: self.args.clone(),
             output: self.output.clone(),
         }

@@ -4,10 +4,7 @@
 
 pub mod agent;
 pub mod conversation;
-pub mod events;
-pub mod hub;
 mod prompt;
-pub mod queue;
 pub mod stream;
 
 use std::collections::{BTreeMap, HashMap};
@@ -15,20 +12,16 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, DbErr, EntityTrait, QueryFilter, QuerySelect};
 use tokio::sync::{Notify, Semaphore};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
+use crate::ledger::{Claim, Ledger, LedgerError, Renewal};
 use crate::llm::Providers;
 use crate::sandbox::manager::SandboxManager;
 use crate::store::Db;
-use crate::store::entities::{TaskStatus, task, task_tool_call};
 use crate::web::Web;
 use agent::{Outcome, Run};
-use hub::Hub;
-use queue::{Claim, Renewal};
 
 /// A run in progress on this process.
 struct Running {
@@ -40,9 +33,8 @@ struct Running {
 }
 
 pub struct Runtime {
-    db: Db,
+    ledger: Arc<Ledger>,
     config: Arc<Config>,
-    hub: Arc<Hub>,
     sandboxes: Arc<SandboxManager>,
     providers: Providers,
     web: Arc<Web>,
@@ -71,9 +63,8 @@ impl Runtime {
     ) -> Arc<Self> {
         Arc::new(Self {
             slots: Arc::new(Semaphore::new(config.tasks.max_concurrent.max(1))),
-            db,
+            ledger: Arc::new(Ledger::new(db)),
             config,
-            hub: Arc::new(Hub::new()),
             sandboxes,
             providers,
             web,
@@ -87,15 +78,16 @@ impl Runtime {
     }
 
     pub fn db(&self) -> &Db {
-        &self.db
+        self.ledger.db()
+    }
+
+    /// The one writer of tasks and their events.
+    pub fn ledger(&self) -> &Arc<Ledger> {
+        &self.ledger
     }
 
     pub fn config(&self) -> &Config {
         &self.config
-    }
-
-    pub fn hub(&self) -> &Arc<Hub> {
-        &self.hub
     }
 
     pub fn sandboxes(&self) -> &Arc<SandboxManager> {
@@ -169,22 +161,12 @@ impl Runtime {
             .unwrap_or(false)
     }
 
-    async fn call_ids(&self, task_id: &str) -> Result<Vec<String>, DbErr> {
-        task_tool_call::Entity::find()
-            .select_only()
-            .column(task_tool_call::Column::CallId)
-            .filter(task_tool_call::Column::TaskId.eq(task_id))
-            .into_tuple()
-            .all(&self.db)
-            .await
-    }
-
     /// Starts the worker loop and the event watcher.
     pub fn start(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
         {
             let me = Arc::clone(self);
             tokio::spawn(async move {
-                match queue::reclaim_own(&me.db, &me.node).await {
+                match me.ledger.reclaim_own(&me.node).await {
                     Ok(0) => {}
                     Ok(n) => {
                         tracing::info!("taking back {n} task(s) this node held when it stopped");
@@ -195,8 +177,8 @@ impl Runtime {
             });
         }
         let watcher = {
-            let hub = Arc::clone(&self.hub);
-            let db = self.db.clone();
+            let hub = Arc::clone(self.ledger.hub());
+            let db = self.ledger.db().clone();
             tokio::spawn(hub.watch_store(db, Duration::from_secs(1)))
         };
         let me = Arc::clone(self);
@@ -223,13 +205,16 @@ impl Runtime {
         }
     }
 
-    async fn claim_some(self: &Arc<Self>) -> Result<(), DbErr> {
+    async fn claim_some(self: &Arc<Self>) -> Result<(), LedgerError> {
         let free = self.slots.available_permits();
         if free == 0 {
             return Ok(());
         }
         let lease = lease(&self.config);
-        let candidates = queue::candidates(&self.db, u64::try_from(free * 2).unwrap_or(32)).await?;
+        let candidates = self
+            .ledger
+            .candidates(u64::try_from(free * 2).unwrap_or(32))
+            .await?;
         for (task_id, epoch) in candidates {
             if self.stopping.load(Ordering::SeqCst) || self.is_running_here(&task_id) {
                 continue;
@@ -237,7 +222,11 @@ impl Runtime {
             let Ok(permit) = Arc::clone(&self.slots).try_acquire_owned() else {
                 return Ok(());
             };
-            match queue::claim(&self.db, &task_id, epoch, &self.node, lease).await? {
+            match self
+                .ledger
+                .claim(&task_id, epoch, &self.node, lease)
+                .await?
+            {
                 Some(claim) => self.spawn_run(claim, permit),
                 None => drop(permit),
             }
@@ -276,17 +265,17 @@ impl Runtime {
                     }
                 }
                 Some(Ok(Outcome::Drained)) => {
-                    if let Err(e) = queue::release(&me.db, &claim).await {
+                    if let Err(e) = me.ledger.release(&claim).await {
                         tracing::warn!(task = %claim.task_id, error = %e, "cannot release the task");
                     }
                 }
                 Some(Ok(_)) => {}
-                Some(Err(agent::RunError::Log(events::LogError::Fenced))) => {
+                Some(Err(agent::RunError::Ledger(LedgerError::Fenced))) => {
                     tracing::info!(task = %claim.task_id, "the task was taken over or cancelled; this run stopped");
                 }
                 Some(Err(e)) => {
                     tracing::error!(task = %claim.task_id, error = %e, "the task's run failed");
-                    if let Err(e) = me.fail_internal(&claim).await {
+                    if let Err(e) = me.ledger.fail_internal(&claim).await {
                         tracing::error!(task = %claim.task_id, error = %e, "cannot mark the task failed");
                     }
                 }
@@ -309,11 +298,12 @@ impl Runtime {
             tokio::time::sleep(Duration::from_millis(500)).await;
             let held = if last_renew.elapsed() >= renew_every {
                 last_renew = tokio::time::Instant::now();
-                queue::renew(&self.db, &claim, &self.node, lease)
+                self.ledger
+                    .renew(&claim, &self.node, lease)
                     .await
                     .map(|r| r == Renewal::Held)
             } else {
-                queue::still_held(&self.db, &claim).await
+                self.ledger.still_held(&claim).await
             };
             match held {
                 Ok(true) => {}
@@ -326,36 +316,6 @@ impl Runtime {
                 }
             }
         }
-    }
-
-    async fn fail_internal(&self, claim: &Claim) -> Result<(), events::LogError> {
-        let res = task::Entity::update_many()
-            .col_expr(task::Column::Status, Expr::value(TaskStatus::Failed))
-            .col_expr(
-                task::Column::Error,
-                Expr::value("An internal error stopped this task. It has been logged; send a follow-up to try again."),
-            )
-            .col_expr(task::Column::CompletedAt, Expr::value(chrono::Utc::now()))
-            .col_expr(task::Column::WorkerId, Expr::value(Option::<String>::None))
-            .col_expr(task::Column::LeaseUntil, Expr::value(Option::<chrono::DateTime<chrono::Utc>>::None))
-            .filter(task::Column::Id.eq(&claim.task_id))
-            .filter(task::Column::LeaseEpoch.eq(claim.epoch))
-            .exec(&self.db)
-            .await?;
-        if res.rows_affected == 1 {
-            events::append(
-                &self.db,
-                &self.hub,
-                &claim.task_id,
-                events::Writer::Api,
-                vec![app::dto::task::StreamEvent::Error(app::dto::task::ErrorEvent {
-                    code: "INTERNAL_ERROR".to_owned(),
-                    message: "An internal error stopped this task. It has been logged; send a follow-up to try again.".to_owned(),
-                })],
-            )
-            .await?;
-        }
-        Ok(())
     }
 
     /// Graceful stop: no new work; running tasks finish the step they are in (up to
@@ -384,7 +344,7 @@ impl Runtime {
         for (_, abort, claim) in runs {
             if self.is_running_here(&claim.task_id) {
                 abort.cancel();
-                if let Err(e) = queue::release(&self.db, &claim).await {
+                if let Err(e) = self.ledger.release(&claim).await {
                     tracing::warn!(task = %claim.task_id, error = %e, "cannot release the task");
                 }
             }
@@ -394,16 +354,4 @@ impl Runtime {
 
 fn lease(config: &Config) -> chrono::Duration {
     chrono::Duration::seconds(i64::try_from(Ord::max(config.tasks.lease_secs, 2)).unwrap_or(30))
-}
-
-/// Puts a task that waited for a person back in the queue once the call it waits on was
-/// decided.
-pub async fn requeue_after_decision(db: &Db, task_id: &str) -> Result<(), DbErr> {
-    task::Entity::update_many()
-        .col_expr(task::Column::Status, Expr::value(TaskStatus::Running))
-        .filter(task::Column::Id.eq(task_id))
-        .filter(task::Column::Status.eq(TaskStatus::AwaitingApproval))
-        .exec(db)
-        .await?;
-    Ok(())
 }

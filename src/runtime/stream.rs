@@ -7,15 +7,15 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use app::dto::task::{HistoryDone, StreamEvent};
 use futures_util::Stream;
+use protocol::stream::{HistoryDone, StreamEvent};
 use sea_orm::EntityTrait;
 use tokio::sync::broadcast;
 use tokio::sync::broadcast::error::RecvError;
 
 use super::Runtime;
 use super::conversation::{Conversation, history_message};
-use super::events::{self, Logged};
+use crate::ledger::{Logged, read_after};
 use crate::store::entities::task;
 
 /// One frame of the stream.
@@ -75,7 +75,7 @@ pub fn frames(
     task_id: String,
     after: Option<i64>,
 ) -> impl Stream<Item = Frame> + Send + 'static {
-    let rx = rt.hub().subscribe(&task_id);
+    let rx = rt.ledger().hub().subscribe(&task_id);
     let state = State {
         rt,
         task_id,
@@ -183,7 +183,7 @@ impl State {
             return Ok(());
         };
         let active = row.status.is_active();
-        let page = events::read_after(self.rt.db(), &self.task_id, self.last, PAGE).await?;
+        let page = read_after(self.rt.db(), &self.task_id, self.last, PAGE).await?;
         self.more = page.len() as u64 == PAGE;
         for l in &page {
             self.push(l);
@@ -232,7 +232,7 @@ impl State {
             }
             Err(RecvError::Lagged(_)) => self.read_store().await,
             Err(RecvError::Closed) => {
-                self.rx = self.rt.hub().subscribe(&self.task_id);
+                self.rx = self.rt.ledger().hub().subscribe(&self.task_id);
                 self.read_store().await
             }
         }

@@ -11,9 +11,9 @@ use std::os::unix::fs::PermissionsExt;
 
 use super::bwrap::{BwrapSandbox, Launch, Limits, TaskEnv};
 use super::cgroup::{self, Cgroup};
-use super::ownership::Owner;
 use super::{Command, Sandbox, SandboxError};
 use crate::config::SandboxConfig;
+use crate::workspace::Owner;
 
 /// What a task's sandbox looks like.
 #[derive(Debug, Clone, Default)]
@@ -177,7 +177,7 @@ impl SandboxManager {
     }
 
     fn fresh(&self, slot: &str, network: bool) -> Result<Arc<BwrapSandbox>, SandboxError> {
-        let name = format!("{}-{}", safe_name(slot)?, crate::services::new_id());
+        let name = format!("{}-{}", safe_name(slot)?, crate::ids::new_id());
         let dir = self.pool_dir.join(&name);
         std::fs::create_dir_all(&dir)?;
         Ok(Arc::new(BwrapSandbox::new(

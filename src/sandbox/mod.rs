@@ -11,9 +11,8 @@
 pub mod bwrap;
 pub mod cgroup;
 pub mod manager;
-pub mod ownership;
+pub mod messages;
 pub mod policy;
-pub mod protocol;
 pub mod redact;
 pub mod supervisor;
 

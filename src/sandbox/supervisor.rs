@@ -16,8 +16,8 @@ use nix::sys::signal::{Signal, killpg};
 use nix::sys::wait::{WaitStatus, waitpid};
 use nix::unistd::Pid;
 
+use super::messages::{Ready, Request, Response};
 use super::policy;
-use super::protocol::{Ready, Request, Response};
 
 pub struct Options {
     pub network: bool,

@@ -14,8 +14,8 @@ use super::{Services, new_id, validate};
 use crate::error::{ApiError, Error, ErrorCode, Result};
 use crate::secrets;
 use crate::store::entities::{Role, invitation, org_member, organization, project, session, user};
-use app::dto;
-use app::error::FieldErrors;
+use protocol as dto;
+use protocol::error::FieldErrors;
 
 /// A person as the API shows them.
 pub fn user_dto(u: &user::Model) -> dto::User {
@@ -35,8 +35,8 @@ pub struct NewUser {
     pub invitation_token: Option<String>,
 }
 
-impl From<app::dto::input::Signup> for NewUser {
-    fn from(i: app::dto::input::Signup) -> Self {
+impl From<protocol::input::Signup> for NewUser {
+    fn from(i: protocol::input::Signup) -> Self {
         Self {
             email: i.email,
             username: i.username.filter(|u| !u.trim().is_empty()),

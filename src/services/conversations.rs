@@ -5,15 +5,17 @@
 
 use std::time::Duration;
 
+use protocol::envelope::Pagination;
+use protocol::task::{self as dto, Deleted};
 use sea_orm::sea_query::{BinOper, Expr, ExprTrait, Func};
-use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, TransactionTrait};
+use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter};
 
 use super::access::{Actor, Caller, ProjectScope};
-use super::tasks::{TaskService, dto_pagination::Pagination};
+use super::tasks::TaskService;
 use super::validate;
 use crate::error::{ApiError, Error, ErrorCode, Result};
-use crate::store::entities::{task, task_event, task_message, task_tool_call};
-use app::dto::task as dto;
+use crate::ledger::LedgerError;
+use crate::store::entities::task;
 
 /// Longest search text (characters, after trimming).
 pub const QUERY_MAX_CHARS: usize = 200;
@@ -22,13 +24,6 @@ pub const TITLE_MAX_CHARS: usize = 200;
 /// How long a delete waits for this process's run of the task to wind down before its files
 /// go, so no step of it writes into a removed workspace.
 const RUN_END_WAIT: Duration = Duration::from_secs(10);
-
-/// The answer of a delete.
-#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
-pub struct Deleted {
-    /// `"Conversation deleted"`
-    pub message: String,
-}
 
 impl TaskService {
     /// The caller's own conversations in a project, in their scope: a person's are the tasks
@@ -136,38 +131,15 @@ impl TaskService {
                 Err(e) => return Err(e),
             }
         }
-        let id = row.id.clone();
-        let own = Self::own(&scope);
-        self.db()
-            .transaction::<_, (), Error>(move |txn| {
-                Box::pin(async move {
-                    // The task first, under the ownership rule: nothing goes unless it is the
-                    // caller's. Its rows then go with it (cascades, where the database
-                    // enforces them; explicitly otherwise).
-                    let res = task::Entity::delete_many()
-                        .filter(task::Column::Id.eq(id.as_str()))
-                        .filter(own)
-                        .exec(txn)
-                        .await?;
-                    if res.rows_affected == 0 {
-                        return Err(ApiError::not_found("Conversation").into());
-                    }
-                    task_event::Entity::delete_many()
-                        .filter(task_event::Column::TaskId.eq(id.as_str()))
-                        .exec(txn)
-                        .await?;
-                    task_tool_call::Entity::delete_many()
-                        .filter(task_tool_call::Column::TaskId.eq(id.as_str()))
-                        .exec(txn)
-                        .await?;
-                    task_message::Entity::delete_many()
-                        .filter(task_message::Column::TaskId.eq(id.as_str()))
-                        .exec(txn)
-                        .await?;
-                    Ok(())
-                })
-            })
-            .await?;
+        match self
+            .runtime()
+            .ledger()
+            .delete(&row.id, Self::own(&scope))
+            .await
+        {
+            Err(LedgerError::NotFound) => return Err(ApiError::not_found("Conversation").into()),
+            other => other?,
+        }
         // No worker can claim it now. A run of this process that started before the row went
         // (a follow-up raced the cancel) is ended too, and its end awaited, so nothing writes
         // into the workspace once it is removed.

@@ -9,7 +9,7 @@ use super::{Services, new_id, ts, validate};
 use crate::error::{ApiError, Result};
 use crate::secrets;
 use crate::store::entities::{Role, api_key, user};
-use app::dto;
+use protocol as dto;
 
 impl Services {
     pub async fn api_keys(&self, caller: &Caller, project_id: &str) -> Result<Vec<dto::ApiKey>> {

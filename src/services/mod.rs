@@ -14,8 +14,6 @@ mod validate;
 
 use std::sync::Arc;
 
-use chrono::{DateTime, SecondsFormat, Utc};
-
 use crate::config::Config;
 use crate::store::Db;
 
@@ -59,10 +57,6 @@ impl Services {
     }
 }
 
-pub fn new_id() -> String {
-    uuid::Uuid::now_v7().to_string()
-}
+pub use crate::ids::new_id;
 
-pub(crate) fn ts(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Secs, true)
-}
+pub(crate) use crate::rfc3339::ts;

@@ -14,7 +14,7 @@ use crate::secrets;
 use crate::store::entities::{
     Role, api_key, invitation, org_member, organization, project, project_member, session, user,
 };
-use app::dto;
+use protocol as dto;
 
 const LAST_ADMIN: &str =
     "An organization needs at least one admin. Make someone else an admin first.";

@@ -10,7 +10,7 @@ use super::access::{Caller, ProjectScope};
 use super::{Services, new_id, ts, validate};
 use crate::error::{ApiError, Error, Result};
 use crate::store::entities::{Role, api_key, org_member, project, project_member, user};
-use app::dto;
+use protocol as dto;
 
 fn project_dto(p: project::Model, role: Role) -> dto::Project {
     dto::Project {

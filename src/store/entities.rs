@@ -13,7 +13,7 @@ pub enum Role {
     Member,
 }
 
-impl From<Role> for app::dto::Role {
+impl From<Role> for protocol::Role {
     fn from(r: Role) -> Self {
         match r {
             Role::Admin => Self::Admin,
@@ -22,11 +22,11 @@ impl From<Role> for app::dto::Role {
     }
 }
 
-impl From<app::dto::Role> for Role {
-    fn from(r: app::dto::Role) -> Self {
+impl From<protocol::Role> for Role {
+    fn from(r: protocol::Role) -> Self {
         match r {
-            app::dto::Role::Admin => Self::Admin,
-            app::dto::Role::Member => Self::Member,
+            protocol::Role::Admin => Self::Admin,
+            protocol::Role::Member => Self::Member,
         }
     }
 }

@@ -3,7 +3,9 @@
 use std::ops::ControlFlow;
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+pub use protocol::task::{Artifact, ArtifactCategory as Category};
+
+use crate::rfc3339::ts_precise;
 
 use super::walk::walk;
 use super::{RelPath, Workspace, WorkspaceError};
@@ -12,27 +14,6 @@ use super::{RelPath, Workspace, WorkspaceError};
 pub const MAX_ARTIFACTS: usize = 5000;
 /// Entries visited at most while listing (directories included).
 const MAX_ARTIFACT_WALK: usize = 200_000;
-
-/// A coarse kind of file, for icons and filters in a UI. Decided by the file's extension (its
-/// MIME type first, then a list of source-code and data extensions):
-/// - `image`: `image/*` (png, jpg, gif, svg, webp, …)
-/// - `media`: `audio/*` and `video/*`
-/// - `document`: pdf, office and OpenDocument text/slides, markdown, plain text, rtf, epub
-/// - `data`: csv, tsv, json, jsonl, xml, yaml, toml, parquet, spreadsheets, sqlite, …
-/// - `code`: source files (rs, py, js, ts, go, c, java, sh, html, css, sql, ipynb, …)
-/// - `archive`: zip, tar, gz, tgz, bz2, xz, zst, 7z, rar
-/// - `other`: everything else
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum Category {
-    Document,
-    Image,
-    Media,
-    Code,
-    Data,
-    Archive,
-    Other,
-}
 
 const DOCUMENT: &[&str] = &[
     "pdf", "doc", "docx", "odt", "rtf", "txt", "md", "markdown", "rst", "tex", "ppt", "pptx",
@@ -115,45 +96,39 @@ const ARCHIVE: &[&str] = &[
     "zip", "tar", "gz", "tgz", "bz2", "tbz2", "xz", "txz", "zst", "7z", "rar", "lz4", "jar", "whl",
 ];
 
-impl Category {
-    pub fn of(name: &str) -> Self {
-        let lower = name.to_ascii_lowercase();
-        let ext = match lower.rsplit_once('.') {
-            Some((_, ext)) => ext,
-            // Extension-less files named for their role (`Makefile`, `Dockerfile`).
-            None => lower.as_str(),
-        };
-        let mime = mime_guess::from_ext(ext).first();
-        let top = mime.as_ref().map(|m| m.type_().as_str().to_owned());
-        if CODE.contains(&ext) {
-            Self::Code
-        } else if DATA.contains(&ext) {
-            Self::Data
-        } else if DOCUMENT.contains(&ext) {
-            Self::Document
-        } else if ARCHIVE.contains(&ext) {
-            Self::Archive
-        } else if top.as_deref() == Some("image") {
-            Self::Image
-        } else if matches!(top.as_deref(), Some("audio" | "video")) {
-            Self::Media
-        } else {
-            Self::Other
-        }
+/// A coarse kind of file, for icons and filters in a UI. Decided by the file's extension (its
+/// MIME type first, then a list of source-code and data extensions):
+/// - `image`: `image/*` (png, jpg, gif, svg, webp, …)
+/// - `media`: `audio/*` and `video/*`
+/// - `document`: pdf, office and OpenDocument text/slides, markdown, plain text, rtf, epub
+/// - `data`: csv, tsv, json, jsonl, xml, yaml, toml, parquet, spreadsheets, sqlite, …
+/// - `code`: source files (rs, py, js, ts, go, c, java, sh, html, css, sql, ipynb, …)
+/// - `archive`: zip, tar, gz, tgz, bz2, xz, zst, 7z, rar
+/// - `other`: everything else
+pub fn category_of(name: &str) -> Category {
+    let lower = name.to_ascii_lowercase();
+    let ext = match lower.rsplit_once('.') {
+        Some((_, ext)) => ext,
+        // Extension-less files named for their role (`Makefile`, `Dockerfile`).
+        None => lower.as_str(),
+    };
+    let mime = mime_guess::from_ext(ext).first();
+    let top = mime.as_ref().map(|m| m.type_().as_str().to_owned());
+    if CODE.contains(&ext) {
+        Category::Code
+    } else if DATA.contains(&ext) {
+        Category::Data
+    } else if DOCUMENT.contains(&ext) {
+        Category::Document
+    } else if ARCHIVE.contains(&ext) {
+        Category::Archive
+    } else if top.as_deref() == Some("image") {
+        Category::Image
+    } else if matches!(top.as_deref(), Some("audio" | "video")) {
+        Category::Media
+    } else {
+        Category::Other
     }
-}
-
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct Artifact {
-    /// The file's name (last path component).
-    pub name: String,
-    /// Relative to the workspace root, `/`-separated: what `open_artifact` takes back.
-    pub path: String,
-    pub size: u64,
-    pub mime_type: String,
-    pub category: Category,
-    pub modified_at: Option<DateTime<Utc>>,
 }
 
 /// An opened artifact, ready to stream. The file was opened beneath the workspace and checked
@@ -191,11 +166,11 @@ impl Workspace {
                 path: v.rel.slash(),
                 size: meta.len(),
                 mime_type: mime_of(v.rel.as_path()),
-                category: Category::of(v.name),
+                category: category_of(v.name),
                 modified_at: meta
                     .modified()
                     .ok()
-                    .map(|t| DateTime::<Utc>::from(t.into_std())),
+                    .map(|t| ts_precise(DateTime::<Utc>::from(t.into_std()))),
             });
             if out.len() >= MAX_ARTIFACTS {
                 ControlFlow::Break(())

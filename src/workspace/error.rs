@@ -2,7 +2,7 @@
 //! once — a model that called a tool and a person calling the API — so each one says what was
 //! wrong and what to do instead.
 
-use app::error::{ApiError, ErrorCode};
+use protocol::error::{ApiError, ErrorCode};
 
 #[derive(Debug, thiserror::Error)]
 pub enum WorkspaceError {
@@ -117,4 +117,119 @@ impl WorkspaceError {
 fn is_escape(e: &std::io::Error) -> bool {
     e.get_ref()
         .is_some_and(|inner| inner.to_string().contains("outside of the filesystem"))
+}
+
+/// Why an upload was refused. Sizes over a limit (a file, a zip's extracted total) are
+/// PAYLOAD_TOO_LARGE; everything else the caller sent wrong (too many files or entries, names,
+/// escaping, linked, special or encrypted entries, a broken archive) is VALIDATION_ERROR on
+/// `files`.
+#[derive(Debug, thiserror::Error)]
+pub enum UploadError {
+    #[error(
+        "At most {limit} files can be uploaded at once; `{name}` would be file number {number}."
+    )]
+    TooManyFiles {
+        name: String,
+        number: usize,
+        limit: usize,
+    },
+    #[error("`{name}` is larger than the limit of {} per file.", human(*limit))]
+    FileTooLarge { name: String, limit: u64 },
+    #[error("`{name}` is not an acceptable file name: {reason}.")]
+    BadName { name: String, reason: &'static str },
+    #[error("`{path}` appears twice in this upload.")]
+    Duplicate { path: String },
+    #[error("`{path}` cannot be placed in uploads/: a file and a folder of that name collide.")]
+    Conflict { path: String },
+    #[error("The upload of `{name}` was interrupted: {message}")]
+    Interrupted { name: String, message: String },
+    #[error("`{name}` is not a readable zip archive: {reason}")]
+    ZipInvalid { name: String, reason: String },
+    #[error(
+        "`{name}` holds the entry `{entry}`, whose path leads outside the folder it is extracted to (an absolute path or `..`); the archive was refused."
+    )]
+    ZipEscape { name: String, entry: String },
+    #[error("`{name}` holds the symbolic link `{entry}`; archives with links are refused.")]
+    ZipLink { name: String, entry: String },
+    #[error(
+        "`{name}` holds `{entry}`, which is not a regular file or folder (a device, pipe or socket); the archive was refused."
+    )]
+    ZipSpecial { name: String, entry: String },
+    #[error("`{name}` holds the encrypted entry `{entry}`; encrypted archives are not accepted.")]
+    ZipEncrypted { name: String, entry: String },
+    #[error(
+        "`{name}` holds `{entry}`, compressed with {method}; only stored and deflated entries are supported."
+    )]
+    ZipUnsupported {
+        name: String,
+        entry: String,
+        method: String,
+    },
+    #[error("`{name}` has {entries} entries; at most {limit} are extracted from one archive.")]
+    ZipTooManyEntries {
+        name: String,
+        entries: usize,
+        limit: usize,
+    },
+    #[error("`{name}` extracts to more than {}, the limit for one archive.", human(*limit))]
+    ZipTooLarge { name: String, limit: u64 },
+    #[error("This upload was already refused; start a new one.")]
+    Aborted,
+    #[error(transparent)]
+    Workspace(#[from] WorkspaceError),
+    #[error("cannot {action}: {source}")]
+    Io {
+        action: &'static str,
+        source: std::io::Error,
+    },
+}
+
+impl UploadError {
+    pub(crate) fn io(action: &'static str, source: std::io::Error) -> Self {
+        Self::Io { action, source }
+    }
+
+    /// An error creating a staged file or folder: a name clash is the caller's (duplicate or
+    /// file/folder collision), anything else is ours.
+    pub(crate) fn place(path: &str, e: std::io::Error) -> Self {
+        use std::io::ErrorKind;
+        match e.kind() {
+            ErrorKind::AlreadyExists => Self::Duplicate {
+                path: path.to_owned(),
+            },
+            ErrorKind::NotADirectory | ErrorKind::IsADirectory => Self::Conflict {
+                path: path.to_owned(),
+            },
+            _ => Self::io("stage an uploaded file", e),
+        }
+    }
+
+    pub fn to_api_error(&self) -> ApiError {
+        match self {
+            Self::FileTooLarge { .. } | Self::ZipTooLarge { .. } => {
+                let mut e = ApiError::new(ErrorCode::PayloadTooLarge, self.to_string());
+                e.fields.insert("files".to_owned(), self.to_string());
+                e
+            }
+            Self::Workspace(inner) => inner.to_api_error(),
+            Self::Io { .. } => {
+                tracing::error!(error = %self, "upload failed");
+                ApiError::internal()
+            }
+            _ => ApiError::field("files", self.to_string()),
+        }
+    }
+}
+
+/// `52428800` → `50 MB`; exact byte counts when not a whole number of units.
+fn human(bytes: u64) -> String {
+    const MB: u64 = 1024 * 1024;
+    const KB: u64 = 1024;
+    if bytes >= MB && bytes.is_multiple_of(MB) {
+        format!("{} MB", bytes / MB)
+    } else if bytes >= KB && bytes.is_multiple_of(KB) {
+        format!("{} KB", bytes / KB)
+    } else {
+        format!("{bytes} bytes")
+    }
 }

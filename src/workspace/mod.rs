@@ -11,6 +11,8 @@
 mod artifacts;
 mod error;
 mod files;
+mod names;
+mod owner;
 mod path;
 mod search;
 mod unzip;
@@ -22,14 +24,13 @@ use std::sync::Arc;
 
 use cap_std::fs::{Dir, File, Metadata, OpenOptions, OpenOptionsExt};
 
-pub use artifacts::{Artifact, ArtifactDownload, Category};
-pub use error::WorkspaceError;
+pub use artifacts::{Artifact, ArtifactDownload, Category, category_of};
+pub use error::{UploadError, WorkspaceError};
 pub use files::{DirEntryInfo, EntryKind, Listing, ReadOutcome, TextSlice, WriteOutcome};
+pub use owner::Owner;
 pub use path::{MOUNT, RelPath};
 pub use search::{GlobMatches, SearchMatch, SearchMatches};
-pub use uploads::{UploadBatch, UploadError, UploadedFile};
-
-use crate::sandbox::ownership::Owner;
+pub use uploads::{UploadBatch, UploadedFile};
 
 /// A workspace directory, opened once. Cheap to clone (the directory handle is shared).
 #[derive(Clone)]

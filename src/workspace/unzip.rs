@@ -9,8 +9,8 @@ use std::path::{Component, Path};
 use cap_std::fs::{Dir, OpenOptions, OpenOptionsExt};
 use zip::{CompressionMethod, ZipArchive};
 
-use super::RelPath;
-use super::uploads::{UploadError, check_name_lengths};
+use super::names::check_name_lengths;
+use super::{RelPath, UploadError};
 
 const S_IFMT: u32 = 0o170_000;
 const S_IFREG: u32 = 0o100_000;

@@ -2,137 +2,22 @@
 //! staging directory outside the workspace — streamed there chunk by chunk, zips extracted
 //! there — and moved into `uploads/` only when every file passed. Any refusal removes the
 //! staging directory, so a rejected upload leaves nothing behind in the workspace or beside it.
-//!
-//! Error codes: sizes over a limit (a file, a zip's extracted total) are PAYLOAD_TOO_LARGE;
-//! everything else the caller sent wrong (too many files or entries, names, escaping,
-//! linked, special or encrypted entries, a broken archive) is VALIDATION_ERROR on `files`.
 
 use std::path::PathBuf;
 
-use app::error::{ApiError, ErrorCode};
 use bytes::Bytes;
 use cap_std::fs::{Dir, OpenOptions, OpenOptionsExt};
 use futures_util::{Stream, StreamExt};
 use serde::Serialize;
 use tokio::io::AsyncWriteExt;
 
+use super::names::upload_path;
 use super::unzip::{ZipLimits, extract};
-use super::{RelPath, Workspace, WorkspaceError};
+use super::{RelPath, UploadError, Workspace, WorkspaceError};
 use crate::config::UploadsConfig;
 
 /// The workspace folder uploads land in.
 pub const UPLOADS_DIR: &str = "uploads";
-
-#[derive(Debug, thiserror::Error)]
-pub enum UploadError {
-    #[error(
-        "At most {limit} files can be uploaded at once; `{name}` would be file number {number}."
-    )]
-    TooManyFiles {
-        name: String,
-        number: usize,
-        limit: usize,
-    },
-    #[error("`{name}` is larger than the limit of {} per file.", human(*limit))]
-    FileTooLarge { name: String, limit: u64 },
-    #[error("`{name}` is not an acceptable file name: {reason}.")]
-    BadName { name: String, reason: &'static str },
-    #[error("`{path}` appears twice in this upload.")]
-    Duplicate { path: String },
-    #[error("`{path}` cannot be placed in uploads/: a file and a folder of that name collide.")]
-    Conflict { path: String },
-    #[error("The upload of `{name}` was interrupted: {message}")]
-    Interrupted { name: String, message: String },
-    #[error("`{name}` is not a readable zip archive: {reason}")]
-    ZipInvalid { name: String, reason: String },
-    #[error(
-        "`{name}` holds the entry `{entry}`, whose path leads outside the folder it is extracted to (an absolute path or `..`); the archive was refused."
-    )]
-    ZipEscape { name: String, entry: String },
-    #[error("`{name}` holds the symbolic link `{entry}`; archives with links are refused.")]
-    ZipLink { name: String, entry: String },
-    #[error(
-        "`{name}` holds `{entry}`, which is not a regular file or folder (a device, pipe or socket); the archive was refused."
-    )]
-    ZipSpecial { name: String, entry: String },
-    #[error("`{name}` holds the encrypted entry `{entry}`; encrypted archives are not accepted.")]
-    ZipEncrypted { name: String, entry: String },
-    #[error(
-        "`{name}` holds `{entry}`, compressed with {method}; only stored and deflated entries are supported."
-    )]
-    ZipUnsupported {
-        name: String,
-        entry: String,
-        method: String,
-    },
-    #[error("`{name}` has {entries} entries; at most {limit} are extracted from one archive.")]
-    ZipTooManyEntries {
-        name: String,
-        entries: usize,
-        limit: usize,
-    },
-    #[error("`{name}` extracts to more than {}, the limit for one archive.", human(*limit))]
-    ZipTooLarge { name: String, limit: u64 },
-    #[error("This upload was already refused; start a new one.")]
-    Aborted,
-    #[error(transparent)]
-    Workspace(#[from] WorkspaceError),
-    #[error("cannot {action}: {source}")]
-    Io {
-        action: &'static str,
-        source: std::io::Error,
-    },
-}
-
-impl UploadError {
-    pub(crate) fn io(action: &'static str, source: std::io::Error) -> Self {
-        Self::Io { action, source }
-    }
-
-    /// An error creating a staged file or folder: a name clash is the caller's (duplicate or
-    /// file/folder collision), anything else is ours.
-    pub(crate) fn place(path: &str, e: std::io::Error) -> Self {
-        use std::io::ErrorKind;
-        match e.kind() {
-            ErrorKind::AlreadyExists => Self::Duplicate {
-                path: path.to_owned(),
-            },
-            ErrorKind::NotADirectory | ErrorKind::IsADirectory => Self::Conflict {
-                path: path.to_owned(),
-            },
-            _ => Self::io("stage an uploaded file", e),
-        }
-    }
-
-    pub fn to_api_error(&self) -> ApiError {
-        match self {
-            Self::FileTooLarge { .. } | Self::ZipTooLarge { .. } => {
-                let mut e = ApiError::new(ErrorCode::PayloadTooLarge, self.to_string());
-                e.fields.insert("files".to_owned(), self.to_string());
-                e
-            }
-            Self::Workspace(inner) => inner.to_api_error(),
-            Self::Io { .. } => {
-                tracing::error!(error = %self, "upload failed");
-                ApiError::internal()
-            }
-            _ => ApiError::field("files", self.to_string()),
-        }
-    }
-}
-
-/// `52428800` → `50 MB`; exact byte counts when not a whole number of units.
-fn human(bytes: u64) -> String {
-    const MB: u64 = 1024 * 1024;
-    const KB: u64 = 1024;
-    if bytes >= MB && bytes.is_multiple_of(MB) {
-        format!("{} MB", bytes / MB)
-    } else if bytes >= KB && bytes.is_multiple_of(KB) {
-        format!("{} KB", bytes / KB)
-    } else {
-        format!("{bytes} bytes")
-    }
-}
 
 /// A file placed by an upload, as the task's message lists it (`attachedFiles`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -218,43 +103,6 @@ impl Workspace {
             placed: Vec::new(),
             refused: false,
         })
-    }
-}
-
-/// Checks an uploaded file's name and returns it as a path below `uploads/`. Folder uploads
-/// send relative paths (`photos/a.jpg`), which are kept.
-fn upload_path(name: &str) -> Result<RelPath, UploadError> {
-    let bad = |reason| UploadError::BadName {
-        name: name.to_owned(),
-        reason,
-    };
-    if name.starts_with('/') {
-        return Err(bad("absolute paths are not allowed"));
-    }
-    if name.split('/').any(|part| part == "..") {
-        return Err(bad("`..` is not allowed"));
-    }
-    let rel = RelPath::parse(name).map_err(|_| bad("it is not a relative file name"))?;
-    if rel.is_root() {
-        return Err(bad("it is empty"));
-    }
-    check_name_lengths(&rel, name)?;
-    Ok(rel)
-}
-
-pub(crate) fn check_name_lengths(rel: &RelPath, name: &str) -> Result<(), UploadError> {
-    let too_long = rel.as_path().as_os_str().len() > 1024
-        || rel
-            .as_path()
-            .components()
-            .any(|c| c.as_os_str().len() > 255);
-    if too_long {
-        Err(UploadError::BadName {
-            name: name.to_owned(),
-            reason: "a path component is longer than 255 bytes or the path longer than 1024",
-        })
-    } else {
-        Ok(())
     }
 }
 

@@ -4,14 +4,14 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::{Outlet, Redirect};
 use leptos_router::hooks::use_location;
+use protocol::{Me, Role};
 
 use crate::api::{Logout, get_me};
 use crate::components::{Icon, LoadError, Loading, Svg};
-use crate::dto::{Me, Role};
-use crate::error::{ApiError, ErrorCode};
+use crate::error::{ErrorCode, ServerError};
 
 /// The signed-in person, for every page inside the frame.
-pub type MeResource = Resource<Result<Me, ApiError>>;
+pub type MeResource = Resource<Result<Me, ServerError>>;
 
 #[component]
 pub fn ConsoleLayout() -> impl IntoView {

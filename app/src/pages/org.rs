@@ -2,13 +2,13 @@
 
 use leptos::prelude::*;
 use leptos_meta::Title;
+use protocol::{Me, Role};
 
 use crate::api::{
     Invite, RemoveOrgMember, RenameOrganization, RevokeInvitation, SetOrgRole, get_invitations,
     get_org_members, get_organization,
 };
 use crate::components::{FieldError, FormError, LoadError, Loading, short_date};
-use crate::dto::{Me, Role};
 use crate::pages::layout::MeResource;
 
 #[component]

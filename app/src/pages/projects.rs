@@ -4,6 +4,7 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::{A, Outlet, Redirect};
 use leptos_router::hooks::use_params_map;
+use protocol::{Me, Project, Role};
 
 use crate::api::{
     AddProjectMember, CreateApiKey, CreateProject, DeleteProject, RemoveProjectMember,
@@ -11,7 +12,6 @@ use crate::api::{
     get_project_members, get_projects,
 };
 use crate::components::{FieldError, FormError, LoadError, Loading, short_date};
-use crate::dto::{Me, Project, Role};
 use crate::pages::layout::MeResource;
 
 #[component]

@@ -1,13 +1,12 @@
 //! The files of a conversation's workspace: listed with size and type, downloadable, and
 //! previewed in the page for text, CSV, Markdown and images.
 
+use chat::{client, human_size, markdown};
 use leptos::prelude::*;
+use leptos::task::spawn_local;
+use protocol::task::{Artifact, ArtifactCategory};
 
 use crate::components::{Icon, Svg};
-use leptos::task::spawn_local;
-
-use crate::chat::{client, human_size, markdown};
-use crate::dto::task::Artifact;
 
 /// Larger files are not previewed (they are downloaded).
 const PREVIEW_MAX: u64 = 1024 * 1024;
@@ -40,7 +39,7 @@ fn kind_of(a: &Artifact) -> Kind {
                 | "application/toml"
                 | "application/x-yaml"
         )
-        || a.category == "code"
+        || a.category == ArtifactCategory::Code
     {
         Kind::Text
     } else {

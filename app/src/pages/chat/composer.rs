@@ -1,14 +1,13 @@
 //! Where a message is written: Enter sends, Shift+Enter starts a new line; files are attached
 //! with the picker or dropped anywhere on the conversation.
 
+use chat::human_size;
+use chat::local::{self, Registry};
 use leptos::prelude::*;
-
-use crate::components::{Icon, Svg};
 use wasm_bindgen::JsCast;
 
 use super::session::Session;
-use crate::chat::human_size;
-use crate::chat::local::{self, Registry};
+use crate::components::{Icon, Svg};
 use crate::error::ApiError;
 
 /// The Task API's limits, checked here too so that a person hears at once, before an upload.

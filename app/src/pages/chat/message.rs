@@ -1,12 +1,12 @@
 //! One entry of a conversation: a person's message, or one model call's thoughts, answer and
 //! tool calls.
 
+use chat::markdown;
+use chat::transcript::{Call, CallStatus, Entry, Role, Subagent, status_label, subagent_label};
 use leptos::html;
 use leptos::prelude::*;
 
 use super::session::Session;
-use crate::chat::markdown;
-use crate::chat::transcript::{Call, CallStatus, Entry, Role, Subagent, status_label};
 
 #[component]
 pub fn EntryView(entry: RwSignal<Entry>) -> impl IntoView {
@@ -169,11 +169,7 @@ fn ToolCallRow(entry: RwSignal<Entry>, call_id: String) -> impl IntoView {
 
 #[component]
 fn SubagentView(a: Subagent) -> impl IntoView {
-    let state = match a.ended.as_deref() {
-        None => "working".to_owned(),
-        Some("GOAL") => "done".to_owned(),
-        Some(other) => other.to_lowercase().replace('_', " "),
-    };
+    let state = subagent_label(a.ended);
     view! {
         <details class="rounded-md border border-zinc-200 text-sm dark:border-zinc-800" open=a.ended.is_none()>
             <summary class="cursor-pointer px-3 py-1.5">

@@ -8,6 +8,8 @@ mod message;
 mod session;
 mod sidebar;
 
+use chat::client;
+use chat::transcript::RunErrorCode;
 use leptos::ev;
 use leptos::html;
 use leptos::prelude::*;
@@ -18,7 +20,6 @@ use leptos_router::hooks::{use_navigate, use_params_map};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::closure::Closure;
 
-use crate::chat::client;
 use crate::components::{Icon, Svg};
 use artifacts::ArtifactsPanel;
 use composer::{Composer, ComposerState};
@@ -358,7 +359,7 @@ fn RunStatus(session: Session) -> impl IntoView {
             <Show when=move || session.notice.get().is_some()>
                 <div class="alert-error mb-2" role="alert">{move || session.notice.get()}</div>
             </Show>
-            {move || ended().map(|(code, message)| if code == "TASK_CANCELLED" {
+            {move || ended().map(|(code, message)| if code == RunErrorCode::TaskCancelled {
                 view! { <p class="mb-2 text-sm text-zinc-500" role="status" data-testid="run-ended">"Stopped."</p> }.into_any()
             } else {
                 view! { <div class="alert-error mb-2" role="alert" data-testid="run-ended">{format!("The task failed: {message}")}</div> }.into_any()

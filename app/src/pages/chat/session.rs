@@ -4,13 +4,13 @@
 
 use std::time::Duration;
 
+use chat::client::{self, Frame, LiveStream};
+use chat::local::{self, Registry};
+use chat::transcript::{Entry, RunState, Touched, Transcript};
 use leptos::prelude::*;
 use leptos::task::spawn_local;
+use protocol::stream::{RunStatus, StreamEvent};
 
-use crate::chat::client::{self, Frame, LiveStream};
-use crate::chat::local::{self, Registry};
-use crate::chat::transcript::{Entry, RunState, Touched, Transcript};
-use crate::dto::task::StreamEvent;
 use crate::error::{ApiError, ErrorCode};
 
 thread_local! {
@@ -105,7 +105,7 @@ impl Session {
         let is_history = matches!(frame.event, StreamEvent::HistoryMessage(_));
         let starts_run = matches!(
             &frame.event,
-            StreamEvent::Status(s) if s.status == "connecting" || (s.status == "processing" && s.attempt.is_none())
+            StreamEvent::Status(s) if s.status == RunStatus::Connecting || (s.status == RunStatus::Processing && s.attempt.is_none())
         );
         let finished_call = matches!(frame.event, StreamEvent::ToolResult(_));
         let Some(touched) = self

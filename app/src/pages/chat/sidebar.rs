@@ -3,14 +3,13 @@
 
 use std::time::Duration;
 
+use chat::{client, relative_time};
 use leptos::prelude::*;
-
-use crate::components::{Icon, Svg};
 use leptos::task::spawn_local;
 use leptos_router::hooks::use_navigate;
+use protocol::task::Task;
 
-use crate::chat::{client, relative_time};
-use crate::dto::task::Task;
+use crate::components::{Icon, Svg};
 
 #[component]
 pub fn ConversationList(

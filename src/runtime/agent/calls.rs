@@ -1,0 +1,125 @@
+//! Working through the open calls of the model's last answer: asking a person where the policy
+//! says so, running the rest in order (consecutive read-only calls side by side), and reporting
+//! calls a crash interrupted.
+
+use protocol::task::CallStatus;
+use sea_orm::EntityTrait;
+
+use super::policy::{Policy, Verdict, is_read_only};
+use super::{Run, RunError, Step};
+use crate::ledger::CallRef;
+use crate::runtime::conversation::StoredCall;
+use crate::store::entities::task;
+use crate::tools::ToolRegistry;
+
+const INTERRUPTED: &str = "This tool call was interrupted (the server restarted while it ran). It may or may not have taken effect: check before running it again.";
+
+fn call_ref(c: &StoredCall) -> CallRef {
+    CallRef {
+        call_id: c.call_id.clone(),
+        tool_name: c.tool_name.clone(),
+        args: c.args.clone(),
+    }
+}
+
+impl Run {
+    /// Runs the open calls of the last answer in order; stops at the first that waits for a
+    /// person.
+    pub(super) async fn process_calls(
+        &mut self,
+        open: Vec<StoredCall>,
+        tools: &ToolRegistry,
+    ) -> Result<Step, RunError> {
+        // The allowed tools may have grown (`proceed_always`) since the run started.
+        if let Some(t) = task::Entity::find_by_id(self.task.id.clone())
+            .one(self.db())
+            .await?
+        {
+            self.task.allowed_tools = t.allowed_tools;
+        }
+        let policy = Policy::of(&self.task);
+        // A call found `executing` was started by a worker that is gone: never run it again.
+        let mut changed = false;
+        let mut to_ask = Vec::new();
+        for call in &open {
+            match call.status {
+                CallStatus::Executing => {
+                    self.finish_call(call, CallStatus::Error, INTERRUPTED.to_owned())
+                        .await?;
+                    changed = true;
+                }
+                CallStatus::Pending
+                    if policy.verdict(&call.tool_name, &call.args) == Verdict::Ask =>
+                {
+                    to_ask.push(call_ref(call));
+                }
+                _ => {}
+            }
+        }
+        if !to_ask.is_empty() {
+            self.ledger().ask_approval(&self.claim, to_ask).await?;
+            changed = true;
+        }
+        if changed {
+            return Ok(Step::Continue);
+        }
+        // In order, up to the first call still waiting for a person.
+        let mut batch: Vec<StoredCall> = Vec::new();
+        for call in &open {
+            if call.status == CallStatus::AwaitingApproval {
+                self.run_batch(std::mem::take(&mut batch), tools).await?;
+                return Ok(Step::WaitForApproval);
+            }
+            if !is_read_only(&call.tool_name) || batch.iter().any(|b| !is_read_only(&b.tool_name)) {
+                self.run_batch(std::mem::take(&mut batch), tools).await?;
+            }
+            batch.push(call.clone());
+            if self.drain.is_cancelled() {
+                break;
+            }
+        }
+        self.run_batch(batch, tools).await?;
+        Ok(Step::Continue)
+    }
+
+    async fn run_batch(
+        &self,
+        batch: Vec<StoredCall>,
+        tools: &ToolRegistry,
+    ) -> Result<(), RunError> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        self.ledger()
+            .start_calls(&self.claim, batch.iter().map(call_ref).collect())
+            .await?;
+        let results = futures_util::future::join_all(
+            batch
+                .iter()
+                .map(|c| tools.execute(&c.tool_name, c.args.clone())),
+        )
+        .await;
+        for (call, result) in batch.iter().zip(results) {
+            let status = if result.ok {
+                CallStatus::Success
+            } else {
+                CallStatus::Error
+            };
+            self.finish_call(call, status, result.output).await?;
+        }
+        Ok(())
+    }
+
+    async fn finish_call(
+        &self,
+        call: &StoredCall,
+        status: CallStatus,
+        output: String,
+    ) -> Result<(), RunError> {
+        let output = self.redactor.redact(&output);
+        self.ledger()
+            .finish_call(&self.claim, &call.call_id, status, output)
+            .await?;
+        Ok(())
+    }
+}

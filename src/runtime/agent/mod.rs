@@ -1,0 +1,241 @@
+//! One run of a task: the agent loop. Every step is read from and written to the store, so a
+//! run can stop anywhere (crash, shutdown, lost lease) and the next worker continues from the
+//! persisted conversation:
+//!
+//! 1. calls of the last answer that are not finished run in order (`calls`), asking a person
+//!    first where the policy says so (`policy`); found `executing`, they were interrupted and
+//!    are reported so;
+//! 2. when the model has something to answer, it is called, streaming (`turn`), and its answer
+//!    and calls are stored;
+//! 3. an answer without calls completes the run — unless a follow-up arrived meanwhile.
+//!
+//! What the run needs before its first step (model, tools, prompt) is set up in `setup`. Every
+//! write goes through the ledger.
+
+mod calls;
+mod policy;
+mod setup;
+mod turn;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use chrono::Utc;
+use protocol::stream::{RunErrorCode, RunStatus, StatusEvent, StreamEvent};
+use sea_orm::{DbErr, EntityTrait};
+use tokio_util::sync::CancellationToken;
+
+use super::Runtime;
+use super::conversation::{CallStatus, Conversation, StoredCall};
+use crate::ledger::{Claim, Ledger, LedgerError, Logged};
+use crate::sandbox::Redactor;
+use crate::store::entities::{TaskStatus, task};
+use setup::Setup;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+    #[error("the task is gone")]
+    Gone,
+}
+
+impl From<DbErr> for RunError {
+    fn from(e: DbErr) -> Self {
+        Self::Ledger(LedgerError::Db(e))
+    }
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Completed,
+    Failed,
+    /// Released while a person decides on a call.
+    AwaitingApproval,
+    /// Stopped at a step boundary for shutdown; the lease is given back.
+    Drained,
+}
+
+/// What to do after the open calls were worked on.
+enum Step {
+    Continue,
+    WaitForApproval,
+}
+
+pub struct Run {
+    rt: Arc<Runtime>,
+    claim: Claim,
+    task: task::Model,
+    redactor: Redactor,
+    drain: CancellationToken,
+}
+
+impl Run {
+    pub async fn start(
+        rt: Arc<Runtime>,
+        claim: Claim,
+        drain: CancellationToken,
+    ) -> Result<Outcome, RunError> {
+        let task = task::Entity::find_by_id(claim.task_id.clone())
+            .one(rt.db())
+            .await?
+            .ok_or(RunError::Gone)?;
+        let secrets = rt.secrets_of(&task.id);
+        let run = Run {
+            redactor: Redactor::new(&secrets),
+            rt,
+            claim,
+            task,
+            drain,
+        };
+        run.execute(secrets).await
+    }
+
+    fn db(&self) -> &crate::store::Db {
+        self.rt.db()
+    }
+
+    fn ledger(&self) -> &Ledger {
+        self.rt.ledger()
+    }
+
+    async fn emit(&self, events: Vec<StreamEvent>) -> Result<Vec<Logged>, RunError> {
+        Ok(self
+            .ledger()
+            .emit(&self.task.id, self.claim.writer(), events)
+            .await?)
+    }
+
+    async fn execute(mut self, secrets: BTreeMap<String, String>) -> Result<Outcome, RunError> {
+        let run_started = self.begin().await?;
+        let setup = match Setup::prepare(&self, secrets).await? {
+            Ok(setup) => setup,
+            Err((code, message)) => return self.fail(code, &message).await,
+        };
+        let limits = self.rt.config().tasks.clone();
+        let deadline = run_started
+            + chrono::Duration::seconds(i64::try_from(limits.max_run_secs).unwrap_or(i64::MAX / 2));
+        let mut turns = 0u32;
+        loop {
+            if self.drain.is_cancelled() {
+                return Ok(Outcome::Drained);
+            }
+            if Utc::now() > deadline {
+                let message = format!(
+                    "The task ran longer than its limit of {} seconds and was stopped. Send a follow-up to continue.",
+                    limits.max_run_secs
+                );
+                return self.fail(RunErrorCode::Timeout, &message).await;
+            }
+            let conv = Conversation::load(self.db(), &self.task.id).await?;
+            let open: Vec<StoredCall> = conv.open_calls().into_iter().cloned().collect();
+            if !open.is_empty() {
+                match self.process_calls(open, &setup.tools).await? {
+                    Step::Continue => continue,
+                    Step::WaitForApproval => return self.wait_for_approval().await,
+                }
+            }
+            let seen_messages = i64::try_from(conv.messages.len()).unwrap_or(0);
+            if !conv.needs_model() {
+                let text = conv.final_text();
+                if self
+                    .ledger()
+                    .complete(&self.claim, text, seen_messages)
+                    .await?
+                {
+                    return Ok(Outcome::Completed);
+                }
+                continue;
+            }
+            turns += 1;
+            if turns > limits.max_turns {
+                let message = format!(
+                    "The agent used its {} model calls for this run without finishing. Send a follow-up to let it continue.",
+                    limits.max_turns
+                );
+                return self.fail(RunErrorCode::MaxTurns, &message).await;
+            }
+            let request = setup.request(&conv, &limits, self.rt.config().llm.max_output_tokens);
+            let turn = match self.model_turn(setup.provider.as_ref(), request).await? {
+                Ok(turn) => turn,
+                Err(None) => return Ok(Outcome::Drained),
+                Err(Some(e)) => {
+                    let message = format!("The model call failed: {e}");
+                    return self.fail(RunErrorCode::ModelError, &message).await;
+                }
+            };
+            let upto = conv.messages.last().map_or(-1, |m| m.model.position);
+            self.store_turn(&setup.model, turn, upto).await?;
+        }
+    }
+
+    /// Marks the run started and answers when it began. A run picked up in the middle of a
+    /// model answer (after a crash or a restart) asks for that answer again: `retrying` tells
+    /// clients to drop the partial one they show.
+    async fn begin(&mut self) -> Result<chrono::DateTime<Utc>, RunError> {
+        let fresh_run =
+            self.task.status == TaskStatus::Pending || self.task.run_started_at.is_none();
+        let now = Utc::now();
+        let run_started = if fresh_run {
+            now
+        } else {
+            self.task.run_started_at.unwrap_or(now)
+        };
+        let mid_answer = !fresh_run && self.was_answering().await?;
+        let status = (fresh_run || mid_answer).then(|| {
+            StreamEvent::Status(StatusEvent {
+                status: if fresh_run {
+                    RunStatus::Connecting
+                } else {
+                    RunStatus::Retrying
+                },
+                message: mid_answer.then(|| "Continuing after an interruption.".to_owned()),
+                attempt: None,
+                delay_ms: None,
+            })
+        });
+        let started_at = self.task.started_at.unwrap_or(now);
+        self.ledger()
+            .begin_run(&self.claim, status, started_at, run_started)
+            .await?;
+        Ok(run_started)
+    }
+
+    /// Whether the task's last event is a model answer in progress.
+    async fn was_answering(&self) -> Result<bool, RunError> {
+        let last =
+            crate::ledger::read_after(self.db(), &self.task.id, self.task.last_seq - 1, 1).await?;
+        Ok(matches!(
+            last.first().and_then(Logged::event),
+            Some(StreamEvent::Thought(_))
+                | Some(StreamEvent::Content(protocol::stream::ContentEvent {
+                    is_partial: true,
+                    ..
+                }))
+                | Some(StreamEvent::Status(StatusEvent {
+                    status: RunStatus::Processing,
+                    ..
+                }))
+        ))
+    }
+
+    async fn fail(&self, code: RunErrorCode, message: &str) -> Result<Outcome, RunError> {
+        let message = self.redactor.redact(message);
+        self.ledger().fail(&self.claim, code, message).await?;
+        Ok(Outcome::Failed)
+    }
+
+    /// Gives the task back while a person decides; a decision that came in meanwhile puts it
+    /// straight back in the queue.
+    async fn wait_for_approval(&self) -> Result<Outcome, RunError> {
+        self.ledger().await_approval(&self.claim).await?;
+        let conv = Conversation::load(self.db(), &self.task.id).await?;
+        let first_open = conv.open_calls().first().map(|c| c.status);
+        if first_open != Some(CallStatus::AwaitingApproval) {
+            self.ledger().requeue_after_decision(&self.task.id).await?;
+            self.rt.wake();
+        }
+        Ok(Outcome::AwaitingApproval)
+    }
+}

@@ -1,0 +1,135 @@
+//! The `bwrap` command line: which parts of the host a sandbox sees (a read-only system,
+//! `/etc` without its secrets, its own `/tmp` and `/proc`), where its workspace is mounted,
+//! and the supervisor it runs as PID 1.
+
+use std::path::Path;
+
+use super::{Launch, Limits};
+
+/// Where the sigmic binary (the supervisor) appears inside a sandbox.
+const SUPERVISOR_PATH: &str = "/.sigmic/sigmic";
+/// Files of the host's `/etc` a sandbox must not read.
+const HIDDEN_FILES: &[&str] = &[
+    "/etc/shadow",
+    "/etc/shadow-",
+    "/etc/gshadow",
+    "/etc/gshadow-",
+    "/etc/sudoers",
+    "/etc/security/opasswd",
+];
+const HIDDEN_DIRS: &[&str] = &["/etc/ssh", "/etc/ssl/private", "/etc/sudoers.d"];
+
+/// The `bwrap` command line for a sandbox on `workspace`: what it sees of the host, and the
+/// supervisor it starts.
+pub(super) fn bwrap_args(
+    workspace: &Path,
+    network: bool,
+    limits: &Limits,
+    launch: &Launch,
+) -> Vec<String> {
+    let mut a: Vec<String> = [
+        "--unshare-user",
+        "--unshare-pid",
+        "--unshare-ipc",
+        "--unshare-uts",
+        "--unshare-cgroup-try",
+        // The supervisor is PID 1: no other process in the sandbox holds its pipes.
+        "--as-pid-1",
+        "--die-with-parent",
+        "--new-session",
+        "--clearenv",
+        "--cap-drop",
+        "ALL",
+        "--uid",
+        "1000",
+        "--gid",
+        "1000",
+        "--hostname",
+        "sandbox",
+        "--ro-bind",
+        "/usr",
+        "/usr",
+    ]
+    .iter()
+    .map(|s| (*s).to_owned())
+    .collect();
+    // Always a network namespace of its own. With network on, slirp4netns gives it a
+    // NATed interface that reaches the internet but not the host's loopback services
+    // (the server, its database); without slirp4netns it shares the host's network.
+    if !network || launch.slirp {
+        a.push("--unshare-net".into());
+    }
+    // Debian's merged /usr makes these symlinks; elsewhere they are directories.
+    for dir in ["/bin", "/sbin", "/lib", "/lib64", "/lib32"] {
+        match std::fs::symlink_metadata(dir) {
+            Ok(m) if m.file_type().is_symlink() => {
+                if let Ok(target) = std::fs::read_link(dir) {
+                    a.extend(["--symlink".into(), target.display().to_string(), dir.into()]);
+                }
+            }
+            Ok(_) => a.extend(["--ro-bind".into(), dir.into(), dir.into()]),
+            Err(_) => {}
+        }
+    }
+    a.extend(["--ro-bind".into(), "/etc".into(), "/etc".into()]);
+    if network && launch.slirp {
+        a.extend([
+            "--ro-bind".into(),
+            launch.resolv_conf.display().to_string(),
+            "/etc/resolv.conf".into(),
+        ]);
+    }
+    for f in HIDDEN_FILES {
+        if Path::new(f).exists() {
+            a.extend([
+                "--ro-bind".into(),
+                launch.empty_file.display().to_string(),
+                (*f).into(),
+            ]);
+        }
+    }
+    for d in HIDDEN_DIRS {
+        if Path::new(d).is_dir() {
+            a.extend(["--tmpfs".into(), (*d).into()]);
+        }
+    }
+    a.extend(
+        [
+            "--proc",
+            "/proc",
+            "--dev",
+            "/dev",
+            "--tmpfs",
+            "/tmp",
+            "--dir",
+            "/tmp/home",
+            "--bind",
+        ]
+        .iter()
+        .map(|s| (*s).to_owned()),
+    );
+    a.push(workspace.display().to_string());
+    a.push("/workspace".into());
+    a.extend([
+        "--ro-bind".into(),
+        launch.exe.display().to_string(),
+        SUPERVISOR_PATH.into(),
+    ]);
+    a.extend(["--chdir".into(), "/workspace".into()]);
+    a.extend([
+        "--".into(),
+        SUPERVISOR_PATH.into(),
+        "sandbox-supervisor".into(),
+        "--network".into(),
+        if network { "on" } else { "off" }.into(),
+        "--max-file-bytes".into(),
+        limits.max_file_bytes.to_string(),
+    ]);
+    if !launch.use_cgroups {
+        a.extend([
+            "--address-space-bytes".into(),
+            limits.memory_bytes.to_string(),
+        ]);
+    }
+    a
+}

@@ -1,0 +1,50 @@
+//! What a command sees of its task: the environment variables, and the working directory
+//! it names, mapped into the sandbox's `/workspace`.
+
+use std::collections::BTreeMap;
+use std::path::{Component, Path};
+
+use super::SandboxError;
+
+/// The environment of a task's commands: plain variables and secrets (a secret wins a clash).
+#[derive(Debug, Clone, Default)]
+pub struct TaskEnv {
+    pub env: BTreeMap<String, String>,
+    pub secrets: BTreeMap<String, String>,
+}
+
+/// `PATH` and friends every command gets.
+pub(super) fn base_env() -> Vec<(String, String)> {
+    [
+        (
+            "PATH",
+            "/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin",
+        ),
+        ("HOME", "/tmp/home"),
+        ("LANG", "C.UTF-8"),
+        ("TERM", "dumb"),
+        ("TMPDIR", "/tmp"),
+    ]
+    .iter()
+    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+    .collect()
+}
+
+/// `""`, `src`, `./src`, `/workspace/src` → `/workspace/src`; `..` and other absolute paths
+/// are refused.
+pub fn sandbox_cwd(cwd: &str) -> Result<String, SandboxError> {
+    let rel = cwd
+        .strip_prefix("/workspace")
+        .map(|r| r.trim_start_matches('/'))
+        .unwrap_or(cwd);
+    let path = Path::new(rel);
+    if path.is_absolute()
+        || path
+            .components()
+            .any(|c| !matches!(c, Component::Normal(_) | Component::CurDir))
+    {
+        return Err(SandboxError::BadCwd(cwd.to_owned()));
+    }
+    let joined = Path::new("/workspace").join(path);
+    Ok(joined.display().to_string())
+}

@@ -1,0 +1,497 @@
+//! Tasks as callers see them: create, list, read, follow up, approve, cancel, and their files.
+//! The rules (who sees which task, the limits of the API page) live here; the runtime does
+//! the work.
+
+mod draft;
+mod input;
+mod view;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use chrono::Utc;
+use futures_util::Stream;
+use protocol::envelope::Pagination;
+use protocol::task::input::CreateTask;
+use protocol::task::{
+    self as dto, ApprovalOutcome, AttachedFile, CallStatus, CreatedTask, FollowUpAccepted, History,
+    TaskStatus as DtoStatus,
+};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, Condition, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect,
+};
+
+use super::access::{Actor, Caller, ProjectScope};
+use super::{Services, new_id};
+use crate::error::{ApiError, Error, ErrorCode, Result};
+use crate::ledger::{Ledger, LedgerError};
+use crate::runtime::Runtime;
+use crate::runtime::conversation::Conversation;
+use crate::runtime::stream::Frame;
+use crate::store::entities::{Role, TaskStatus, task, task_tool_call, user};
+use crate::workspace::{UploadedFile, Workspace};
+
+pub use draft::Draft;
+pub use input::{LIST_DEFAULT, LIST_MAX, check_env, title_of};
+pub use view::status_dto;
+use view::task_dto;
+
+impl From<LedgerError> for Error {
+    fn from(e: LedgerError) -> Self {
+        match e {
+            LedgerError::Db(db) => Error::Db(db),
+            LedgerError::Fenced => ApiError::conflict("The task changed meanwhile; try again.").into(),
+            LedgerError::NotActive => ApiError::conflict(
+                "The task is not running: only pending, running or awaiting_approval tasks can be cancelled.",
+            )
+            .into(),
+            LedgerError::AlreadyDecided => {
+                ApiError::conflict("The tool call was decided already.").into()
+            }
+            LedgerError::NotFound => ApiError::not_found("Task").into(),
+        }
+    }
+}
+
+fn attached(files: &[UploadedFile]) -> Vec<AttachedFile> {
+    files
+        .iter()
+        .map(|f| AttachedFile {
+            name: f.name.clone(),
+            path: f.path.clone(),
+        })
+        .collect()
+}
+
+/// Who may see which tasks of a project.
+enum Visibility {
+    /// An API key sees the tasks it created.
+    Key(String),
+    /// A project admin sees all; a member their own (made in the Chat UI or with their keys).
+    Person { user_id: String, admin: bool },
+}
+
+#[derive(Clone)]
+pub struct TaskService {
+    services: Services,
+    runtime: Arc<Runtime>,
+}
+
+impl TaskService {
+    pub fn new(services: Services, runtime: Arc<Runtime>) -> Self {
+        Self { services, runtime }
+    }
+
+    pub fn runtime(&self) -> &Arc<Runtime> {
+        &self.runtime
+    }
+
+    pub(super) fn db(&self) -> &crate::store::Db {
+        self.services.db()
+    }
+
+    fn ledger(&self) -> &Ledger {
+        self.runtime.ledger()
+    }
+
+    fn visibility(scope: &ProjectScope) -> Visibility {
+        match &scope.actor {
+            Actor::ApiKey { key_id, .. } => Visibility::Key(key_id.clone()),
+            Actor::User { user_id } => Visibility::Person {
+                user_id: user_id.clone(),
+                admin: scope.role == Role::Admin,
+            },
+        }
+    }
+
+    fn visible(scope: &ProjectScope) -> Condition {
+        let base = Condition::all().add(task::Column::ProjectId.eq(scope.project_id()));
+        match Self::visibility(scope) {
+            Visibility::Key(key_id) => base.add(task::Column::ApiKeyId.eq(key_id)),
+            Visibility::Person { admin: true, .. } => base,
+            Visibility::Person { user_id, .. } => base.add(task::Column::UserId.eq(user_id)),
+        }
+    }
+
+    /// The project a caller's tasks live in: an API key's own, or the one a person names
+    /// (their default when they name none).
+    pub async fn project_for(
+        &self,
+        caller: &Caller,
+        project_id: Option<&str>,
+    ) -> Result<ProjectScope> {
+        let id =
+            match (caller, project_id) {
+                (Caller::ApiKey(k), _) => k.key.project_id.clone(),
+                (Caller::User(_), Some(p)) if !p.is_empty() => p.to_owned(),
+                (Caller::User(u), _) => u.user.default_project_id.clone().ok_or_else(|| {
+                    ApiError::field("projectId", "Name the project (`projectId`).")
+                })?,
+            };
+        self.services.project_scope(caller, &id).await
+    }
+
+    /// One task the caller may see, with its scope.
+    pub(super) async fn find(
+        &self,
+        caller: &Caller,
+        task_id: &str,
+    ) -> Result<(task::Model, ProjectScope)> {
+        let not_found = || Error::Api(ApiError::not_found("Task"));
+        let row = task::Entity::find_by_id(task_id.to_owned())
+            .one(self.db())
+            .await?
+            .ok_or_else(not_found)?;
+        if caller.org_id() != Some(row.org_id.as_str()) {
+            return Err(not_found());
+        }
+        let scope = match self.services.project_scope(caller, &row.project_id).await {
+            Ok(s) => s,
+            Err(Error::Api(e)) if e.code == ErrorCode::NotFound => return Err(not_found()),
+            Err(e) => return Err(e),
+        };
+        let visible = match Self::visibility(&scope) {
+            Visibility::Key(key_id) => row.api_key_id.as_deref() == Some(key_id.as_str()),
+            Visibility::Person { admin: true, .. } => true,
+            Visibility::Person { user_id, .. } => row.user_id.as_deref() == Some(user_id.as_str()),
+        };
+        if !visible {
+            return Err(not_found());
+        }
+        Ok((row, scope))
+    }
+
+    /// The task's event stream for one client (see `runtime::stream`): the history, or the
+    /// events after `after`, then live events until the run ends.
+    pub async fn stream(
+        &self,
+        caller: &Caller,
+        task_id: &str,
+        after: Option<i64>,
+    ) -> Result<impl Stream<Item = Frame> + Send + 'static> {
+        let (row, _) = self.find(caller, task_id).await?;
+        Ok(crate::runtime::stream::frames(
+            Arc::clone(&self.runtime),
+            row.id,
+            after.map(|n| n.max(0)),
+        ))
+    }
+
+    /// Starts a new task for the caller: id and workspace, before any field is read.
+    pub async fn draft(&self, caller: &Caller, project_id: Option<&str>) -> Result<Draft> {
+        let scope = self.project_for(caller, project_id).await?;
+        self.ensure_sandbox()?;
+        let id = new_id();
+        let workspace = self
+            .runtime
+            .sandboxes()
+            .open_workspace(&id)
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %e, "cannot open a workspace");
+                Error::Api(ApiError::internal())
+            })?;
+        Ok(Draft {
+            id,
+            scope,
+            workspace,
+            upload: None,
+            fresh: true,
+        })
+    }
+
+    fn ensure_sandbox(&self) -> Result<()> {
+        if let Some(reason) = self.runtime.sandboxes().unavailable() {
+            return Err(ApiError::new(
+                ErrorCode::Unavailable,
+                format!("Tasks cannot run on this server: the sandbox is unavailable ({reason})."),
+            )
+            .into());
+        }
+        Ok(())
+    }
+
+    /// Writes the task and its first message, moves its files into place, and queues it.
+    pub async fn create(&self, mut draft: Draft, input: CreateTask) -> Result<CreatedTask> {
+        // On any error below, dropping the draft removes its workspace.
+        let checked = input::check_new_task(input)?;
+        let files = match draft.upload.take() {
+            Some(batch) => batch
+                .commit()
+                .await
+                .map_err(|e| Error::Api(e.to_api_error()))?,
+            None => Vec::new(),
+        };
+        let now = Utc::now();
+        let (api_key_id, user_id) = match &draft.scope.actor {
+            Actor::ApiKey { key_id, created_by } => {
+                (Some(key_id.clone()), Some(created_by.clone()))
+            }
+            Actor::User { user_id } => (None, Some(user_id.clone())),
+        };
+        let row = task::ActiveModel {
+            id: Set(draft.id.clone()),
+            org_id: Set(draft.scope.org_id().to_owned()),
+            project_id: Set(draft.scope.project_id().to_owned()),
+            api_key_id: Set(api_key_id),
+            user_id: Set(user_id),
+            title: Set(title_of(&checked.message)),
+            status: Set(TaskStatus::Pending),
+            message: Set(checked.message.clone()),
+            system_prompt: Set(checked.system_prompt),
+            show_in_history: Set(checked.show_in_history),
+            auto_execute: Set(checked.auto_execute),
+            env: Set((!checked.env.is_empty())
+                .then(|| serde_json::to_string(&checked.env).unwrap_or_default())),
+            error: Set(None),
+            model: Set(None),
+            allowed_tools: Set("[]".to_owned()),
+            message_count: Set(0),
+            last_seq: Set(0),
+            input_tokens: Set(0),
+            output_tokens: Set(0),
+            cost_usd: Set(None),
+            worker_id: Set(None),
+            lease_until: Set(None),
+            lease_epoch: Set(0),
+            cancel_requested: Set(false),
+            run_started_at: Set(None),
+            created_at: Set(now),
+            started_at: Set(None),
+            completed_at: Set(None),
+            last_activity_at: Set(now),
+        };
+        self.ledger()
+            .create(&draft.id, row, checked.message, attached(&files))
+            .await?;
+        draft.fresh = false;
+        self.runtime.remember_secrets(&draft.id, checked.secrets);
+        self.runtime.wake();
+        Ok(CreatedTask {
+            id: draft.id.clone(),
+            status: DtoStatus::Pending,
+        })
+    }
+
+    /// The caller's tasks, newest activity first.
+    pub async fn list(
+        &self,
+        caller: &Caller,
+        project_id: Option<&str>,
+        limit: Option<u64>,
+        offset: Option<u64>,
+    ) -> Result<(Vec<dto::Task>, Pagination)> {
+        let scope = self.project_for(caller, project_id).await?;
+        self.page(Self::visible(&scope), limit, offset).await
+    }
+
+    /// One page of the tasks matching `condition` (which carries the caller's scope), newest
+    /// activity first, with list items' shape and `pagination`.
+    pub(super) async fn page(
+        &self,
+        condition: Condition,
+        limit: Option<u64>,
+        offset: Option<u64>,
+    ) -> Result<(Vec<dto::Task>, Pagination)> {
+        let limit = limit.unwrap_or(LIST_DEFAULT);
+        if limit == 0 || limit > LIST_MAX {
+            return Err(
+                ApiError::field("limit", format!("Use a limit from 1 to {LIST_MAX}.")).into(),
+            );
+        }
+        let offset = offset.unwrap_or(0);
+        let query = task::Entity::find().filter(condition);
+        let total = query.clone().count(self.db()).await?;
+        let rows = query
+            .order_by_desc(task::Column::LastActivityAt)
+            .order_by_desc(task::Column::Id)
+            .limit(limit)
+            .offset(offset)
+            .all(self.db())
+            .await?;
+        let names = self.usernames(&rows).await?;
+        let items = rows
+            .into_iter()
+            .map(|t| {
+                let username = t.user_id.as_ref().and_then(|u| names.get(u).cloned());
+                task_dto(t, username, None)
+            })
+            .collect();
+        Ok((items, Pagination::new(total, limit, offset)))
+    }
+
+    async fn usernames(&self, rows: &[task::Model]) -> Result<BTreeMap<String, String>> {
+        let ids: Vec<String> = rows.iter().filter_map(|t| t.user_id.clone()).collect();
+        if ids.is_empty() {
+            return Ok(BTreeMap::new());
+        }
+        Ok(user::Entity::find()
+            .select_only()
+            .column(user::Column::Id)
+            .column(user::Column::Username)
+            .filter(user::Column::Id.is_in(ids))
+            .into_tuple::<(String, String)>()
+            .all(self.db())
+            .await?
+            .into_iter()
+            .collect())
+    }
+
+    pub async fn get(&self, caller: &Caller, task_id: &str) -> Result<dto::Task> {
+        let (row, _) = self.find(caller, task_id).await?;
+        let conv = Conversation::load(self.db(), &row.id).await?;
+        let names = self.usernames(std::slice::from_ref(&row)).await?;
+        let username = row.user_id.as_ref().and_then(|u| names.get(u).cloned());
+        Ok(task_dto(row, username, Some(&conv)))
+    }
+
+    pub async fn history(&self, caller: &Caller, task_id: &str) -> Result<History> {
+        let (row, _) = self.find(caller, task_id).await?;
+        let conv = Conversation::load(self.db(), &row.id).await?;
+        Ok(History {
+            task_id: row.id.clone(),
+            conversation_id: row.id.clone(),
+            status: status_dto(row.status),
+            messages: conv.history(),
+        })
+    }
+
+    /// Starts a follow-up: the task's id and workspace (restored if it expired), for uploads.
+    pub async fn follow_up_draft(&self, caller: &Caller, task_id: &str) -> Result<Draft> {
+        let (row, scope) = self.find(caller, task_id).await?;
+        self.ensure_sandbox()?;
+        let workspace = self
+            .runtime
+            .sandboxes()
+            .open_workspace(&row.id)
+            .await
+            .map_err(|e| {
+                tracing::error!(task = %row.id, error = %e, "cannot open a workspace");
+                Error::Api(ApiError::internal())
+            })?;
+        Ok(Draft {
+            id: row.id,
+            scope,
+            workspace,
+            upload: None,
+            fresh: false,
+        })
+    }
+
+    /// Adds a message. An active task reads it after its current step (it is queued in the
+    /// conversation); a finished one runs again.
+    pub async fn follow_up(
+        &self,
+        mut draft: Draft,
+        message: Option<String>,
+    ) -> Result<FollowUpAccepted> {
+        let message = input::check_message(message)?;
+        let files = match draft.upload.take() {
+            Some(batch) => batch
+                .commit()
+                .await
+                .map_err(|e| Error::Api(e.to_api_error()))?,
+            None => Vec::new(),
+        };
+        self.ledger()
+            .follow_up(&draft.id, message, attached(&files))
+            .await?;
+        self.runtime.wake();
+        Ok(FollowUpAccepted {
+            status: DtoStatus::Running,
+        })
+    }
+
+    /// Decides on a call that waits for approval.
+    pub async fn approve(
+        &self,
+        caller: &Caller,
+        task_id: &str,
+        call_id: &str,
+        outcome: &str,
+    ) -> Result<dto::Approved> {
+        let Some(outcome) = ApprovalOutcome::parse(outcome) else {
+            return Err(ApiError::field(
+                "outcome",
+                format!(
+                    "`{outcome}` is not an outcome: use proceed_once, proceed_always or cancel."
+                ),
+            )
+            .into());
+        };
+        let (row, _) = self.find(caller, task_id).await?;
+        let call = task_tool_call::Entity::find_by_id((row.id.clone(), call_id.to_owned()))
+            .one(self.db())
+            .await?
+            .ok_or_else(|| ApiError::not_found("Tool call"))?;
+        if CallStatus::parse(&call.status) != CallStatus::AwaitingApproval {
+            return Err(ApiError::conflict(format!(
+                "The tool call `{call_id}` is not waiting for approval (it is {}).",
+                call.status
+            ))
+            .into());
+        }
+        match self
+            .ledger()
+            .decide(&row.id, &call.call_id, &call.tool_name, outcome)
+            .await
+        {
+            Err(LedgerError::AlreadyDecided) => {
+                return Err(ApiError::conflict(format!(
+                    "The tool call `{call_id}` was decided already."
+                ))
+                .into());
+            }
+            other => other?,
+        }
+        self.runtime.wake();
+        Ok(dto::Approved {
+            approved: outcome != ApprovalOutcome::Cancel,
+        })
+    }
+
+    /// Cancels an active task: its run stops (on whichever process runs it) and its
+    /// processes are killed; calls not finished are reported cancelled.
+    pub async fn cancel(&self, caller: &Caller, task_id: &str) -> Result<dto::Cancelled> {
+        let (row, _) = self.find(caller, task_id).await?;
+        self.ledger().cancel(&row.id).await?;
+        self.runtime.abort_local(&row.id).await;
+        Ok(dto::Cancelled {
+            message: "Task cancelled".to_owned(),
+        })
+    }
+
+    pub async fn artifacts(&self, caller: &Caller, task_id: &str) -> Result<Vec<dto::Artifact>> {
+        let (row, _) = self.find(caller, task_id).await?;
+        let ws = self.workspace_of(&row.id).await?;
+        tokio::task::spawn_blocking(move || ws.artifacts())
+            .await?
+            .map_err(|e| Error::Api(e.to_api_error()))
+    }
+
+    pub async fn open_artifact(
+        &self,
+        caller: &Caller,
+        task_id: &str,
+        path: &str,
+    ) -> Result<crate::workspace::ArtifactDownload> {
+        let (row, _) = self.find(caller, task_id).await?;
+        let ws = self.workspace_of(&row.id).await?;
+        let path = path.to_owned();
+        tokio::task::spawn_blocking(move || ws.open_artifact(&path))
+            .await?
+            .map_err(|e| Error::Api(e.to_api_error()))
+    }
+
+    async fn workspace_of(&self, task_id: &str) -> Result<Workspace> {
+        self.runtime
+            .sandboxes()
+            .open_workspace(task_id)
+            .await
+            .map_err(|e| {
+                tracing::error!(task = task_id, error = %e, "cannot open a workspace");
+                Error::Api(ApiError::internal())
+            })
+    }
+}

@@ -1,0 +1,36 @@
+//! The test kit: what Sigmic's integration tests (`tests/*.rs`), the scripted model server
+//! example (`examples/model_server.rs`) and the task bench (`benches/tasks.rs`) share.
+//!
+//! - [`harness`]: a real Sigmic server in-process (`TestApp`), with its own data dir and its own
+//!   database (`TestDb`, SQLite or a fresh PostgreSQL database), and the request helpers;
+//! - [`model`]: the scripted model server (`ModelServer`, `Turn`), speaking the Anthropic, OpenAI
+//!   and Gemini dialects over HTTP and SSE, scriptable over HTTP under `/_control/`;
+//! - [`tasks`]: a server wired to the model server, a task event stream reader, waiting for a
+//!   task's status;
+//! - [`sandbox`]: a `SandboxManager` on a data dir and host-side probes.
+//!
+//! Whatever needs the built `sigmic` binary (a sandbox's supervisor) finds it with
+//! [`sigmic_bin`].
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::PathBuf;
+
+pub mod harness;
+pub mod model;
+pub mod sandbox;
+pub mod tasks;
+
+/// The built `sigmic` binary, which a sandbox's supervisor must be (a test binary cannot be).
+///
+/// `env!("CARGO_BIN_EXE_sigmic")` only compiles in the root package's own integration tests and
+/// benches, not in this library; but cargo (1.94 and later; the workspace needs 1.95) also sets
+/// `CARGO_BIN_EXE_sigmic` in the environment of the tests and benches it runs, which is where
+/// this reads it. A test binary started by hand needs the variable set to the binary's path.
+pub fn sigmic_bin() -> PathBuf {
+    std::env::var_os("CARGO_BIN_EXE_sigmic")
+        .map(PathBuf::from)
+        .expect(
+            "CARGO_BIN_EXE_sigmic is not set: run the tests with cargo (1.94 or later), or set \
+             it to the built sigmic binary",
+        )
+}
