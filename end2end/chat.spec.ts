@@ -7,7 +7,7 @@ import { test, expect, type APIRequestContext, type Page } from '@playwright/tes
 import { script } from './support/model';
 
 // The Chat UI (issue 5), against a release server whose model provider is the scripted model
-// server (tests/model_support, started by .ci/test). Each test scripts the model's turns for a
+// server (the test kit's model server, tests/kit/src/model.rs, started by .ci/test). Each test scripts the model's turns for a
 // key written in its first message, so tests never share answers.
 
 const SCREENS = path.join(__dirname, 'test-results', 'screens');

@@ -1,5 +1,5 @@
 // The scripted model server the browser tests run against (examples/model_server.rs, the Rust
-// tests' tests/model_support as a process): Sigmic's model calls go there, and a test scripts
+// tests' scripted model server, tests/kit/src/model.rs, as a process): Sigmic's model calls go there, and a test scripts
 // the answers over its /_control/ API. Conversations are told apart by a key somewhere in their
 // first user message, so a test puts a unique key in the message it sends and scripts that key;
 // `push` feeds every conversation without a script. A conversation whose turns ran out gets the

@@ -1,6 +1,8 @@
 //! A task being created or followed up: its id and workspace exist before any field is read,
 //! so uploads stream straight into it. A refused request leaves nothing behind.
 
+use protocol::task::AttachedFile;
+
 use super::ProjectScope;
 use crate::error::{ApiError, Error, Result};
 use crate::workspace::{UploadBatch, Workspace};
@@ -45,5 +47,23 @@ impl Draft {
         self.upload
             .as_mut()
             .ok_or_else(|| Error::Api(ApiError::internal()))
+    }
+
+    /// Moves the uploaded files into place; answers them as the message lists them.
+    pub(super) async fn commit_files(&mut self) -> Result<Vec<AttachedFile>> {
+        let Some(batch) = self.upload.take() else {
+            return Ok(Vec::new());
+        };
+        let files = batch
+            .commit()
+            .await
+            .map_err(|e| Error::Api(e.to_api_error()))?;
+        Ok(files
+            .into_iter()
+            .map(|f| AttachedFile {
+                name: f.name,
+                path: f.path,
+            })
+            .collect())
     }
 }

@@ -14,7 +14,7 @@ use futures_util::Stream;
 use protocol::envelope::Pagination;
 use protocol::task::input::CreateTask;
 use protocol::task::{
-    self as dto, ApprovalOutcome, AttachedFile, CallStatus, CreatedTask, FollowUpAccepted, History,
+    self as dto, ApprovalOutcome, CallStatus, CreatedTask, FollowUpAccepted, History,
     TaskStatus as DtoStatus,
 };
 use sea_orm::{
@@ -30,7 +30,7 @@ use crate::runtime::Runtime;
 use crate::runtime::conversation::Conversation;
 use crate::runtime::stream::Frame;
 use crate::store::entities::{Role, TaskStatus, task, task_tool_call, user};
-use crate::workspace::{UploadedFile, Workspace};
+use crate::workspace::Workspace;
 
 pub use draft::Draft;
 pub use input::{LIST_DEFAULT, LIST_MAX, check_env, title_of};
@@ -52,16 +52,6 @@ impl From<LedgerError> for Error {
             LedgerError::NotFound => ApiError::not_found("Task").into(),
         }
     }
-}
-
-fn attached(files: &[UploadedFile]) -> Vec<AttachedFile> {
-    files
-        .iter()
-        .map(|f| AttachedFile {
-            name: f.name.clone(),
-            path: f.path.clone(),
-        })
-        .collect()
 }
 
 /// Who may see which tasks of a project.
@@ -216,13 +206,7 @@ impl TaskService {
     pub async fn create(&self, mut draft: Draft, input: CreateTask) -> Result<CreatedTask> {
         // On any error below, dropping the draft removes its workspace.
         let checked = input::check_new_task(input)?;
-        let files = match draft.upload.take() {
-            Some(batch) => batch
-                .commit()
-                .await
-                .map_err(|e| Error::Api(e.to_api_error()))?,
-            None => Vec::new(),
-        };
+        let files = draft.commit_files().await?;
         let now = Utc::now();
         let (api_key_id, user_id) = match &draft.scope.actor {
             Actor::ApiKey { key_id, created_by } => {
@@ -263,7 +247,7 @@ impl TaskService {
             last_activity_at: Set(now),
         };
         self.ledger()
-            .create(&draft.id, row, checked.message, attached(&files))
+            .create(&draft.id, row, checked.message, files)
             .await?;
         draft.fresh = false;
         self.runtime.remember_secrets(&draft.id, checked.secrets);
@@ -387,16 +371,8 @@ impl TaskService {
         message: Option<String>,
     ) -> Result<FollowUpAccepted> {
         let message = input::check_message(message)?;
-        let files = match draft.upload.take() {
-            Some(batch) => batch
-                .commit()
-                .await
-                .map_err(|e| Error::Api(e.to_api_error()))?,
-            None => Vec::new(),
-        };
-        self.ledger()
-            .follow_up(&draft.id, message, attached(&files))
-            .await?;
+        let files = draft.commit_files().await?;
+        self.ledger().follow_up(&draft.id, message, files).await?;
         self.runtime.wake();
         Ok(FollowUpAccepted {
             status: DtoStatus::Running,

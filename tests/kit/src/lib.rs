@@ -23,14 +23,17 @@ pub mod tasks;
 /// The built `sigmic` binary, which a sandbox's supervisor must be (a test binary cannot be).
 ///
 /// `env!("CARGO_BIN_EXE_sigmic")` only compiles in the root package's own integration tests and
-/// benches, not in this library; but cargo (1.94 and later; the workspace needs 1.95) also sets
-/// `CARGO_BIN_EXE_sigmic` in the environment of the tests and benches it runs, which is where
-/// this reads it. A test binary started by hand needs the variable set to the binary's path.
+/// benches, not in this library. Cargo (1.94 and later) also sets `CARGO_BIN_EXE_sigmic` in the
+/// environment of the tests and benches it runs; without it (a test binary started by hand),
+/// the binary is where cargo puts it: beside the `deps/` folder the test binary runs from.
 pub fn sigmic_bin() -> PathBuf {
-    std::env::var_os("CARGO_BIN_EXE_sigmic")
-        .map(PathBuf::from)
-        .expect(
-            "CARGO_BIN_EXE_sigmic is not set: run the tests with cargo (1.94 or later), or set \
-             it to the built sigmic binary",
-        )
+    if let Some(path) = std::env::var_os("CARGO_BIN_EXE_sigmic") {
+        return PathBuf::from(path);
+    }
+    let exe = std::env::current_exe().expect("the test binary's own path");
+    let profile_dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("a test binary under target/<profile>/deps");
+    profile_dir.join("sigmic")
 }
