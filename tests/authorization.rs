@@ -281,10 +281,9 @@ fn table() -> Vec<Row> {
         row(delete.clone(), "/api/v1/projects/{projectId}/api-keys/{keyId}", T::FreshKeyOfAByProjMember, B::Empty, [A401, K401, K401, F403, N404, N404, OK, OK, OK, N404]),
         row(get.clone(),    "/api/v1/projects/{projectId}/api-keys", T::StrangerProject, B::Empty, [A401, K401, K401, N404, N404, N404, N404, N404, N404, OK]),
         row(post.clone(),   "/api/v1/projects/{projectId}/api-keys", T::StrangerProject, B::Name,  [A401, K401, K401, N404, N404, N404, N404, N404, N404, OK]),
-        // Legacy, for orgAdmin's username: their session, or a key they created in the project the
-        // new key goes to (their default project = A). keyB, though created by orgAdmin, belongs
-        // to project B: the default project is outside its scope.
-        row(post,           "/api/users/{username}/api-keys",    T::OrgAdminUsername, B::Name,    [A401, K401, K401, OK,  N404, N404, N404, N404, OK,   N404]),
+        // Legacy, for orgAdmin's username: their session only. An API key never mints keys, not
+        // even one its own creator made.
+        row(post,           "/api/users/{username}/api-keys",    T::OrgAdminUsername, B::Name,    [A401, K401, K401, F403, F403, N404, N404, N404, OK,   N404]),
         // -- conversations (extension): one's own chats only; a key answers for its own project --
         row(get.clone(),    "/api/v1/conversations?projectId={projectId}", T::ProjectA, B::Empty, [A401, K401, K401, OK,  OK,   N404, OK,   OK,   OK,   N404]),
         // Even admins of the project or the organization reach no one else's conversation.

@@ -58,12 +58,14 @@ pub async fn revoke(
     Ok(Data(Done::revoked()))
 }
 
-/// Legacy: create a key in the user's default project, authenticated as that user.
+/// Legacy: create a key in the user's default project, signed in as that user. An API key
+/// cannot create keys.
 #[utoipa::path(post, path = "/api/users/{username}/api-keys", tag = "api-keys",
-    security(("bearer" = []), ("apiKey" = []), ("session" = [])), request_body = input::CreateApiKey,
+    security(("session" = [])), request_body = input::CreateApiKey,
     params(("username" = String, Path, description = "The caller's own username")),
     responses(
         (status = 200, description = "The key, with its value", body = Envelope<dto::CreatedApiKey>),
+        (status = 403, description = "FORBIDDEN: called with an API key", body = ErrorEnvelope),
         (status = 404, description = "NOT_FOUND for anyone else's username", body = ErrorEnvelope),
     ))]
 pub async fn create_legacy(

@@ -13,6 +13,9 @@ use crate::store::entities::{Role, api_key, org_member, project, project_member,
 
 pub const SESSION_COOKIE: &str = "sigmic_session";
 
+/// An access change that concerns everyone (a project deleted).
+pub const EVERYONE: &str = "*";
+
 /// An authenticated caller.
 #[derive(Debug, Clone)]
 pub enum Caller {
@@ -118,6 +121,14 @@ impl Caller {
             Caller::ApiKey(_) => Err(ApiError::forbidden(
                 "API keys cannot manage the organization. Sign in to the Console to do this.",
             )),
+        }
+    }
+
+    /// The person the caller acts for: the signed-in person, or an API key's creator.
+    pub fn person_id(&self) -> &str {
+        match self {
+            Caller::User(u) => &u.user.id,
+            Caller::ApiKey(k) => &k.key.created_by,
         }
     }
 
@@ -230,6 +241,11 @@ impl Services {
             .one(self.db())
             .await?
             .ok_or_else(invalid)?;
+        // A key acts for its creator: it works only while they may still use its project,
+        // checked on every use, so a removal or demotion ends it at once.
+        if !self.may_use_project(&key.created_by, &project).await? {
+            return Err(invalid().into());
+        }
         if key
             .last_used_at
             .is_none_or(|t| now - t > Duration::seconds(LAST_USED_RESOLUTION_SECS))
@@ -242,6 +258,75 @@ impl Services {
             key,
             org_id: project.org_id,
         }))
+    }
+
+    /// Whether a person may use a project now: an admin of its organization, or a member of
+    /// the organization who was added to the project.
+    async fn may_use_project(&self, user_id: &str, project: &project::Model) -> Result<bool> {
+        let Some(member) =
+            org_member::Entity::find_by_id((project.org_id.clone(), user_id.to_owned()))
+                .one(self.db())
+                .await?
+        else {
+            return Ok(false);
+        };
+        if member.role == Role::Admin {
+            return Ok(true);
+        }
+        Ok(
+            project_member::Entity::find_by_id((project.id.clone(), user_id.to_owned()))
+                .one(self.db())
+                .await?
+                .is_some(),
+        )
+    }
+
+    /// The caller as the store sees them now, or `None` once their credentials no longer work
+    /// (a revoked key, a key whose creator lost its project, an ended session). Long-lived
+    /// requests (streams) check this while they last.
+    pub async fn refresh_caller(&self, caller: &Caller) -> Result<Option<Caller>> {
+        match caller {
+            Caller::ApiKey(k) => {
+                let now = Utc::now();
+                let Some(key) = api_key::Entity::find_by_id(k.key.id.clone())
+                    .filter(api_key::Column::RevokedAt.is_null())
+                    .one(self.db())
+                    .await?
+                    .filter(|key| key.expires_at.is_none_or(|e| e > now))
+                else {
+                    return Ok(None);
+                };
+                let Some(project) = project::Entity::find_by_id(key.project_id.clone())
+                    .one(self.db())
+                    .await?
+                else {
+                    return Ok(None);
+                };
+                if !self.may_use_project(&key.created_by, &project).await? {
+                    return Ok(None);
+                }
+                Ok(Some(Caller::ApiKey(KeyCaller {
+                    key,
+                    org_id: project.org_id,
+                })))
+            }
+            Caller::User(u) => {
+                let live = session::Entity::find_by_id(u.session_id.clone())
+                    .filter(session::Column::ExpiresAt.gt(Utc::now()))
+                    .one(self.db())
+                    .await?
+                    .is_some();
+                if !live {
+                    return Ok(None);
+                }
+                let org = self.membership(&u.user.id).await?;
+                Ok(Some(Caller::User(UserCaller {
+                    user: u.user.clone(),
+                    session_id: u.session_id.clone(),
+                    org,
+                })))
+            }
+        }
     }
 
     /// The caller a person would be when signed in; for the CLI, which acts on their behalf.

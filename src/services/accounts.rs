@@ -358,6 +358,7 @@ impl Services {
             session::Entity::delete_by_id(u.session_id.clone())
                 .exec(self.db())
                 .await?;
+            self.access_changed(&u.user.id);
         }
         Ok(())
     }

@@ -53,7 +53,8 @@ impl Services {
     }
 
     /// The legacy `POST /api/users/{username}/api-keys`: a key in that person's default
-    /// project, made by that person (signed in, or through a key they created).
+    /// project, made by that person, signed in. An API key never mints its successors: a
+    /// leaked key must not be able to outlive its revocation.
     pub async fn create_legacy_api_key(
         &self,
         caller: &Caller,
@@ -62,7 +63,12 @@ impl Services {
     ) -> Result<dto::CreatedApiKey> {
         let acting_user = match caller {
             Caller::User(u) => u.user.id.clone(),
-            Caller::ApiKey(k) => k.key.created_by.clone(),
+            Caller::ApiKey(_) => {
+                return Err(ApiError::forbidden(
+                    "API keys cannot create API keys. Sign in (or use the Console) to create one.",
+                )
+                .into());
+            }
         };
         let user = user::Entity::find_by_id(acting_user.clone())
             .one(self.db())
@@ -160,6 +166,7 @@ impl Services {
             .filter(api_key::Column::Id.eq(key.id))
             .exec(self.db())
             .await?;
+        self.access_changed(&key.created_by);
         Ok(())
     }
 

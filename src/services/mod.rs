@@ -29,6 +29,9 @@ struct Inner {
     mailer: Option<mail::Mailer>,
     /// A hash to verify unknown emails against, so log-in timing does not reveal accounts.
     dummy_hash: tokio::sync::OnceCell<String>,
+    /// Whose access just shrank (a person's id): open streams of theirs check they may still
+    /// see their task, instead of every stream polling the store.
+    access_changes: tokio::sync::broadcast::Sender<String>,
 }
 
 impl Services {
@@ -44,6 +47,7 @@ impl Services {
                 config,
                 mailer,
                 dummy_hash: tokio::sync::OnceCell::new(),
+                access_changes: tokio::sync::broadcast::channel(256).0,
             }),
         })
     }
@@ -54,6 +58,17 @@ impl Services {
 
     pub fn config(&self) -> &Config {
         &self.inner.config
+    }
+
+    /// Says that what `user_id` (or keys they created) may reach just shrank.
+    fn access_changed(&self, user_id: &str) {
+        // No receiver means no open stream: nothing to tell.
+        let _ = self.inner.access_changes.send(user_id.to_owned());
+    }
+
+    /// Ids of people whose access shrank, from now on.
+    pub fn access_changes(&self) -> tokio::sync::broadcast::Receiver<String> {
+        self.inner.access_changes.subscribe()
     }
 }
 

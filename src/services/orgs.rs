@@ -3,8 +3,8 @@
 use chrono::Utc;
 use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
-    QueryOrder, Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set, TransactionTrait,
 };
 
 use super::access::{Caller, OrgScope};
@@ -126,6 +126,7 @@ impl Services {
                 })
             })
             .await?;
+        self.access_changed(user_id);
         self.org_members(caller)
             .await?
             .into_iter()
@@ -140,6 +141,7 @@ impl Services {
         scope.require_admin()?;
         let member = self.org_member_in_scope(&scope, user_id).await?;
         let org_id = scope.org_id.clone();
+        let removed = user_id.to_owned();
         let user_id = user_id.to_owned();
         self.db()
             .transaction::<_, (), Error>(move |txn| {
@@ -183,6 +185,7 @@ impl Services {
                 })
             })
             .await?;
+        self.access_changed(&removed);
         Ok(())
     }
 
@@ -193,6 +196,7 @@ impl Services {
             .filter(invitation::Column::OrgId.eq(scope.org_id.clone()))
             .filter(invitation::Column::AcceptedAt.is_null())
             .filter(invitation::Column::ExpiresAt.gt(Utc::now()))
+            .filter(invitation::Column::InvitedBy.in_subquery(admins_of(&scope.org_id)))
             .order_by_desc(invitation::Column::CreatedAt)
             .all(self.db())
             .await?;
@@ -268,15 +272,27 @@ impl Services {
         Ok(())
     }
 
-    /// A usable invitation by its token: not used, not expired.
+    /// A usable invitation by its token: not used, not expired, and made by someone who is
+    /// still an admin of its organization (an admin who was removed or demoted leaves no
+    /// working invitation behind).
     pub(crate) async fn open_invitation(&self, token: &str) -> Result<invitation::Model> {
-        invitation::Entity::find()
+        let not_found = || ApiError::not_found("Invitation");
+        let inv = invitation::Entity::find()
             .filter(invitation::Column::TokenHash.eq(secrets::sha256_hex(token.trim())))
             .filter(invitation::Column::AcceptedAt.is_null())
             .filter(invitation::Column::ExpiresAt.gt(Utc::now()))
             .one(self.db())
             .await?
-            .ok_or_else(|| ApiError::not_found("Invitation").into())
+            .ok_or_else(not_found)?;
+        let inviter_is_admin =
+            org_member::Entity::find_by_id((inv.org_id.clone(), inv.invited_by.clone()))
+                .one(self.db())
+                .await?
+                .is_some_and(|m| m.role == Role::Admin);
+        if !inviter_is_admin {
+            return Err(not_found().into());
+        }
+        Ok(inv)
     }
 
     pub async fn invitation_preview(&self, token: &str) -> Result<dto::InvitationPreview> {
@@ -304,15 +320,31 @@ fn invitation_dto(i: invitation::Model) -> dto::Invitation {
     }
 }
 
+/// Refuses to take away `user_id`'s admin role when nobody else has it. Call it inside the
+/// transaction that changes the role.
 async fn ensure_other_admin<C: ConnectionTrait>(db: &C, org_id: &str, user_id: &str) -> Result<()> {
-    let others = org_member::Entity::find()
+    let mut admins = org_member::Entity::find()
         .filter(org_member::Column::OrgId.eq(org_id))
-        .filter(org_member::Column::Role.eq(Role::Admin))
-        .filter(org_member::Column::UserId.ne(user_id))
-        .count(db)
-        .await?;
-    if others == 0 {
+        .filter(org_member::Column::Role.eq(Role::Admin));
+    // Two admins demoting (or removing) each other at the same moment: each transaction locks
+    // the organization's admin rows first, so the second waits for the first and then sees
+    // its change. SQLite runs one writer at a time already.
+    if db.get_database_backend() == DbBackend::Postgres {
+        admins = admins.lock_exclusive();
+    }
+    let admins = admins.all(db).await?;
+    if !admins.iter().any(|m| m.user_id != user_id) {
         return Err(ApiError::field("role", LAST_ADMIN).into());
     }
     Ok(())
+}
+
+/// The admins of an organization, as a subquery.
+fn admins_of(org_id: &str) -> sea_orm::sea_query::SelectStatement {
+    Query::select()
+        .column(org_member::Column::UserId)
+        .from(org_member::Entity)
+        .and_where(org_member::Column::OrgId.eq(org_id))
+        .and_where(org_member::Column::Role.eq(Role::Admin))
+        .to_owned()
 }

@@ -6,7 +6,7 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set, TransactionTrait,
 };
 
-use super::access::{Caller, ProjectScope};
+use super::access::{self, Caller, ProjectScope};
 use super::{Services, new_id, ts, validate};
 use crate::error::{ApiError, Error, Result};
 use crate::store::entities::{Role, api_key, org_member, project, project_member, user};
@@ -188,6 +188,7 @@ impl Services {
                 })
             })
             .await?;
+        self.access_changed(access::EVERYONE);
         Ok(())
     }
 
@@ -325,6 +326,7 @@ impl Services {
         let mut active: project_member::ActiveModel = member.into();
         active.role = Set(role.into());
         active.update(self.db()).await?;
+        self.access_changed(user_id);
         self.member_row(&scope, user_id).await
     }
 
@@ -340,6 +342,7 @@ impl Services {
         project_member::Entity::delete_by_id((member.project_id, member.user_id))
             .exec(self.db())
             .await?;
+        self.access_changed(user_id);
         Ok(())
     }
 }

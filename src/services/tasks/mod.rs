@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use chrono::Utc;
-use futures_util::Stream;
+use futures_util::{Stream, StreamExt};
 use protocol::envelope::Pagination;
 use protocol::task::input::CreateTask;
 use protocol::task::{
@@ -22,7 +22,9 @@ use sea_orm::{
     QuerySelect,
 };
 
-use super::access::{Actor, Caller, ProjectScope};
+use tokio::sync::broadcast::error::RecvError;
+
+use super::access::{self, Actor, Caller, ProjectScope};
 use super::{Services, new_id};
 use crate::error::{ApiError, Error, ErrorCode, Result};
 use crate::ledger::{Ledger, LedgerError};
@@ -33,6 +35,10 @@ use crate::store::entities::{Role, TaskStatus, task, task_tool_call, user};
 use crate::workspace::Workspace;
 
 pub use draft::Draft;
+
+/// How often an open stream checks its caller still has access, for what ends without
+/// anyone acting (an expiring key or session, a change made by another node).
+const ACCESS_RECHECK: std::time::Duration = std::time::Duration::from_secs(300);
 pub use input::{LIST_DEFAULT, LIST_MAX, check_env, title_of};
 pub use view::status_dto;
 use view::task_dto;
@@ -161,11 +167,57 @@ impl TaskService {
         after: Option<i64>,
     ) -> Result<impl Stream<Item = Frame> + Send + 'static> {
         let (row, _) = self.find(caller, task_id).await?;
+        let lost = self.clone().access_lost(caller.clone(), row.id.clone());
         Ok(crate::runtime::stream::frames(
             Arc::clone(&self.runtime),
             row.id,
             after.map(|n| n.max(0)),
-        ))
+        )
+        .take_until(lost))
+    }
+
+    /// Resolves once `caller` may no longer see the task: their key was revoked or its
+    /// creator lost the project, their session ended, they were removed or demoted. Checked
+    /// when someone's access shrinks and, for what expires on its own, every few minutes.
+    async fn access_lost(self, caller: Caller, task_id: String) {
+        let mut changes = self.services.access_changes();
+        loop {
+            tokio::select! {
+                changed = changes.recv() => match changed {
+                    Ok(who) if who != caller.person_id() && who != access::EVERYONE => continue,
+                    // Fell behind on changes: check, as one of them may be ours.
+                    Ok(_) | Err(RecvError::Lagged(_)) => {}
+                    Err(RecvError::Closed) => changes = self.services.access_changes(),
+                },
+                () = tokio::time::sleep(ACCESS_RECHECK) => {}
+            }
+            match self.still_sees(&caller, &task_id).await {
+                Ok(false) => return,
+                Ok(true) => {}
+                // The store did not answer: keep the stream; the next check decides.
+                Err(e) => {
+                    tracing::warn!(task = %task_id, error = %e, "cannot check a stream's access")
+                }
+            }
+        }
+    }
+
+    async fn still_sees(&self, caller: &Caller, task_id: &str) -> Result<bool> {
+        let Some(fresh) = self.services.refresh_caller(caller).await? else {
+            return Ok(false);
+        };
+        match self.find(&fresh, task_id).await {
+            Ok(_) => Ok(true),
+            // A task deleted while streamed ends its stream itself, with what was published
+            // to it; only a task that is still there but out of reach ends it here.
+            Err(Error::Api(e)) if e.code == ErrorCode::NotFound => {
+                Ok(task::Entity::find_by_id(task_id.to_owned())
+                    .one(self.db())
+                    .await?
+                    .is_none())
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// Starts a new task for the caller: id and workspace, before any field is read.
