@@ -47,11 +47,15 @@ impl Ledger {
         task_id: &str,
         message: String,
         files: Vec<AttachedFile>,
+        notice: Option<StreamEvent>,
     ) -> Result<()> {
         let id = task_id.to_owned();
-        self.db
-            .transaction::<_, (), LedgerError>(move |txn| {
+        let logged = self
+            .db
+            .transaction::<_, Vec<Logged>, LedgerError>(move |txn| {
                 Box::pin(async move {
+                    let notice: Vec<StreamEvent> = notice.into_iter().collect();
+                    let logged = log::write_events(txn, &id, Writer::Api, &notice).await?;
                     messages::insert_user_message(txn, &id, &message, &files).await?;
                     without_lease(set_status(TaskStatus::Pending))
                         .col_expr(task::Column::Error, Expr::value(Option::<String>::None))
@@ -72,10 +76,11 @@ impl Ledger {
                         ]))
                         .exec(txn)
                         .await?;
-                    Ok(())
+                    Ok(logged)
                 })
             })
             .await?;
+        self.hub.publish(task_id, &logged);
         Ok(())
     }
 

@@ -5,9 +5,10 @@
 pub mod agent;
 pub mod conversation;
 mod prompt;
+pub mod secrets;
 pub mod stream;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -22,6 +23,7 @@ use crate::sandbox::manager::SandboxManager;
 use crate::store::Db;
 use crate::web::Web;
 use agent::{Outcome, Run};
+use secrets::SecretStore;
 
 /// A run in progress on this process.
 struct Running {
@@ -29,6 +31,9 @@ struct Running {
     abort: CancellationToken,
     /// Asks the run to stop at its next step boundary (shutdown).
     drain: CancellationToken,
+    /// Ends the run now and gives the task back, to run again at once in a new sandbox
+    /// (its secrets were dropped).
+    restart: CancellationToken,
     claim: Claim,
 }
 
@@ -44,7 +49,7 @@ pub struct Runtime {
     slots: Arc<Semaphore>,
     running: Mutex<HashMap<String, Running>>,
     /// Task secrets, in this process's memory only: never in the store.
-    secrets: Mutex<HashMap<String, BTreeMap<String, String>>>,
+    secrets: SecretStore,
     stopping: AtomicBool,
     stopped: CancellationToken,
 }
@@ -71,7 +76,7 @@ impl Runtime {
             node,
             wake: Notify::new(),
             running: Mutex::new(HashMap::new()),
-            secrets: Mutex::new(HashMap::new()),
+            secrets: SecretStore::default(),
             stopping: AtomicBool::new(false),
             stopped: CancellationToken::new(),
         })
@@ -116,27 +121,8 @@ impl Runtime {
         self.wake.notify_one();
     }
 
-    pub fn remember_secrets(&self, task_id: &str, secrets: BTreeMap<String, String>) {
-        if secrets.is_empty() {
-            return;
-        }
-        if let Ok(mut s) = self.secrets.lock() {
-            s.insert(task_id.to_owned(), secrets);
-        }
-    }
-
-    pub fn secrets_of(&self, task_id: &str) -> BTreeMap<String, String> {
-        self.secrets
-            .lock()
-            .ok()
-            .and_then(|s| s.get(task_id).cloned())
-            .unwrap_or_default()
-    }
-
-    pub fn forget_secrets(&self, task_id: &str) {
-        if let Ok(mut s) = self.secrets.lock() {
-            s.remove(task_id);
-        }
+    pub fn secrets(&self) -> &SecretStore {
+        &self.secrets
     }
 
     /// Ends a run of this process now, and the task's processes.
@@ -149,6 +135,27 @@ impl Runtime {
         {
             token.cancel();
         }
+        if let Err(e) = self.sandboxes.stop(task_id).await {
+            tracing::warn!(task = task_id, error = %e, "cannot stop the task's sandbox");
+        }
+    }
+
+    /// Drops a task's secrets now. A run in progress here stops and the task runs again at
+    /// once without them; a sandbox started with them in its environment is stopped.
+    pub async fn drop_secrets(&self, task_id: &str) {
+        self.secrets.forget(task_id);
+        let restart = self
+            .running
+            .lock()
+            .ok()
+            .and_then(|r| r.get(task_id).map(|run| run.restart.clone()));
+        match restart {
+            Some(token) => token.cancel(),
+            None => self.stop_sandbox(task_id).await,
+        }
+    }
+
+    async fn stop_sandbox(&self, task_id: &str) {
         if let Err(e) = self.sandboxes.stop(task_id).await {
             tracing::warn!(task = task_id, error = %e, "cannot stop the task's sandbox");
         }
@@ -237,12 +244,14 @@ impl Runtime {
     fn spawn_run(self: &Arc<Self>, claim: Claim, permit: tokio::sync::OwnedSemaphorePermit) {
         let abort = CancellationToken::new();
         let drain = CancellationToken::new();
+        let restart = CancellationToken::new();
         if let Ok(mut r) = self.running.lock() {
             r.insert(
                 claim.task_id.clone(),
                 Running {
                     abort: abort.clone(),
                     drain: drain.clone(),
+                    restart: restart.clone(),
                     claim: claim.clone(),
                 },
             );
@@ -255,21 +264,31 @@ impl Runtime {
             let outcome = tokio::select! {
                 r = run => Some(r),
                 () = abort.cancelled() => None,
+                () = restart.cancelled() => {
+                    me.stop_sandbox(&claim.task_id).await;
+                    if let Err(e) = me.ledger.release(&claim).await {
+                        tracing::warn!(task = %claim.task_id, error = %e, "cannot release the task");
+                    }
+                    Some(Ok(Outcome::Drained))
+                }
             };
             keeper.abort();
             match outcome {
                 None => {
                     // Cancelled, or the lease went to someone else: stop what runs.
-                    if let Err(e) = me.sandboxes.stop(&claim.task_id).await {
-                        tracing::warn!(task = %claim.task_id, error = %e, "cannot stop the sandbox");
-                    }
+                    me.stop_sandbox(&claim.task_id).await;
                 }
+                Some(Ok(Outcome::Drained)) if restart.is_cancelled() => {}
                 Some(Ok(Outcome::Drained)) => {
                     if let Err(e) = me.ledger.release(&claim).await {
                         tracing::warn!(task = %claim.task_id, error = %e, "cannot release the task");
                     }
                 }
-                Some(Ok(_)) => {}
+                Some(Ok(Outcome::Completed | Outcome::Failed)) => {
+                    // The run that used the secrets is over; a follow-up runs without them.
+                    me.secrets.forget(&claim.task_id);
+                }
+                Some(Ok(Outcome::AwaitingApproval)) => {}
                 Some(Err(agent::RunError::Ledger(LedgerError::Fenced))) => {
                     tracing::info!(task = %claim.task_id, "the task was taken over or cancelled; this run stopped");
                 }

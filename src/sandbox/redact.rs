@@ -4,10 +4,19 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct Redactor {
     /// (value, name), longest value first so a secret that contains another is replaced whole.
     secrets: Arc<Vec<(String, String)>>,
+}
+
+/// Names only: the redactor holds the values it hides.
+impl std::fmt::Debug for Redactor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(self.secrets.iter().map(|(_, name)| name))
+            .finish()
+    }
 }
 
 impl Redactor {

@@ -149,7 +149,7 @@ impl TaskService {
         while runtime.is_running_here(&row.id) && tokio::time::Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        runtime.forget_secrets(&row.id);
+        runtime.secrets().forget(&row.id);
         if let Err(e) = runtime.sandboxes().delete(&row.id).await {
             // The rows are gone, so the caller's answer stays a success; what is left on disk
             // is logged for the operator.

@@ -81,7 +81,7 @@ impl Run {
             .one(rt.db())
             .await?
             .ok_or(RunError::Gone)?;
-        let secrets = rt.secrets_of(&task.id);
+        let secrets = rt.secrets().values(&task.id).expose().clone();
         let run = Run {
             redactor: Redactor::new(&secrets),
             rt,

@@ -7,10 +7,20 @@ use std::path::{Component, Path};
 use super::SandboxError;
 
 /// The environment of a task's commands: plain variables and secrets (a secret wins a clash).
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct TaskEnv {
     pub env: BTreeMap<String, String>,
     pub secrets: BTreeMap<String, String>,
+}
+
+/// Names only for the secrets, so a log line with a spec in it cannot leak a value.
+impl std::fmt::Debug for TaskEnv {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TaskEnv")
+            .field("env", &self.env)
+            .field("secrets", &self.secrets.keys().collect::<Vec<_>>())
+            .finish()
+    }
 }
 
 /// `PATH` and friends every command gets.

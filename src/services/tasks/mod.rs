@@ -12,6 +12,7 @@ use std::sync::Arc;
 use chrono::Utc;
 use futures_util::{Stream, StreamExt};
 use protocol::envelope::Pagination;
+use protocol::stream::{RunStatus, StatusEvent, StreamEvent};
 use protocol::task::input::CreateTask;
 use protocol::task::{
     self as dto, ApprovalOutcome, CallStatus, CreatedTask, FollowUpAccepted, History,
@@ -30,11 +31,22 @@ use crate::error::{ApiError, Error, ErrorCode, Result};
 use crate::ledger::{Ledger, LedgerError};
 use crate::runtime::Runtime;
 use crate::runtime::conversation::Conversation;
+use crate::runtime::secrets::{SecretOwner, SecretValues};
 use crate::runtime::stream::Frame;
 use crate::store::entities::{Role, TaskStatus, task, task_tool_call, user};
 use crate::workspace::Workspace;
 
 pub use draft::Draft;
+
+/// What the stream says when a follow-up from someone else drops the task's secrets.
+const SECRETS_DROPPED: &str = "This message comes from someone other than the caller who supplied the task's secrets: the task continues without them.";
+
+fn secret_owner(actor: &Actor) -> SecretOwner {
+    match actor {
+        Actor::ApiKey { key_id, .. } => SecretOwner::ApiKey(key_id.clone()),
+        Actor::User { user_id } => SecretOwner::Person(user_id.clone()),
+    }
+}
 
 /// How often an open stream checks its caller still has access, for what ends without
 /// anyone acting (an expiring key or session, a change made by another node).
@@ -302,7 +314,11 @@ impl TaskService {
             .create(&draft.id, row, checked.message, files)
             .await?;
         draft.fresh = false;
-        self.runtime.remember_secrets(&draft.id, checked.secrets);
+        self.runtime.secrets().remember(
+            &draft.id,
+            secret_owner(&draft.scope.actor),
+            SecretValues::new(checked.secrets),
+        );
         self.runtime.wake();
         Ok(CreatedTask {
             id: draft.id.clone(),
@@ -424,7 +440,24 @@ impl TaskService {
     ) -> Result<FollowUpAccepted> {
         let message = input::check_message(message)?;
         let files = draft.commit_files().await?;
-        self.ledger().follow_up(&draft.id, message, files).await?;
+        // Secrets belong to whoever supplied them: anyone else's message must not be able to
+        // make the agent use (or reveal) them.
+        let owner = secret_owner(&draft.scope.actor);
+        let drop_secrets = self.runtime.secrets().held_for_other(&draft.id, &owner);
+        let notice = drop_secrets.then(|| {
+            StreamEvent::Status(StatusEvent {
+                status: RunStatus::Processing,
+                message: Some(SECRETS_DROPPED.to_owned()),
+                attempt: None,
+                delay_ms: None,
+            })
+        });
+        if drop_secrets {
+            self.runtime.drop_secrets(&draft.id).await;
+        }
+        self.ledger()
+            .follow_up(&draft.id, message, files, notice)
+            .await?;
         self.runtime.wake();
         Ok(FollowUpAccepted {
             status: DtoStatus::Running,
@@ -484,6 +517,7 @@ impl TaskService {
     pub async fn cancel(&self, caller: &Caller, task_id: &str) -> Result<dto::Cancelled> {
         let (row, _) = self.find(caller, task_id).await?;
         self.ledger().cancel(&row.id).await?;
+        self.runtime.secrets().forget(&row.id);
         self.runtime.abort_local(&row.id).await;
         Ok(dto::Cancelled {
             message: "Task cancelled".to_owned(),
