@@ -13,19 +13,22 @@ use protocol::{self as dto, input};
 use crate::services::Services;
 use crate::services::access::Caller;
 use crate::services::accounts::user_dto;
+use crate::services::tasks::TaskService;
 
 /// The services as the Console's pages reach them, with the OpenAPI document the server
 /// rendered at start-up: handed in, because the router that renders it sits above this.
 #[derive(Clone)]
 pub struct Console {
     services: Services,
+    tasks: TaskService,
     openapi_json: Arc<String>,
 }
 
 impl Console {
-    pub fn new(services: Services, openapi_json: Arc<String>) -> Self {
+    pub fn new(services: Services, tasks: TaskService, openapi_json: Arc<String>) -> Self {
         Self {
             services,
+            tasks,
             openapi_json,
         }
     }
@@ -158,7 +161,7 @@ impl Backend for Console {
 
     async fn delete_project(&self, ctx: &RequestCtx, project_id: String) -> Result<(), ApiError> {
         let caller = self.caller(ctx).await?;
-        Ok(self.services.delete_project(&caller, &project_id).await?)
+        Ok(self.tasks.delete_project(&caller, &project_id).await?)
     }
 
     async fn project_members(

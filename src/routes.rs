@@ -13,7 +13,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::console::Console;
-use crate::error::{ApiError, ErrorResponse};
+use crate::error::{ApiError, ErrorCode, ErrorResponse};
 use crate::http::AppState;
 use crate::http::extract::client_ip;
 
@@ -21,6 +21,7 @@ use crate::http::extract::client_ip;
 pub fn build(state: AppState) -> Router {
     let backend: app::backend::SharedBackend = Arc::new(Console::new(
         state.services.clone(),
+        state.tasks.clone(),
         Arc::clone(&state.openapi_json),
     ));
     let routes = generate_route_list(app::App);
@@ -30,6 +31,7 @@ pub fn build(state: AppState) -> Router {
     Router::new()
         .merge(api)
         .route("/api/{*rest}", any(api_not_found))
+        .method_not_allowed_fallback(method_not_allowed)
         .leptos_routes_with_context(&state, routes, context.clone(), {
             let options = state.leptos_options.clone();
             move || app::shell(options.clone())
@@ -66,4 +68,13 @@ pub fn openapi_document() -> String {
 
 async fn api_not_found() -> ErrorResponse {
     ErrorResponse(ApiError::not_found("Endpoint"))
+}
+
+async fn method_not_allowed(method: axum::http::Method) -> ErrorResponse {
+    ErrorResponse(ApiError::new(
+        ErrorCode::MethodNotAllowed,
+        format!(
+            "This endpoint does not take {method}; the API reference (/api/docs) lists what it takes."
+        ),
+    ))
 }

@@ -821,3 +821,87 @@ async fn the_openapi_document_describes_the_conversation_routes() {
     }
     app.stop().await;
 }
+
+#[tokio::test]
+async fn deleting_a_project_removes_its_tasks_rows_and_files() {
+    let model = ModelServer::start().await;
+    // Sandboxes expire at once, so a finished task's workspace is packed into a snapshot.
+    let app = app_with(&model, "openai", |c| c.sandbox.idle_timeout_secs = 1).await;
+    let o = owner(&app).await;
+    let doomed = id_of(&app.create_project(&o.client, "Doomed").await);
+
+    let k = key_of("doomed-files");
+    model.script(
+        &k,
+        vec![
+            Turn::tool_call(
+                "run_shell_command",
+                json!({"command": "echo gone > notes.txt"}),
+            ),
+            Turn::text("written"),
+        ],
+    );
+    let finished = chat(
+        &app,
+        &o.client,
+        &doomed,
+        json!({"message": format!("{k}: write")}),
+    )
+    .await;
+    wait_chat(&app, &o.client, &finished, "completed").await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !snapshot(&app, &finished).exists() {
+        assert!(Instant::now() < deadline, "the sandbox never expired");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let k2 = key_of("doomed-running");
+    model.script(
+        &k2,
+        vec![Turn::tool_call(
+            "run_shell_command",
+            json!({"command": "echo started > started.txt; sleep 30"}),
+        )],
+    );
+    let running = chat(
+        &app,
+        &o.client,
+        &doomed,
+        json!({"message": format!("{k2}: wait")}),
+    )
+    .await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !workspace(&app, &running).join("started.txt").exists() {
+        assert!(Instant::now() < deadline, "the command never started");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // A task of another project stays.
+    let kept = chat(
+        &app,
+        &o.client,
+        &o.project_id,
+        json!({"message": "keep me"}),
+    )
+    .await;
+    wait_chat(&app, &o.client, &kept, "completed").await;
+
+    let resp = app
+        .req(
+            &o.client,
+            Method::DELETE,
+            &format!("/api/v1/projects/{doomed}"),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_ok(resp).await;
+    for id in [&finished, &running] {
+        assert_gone(&app, &o.client, id).await;
+    }
+    assert_eq!(task_of(&app, &o.client, &kept).await["status"], "completed");
+    assert!(rows_of(&app, &kept).await > 0);
+    app.stop().await;
+}
+
+fn id_of(v: &Value) -> String {
+    v["id"].as_str().unwrap().to_owned()
+}

@@ -1,7 +1,8 @@
 //! (extension) Conversations: the caller's own tasks as the Chat UI's history shows them —
 //! listed and searched, renamed, deleted. Handlers parse and call `TaskService`.
 
-use axum::extract::{Path, Query, State};
+use crate::http::extract::{Path, Query};
+use axum::extract::State;
 use protocol::task::input::RenameConversation;
 use protocol::task::query::ConversationQuery;
 use protocol::task::{self as dto, Deleted};

@@ -1,4 +1,5 @@
-use axum::extract::{Path, State};
+use crate::http::extract::Path;
+use axum::extract::State;
 
 use crate::http::extract::ApiJson;
 use crate::http::{ApiResult, AppState, Data, Done, Envelope, ErrorEnvelope};

@@ -1,4 +1,5 @@
-use axum::extract::{Path, State};
+use crate::http::extract::Path;
+use axum::extract::State;
 
 use crate::http::extract::ApiJson;
 use crate::http::{ApiResult, AppState, Data, Done, Envelope, ErrorEnvelope};
@@ -76,7 +77,7 @@ pub async fn delete(
     caller: Caller,
     Path(project_id): Path<String>,
 ) -> ApiResult<Done> {
-    state.services.delete_project(&caller, &project_id).await?;
+    state.tasks.delete_project(&caller, &project_id).await?;
     Ok(Data(Done::deleted()))
 }
 

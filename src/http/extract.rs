@@ -2,7 +2,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use axum::extract::rejection::JsonRejection;
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::middleware::Next;
@@ -57,8 +57,45 @@ impl From<JsonRejection> for ErrorResponse {
     }
 }
 
-/// The client's address for rate limits: the socket peer, or the first `X-Forwarded-For` hop
-/// when the operator says a proxy in front can be trusted.
+/// Query strings; a malformed one (`limit=1e9`, a missing required field) answers
+/// `VALIDATION_ERROR` in the envelope, never a plain-text body.
+#[derive(FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(ErrorResponse))]
+pub struct Query<T>(pub T);
+
+/// Path parameters, with the same errors as `Query`.
+#[derive(FromRequestParts)]
+#[from_request(via(axum::extract::Path), rejection(ErrorResponse))]
+pub struct Path<T>(pub T);
+
+impl From<QueryRejection> for ErrorResponse {
+    fn from(r: QueryRejection) -> Self {
+        ErrorResponse(ApiError::new(
+            ErrorCode::ValidationError,
+            format!("The query string is not valid: {}", r.body_text()),
+        ))
+    }
+}
+
+impl From<PathRejection> for ErrorResponse {
+    fn from(r: PathRejection) -> Self {
+        match r {
+            PathRejection::FailedToDeserializePathParams(e) => ErrorResponse(ApiError::new(
+                ErrorCode::ValidationError,
+                format!("The path is not valid: {}", e.body_text()),
+            )),
+            // A route declared without the parameters its handler reads: our bug.
+            other => {
+                tracing::error!(rejection = %other.body_text(), "path parameters missing");
+                ErrorResponse(ApiError::internal())
+            }
+        }
+    }
+}
+
+/// The client's address for rate limits: the socket peer, or, when the operator says a proxy
+/// in front can be trusted, the last `X-Forwarded-For` hop: the address that proxy saw. The
+/// hops to its left are whatever the client wrote, so a client could pick any of them.
 pub async fn client_ip(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let peer = req
         .extensions()
@@ -72,7 +109,7 @@ pub async fn client_ip(State(state): State<AppState>, mut req: Request, next: Ne
             req.headers()
                 .get("x-forwarded-for")
                 .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.split(',').next())
+                .and_then(|v| v.rsplit(',').next())
                 .and_then(|v| v.trim().parse::<IpAddr>().ok())
         })
         .flatten();

@@ -3,8 +3,6 @@
 //! `own` selects; whoever else may see the task through the Task API (a project admin), it
 //! is not theirs to list, rename or delete here.
 
-use std::time::Duration;
-
 use protocol::envelope::Pagination;
 use protocol::task::{self as dto, Deleted};
 use sea_orm::sea_query::{BinOper, Expr, ExprTrait, Func};
@@ -21,9 +19,6 @@ use crate::store::entities::task;
 pub const QUERY_MAX_CHARS: usize = 200;
 /// Longest title (characters, after trimming); the column holds this many.
 pub const TITLE_MAX_CHARS: usize = 200;
-/// How long a delete waits for this process's run of the task to wind down before its files
-/// go, so no step of it writes into a removed workspace.
-const RUN_END_WAIT: Duration = Duration::from_secs(10);
 
 impl TaskService {
     /// The caller's own conversations in a project, in their scope: a person's are the tasks
@@ -123,37 +118,9 @@ impl TaskService {
     /// transaction, then its workspace and snapshot.
     pub async fn delete_conversation(&self, caller: &Caller, task_id: &str) -> Result<Deleted> {
         let (row, scope) = self.find_own(caller, task_id).await?;
-        if row.status.is_active() {
-            match self.cancel(caller, &row.id).await {
-                Ok(_) => {}
-                // It finished meanwhile: nothing to stop.
-                Err(Error::Api(e)) if e.code == ErrorCode::Conflict => {}
-                Err(e) => return Err(e),
-            }
-        }
-        match self
-            .runtime()
-            .ledger()
-            .delete(&row.id, Self::own(&scope))
-            .await
-        {
+        match self.remove_task(&row.id, Self::own(&scope)).await {
             Err(LedgerError::NotFound) => return Err(ApiError::not_found("Conversation").into()),
             other => other?,
-        }
-        // No worker can claim it now. A run of this process that started before the row went
-        // (a follow-up raced the cancel) is ended too, and its end awaited, so nothing writes
-        // into the workspace once it is removed.
-        let runtime = self.runtime();
-        runtime.abort_local(&row.id).await;
-        let deadline = tokio::time::Instant::now() + RUN_END_WAIT;
-        while runtime.is_running_here(&row.id) && tokio::time::Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        runtime.secrets().forget(&row.id);
-        if let Err(e) = runtime.sandboxes().delete(&row.id).await {
-            // The rows are gone, so the caller's answer stays a success; what is left on disk
-            // is logged for the operator.
-            tracing::error!(task = %row.id, error = %e, "cannot remove a deleted conversation's files");
         }
         Ok(Deleted {
             message: "Conversation deleted".to_owned(),

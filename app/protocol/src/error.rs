@@ -33,6 +33,8 @@ pub enum ErrorCode {
     /// (extension) The request does not fit the thing's current state: approving a call that
     /// is not waiting, cancelling a finished task.
     Conflict,
+    /// (extension) The path exists, but not with this method.
+    MethodNotAllowed,
 }
 
 impl ErrorCode {
@@ -56,6 +58,7 @@ impl ErrorCode {
             Self::InternalError => 500,
             Self::Unavailable => 503,
             Self::Conflict => 409,
+            Self::MethodNotAllowed => 405,
         }
     }
 }

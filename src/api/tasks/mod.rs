@@ -6,8 +6,9 @@ mod form;
 use std::convert::Infallible;
 use std::time::Duration;
 
+use crate::http::extract::{Path, Query};
 use axum::body::Body;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};

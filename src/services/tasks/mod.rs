@@ -4,6 +4,7 @@
 
 mod draft;
 mod input;
+mod removal;
 mod view;
 
 use std::collections::BTreeMap;

@@ -1,0 +1,97 @@
+//! The API's edges answer in its envelope whatever arrives: malformed query strings and paths,
+//! a method an endpoint does not take, a missing parameter; and the client address behind a
+//! trusted proxy is the hop that proxy added, not one the client wrote.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use reqwest::Method;
+use serde_json::json;
+use sigmic_testkit::harness::*;
+
+#[tokio::test]
+async fn malformed_queries_paths_and_methods_answer_in_the_envelope() {
+    let app = TestApp::spawn().await;
+    let (admin, _) = app.signup("eve@example.com", "eve", PASSWORD).await;
+    let project = app.first_project(&admin).await;
+    let key = app.create_key(&admin, &project, "edges").await;
+
+    for path in [
+        "/api/v1/tasks?limit=1e9",
+        "/api/v1/tasks?limit=-1",
+        "/api/v1/tasks?offset=abc",
+        "/api/v1/conversations?limit=x",
+        "/api/v1/tasks/some-task/stream?after=soon",
+    ] {
+        let resp = app.bearer(Method::GET, path, &key).send().await.unwrap();
+        let body = assert_error(resp, 400, "VALIDATION_ERROR").await;
+        assert!(
+            body["message"].as_str().unwrap().contains("query string"),
+            "{path}: {body}"
+        );
+    }
+    // The download names its file; without `path` it says so in the envelope.
+    let resp = app
+        .bearer(
+            Method::GET,
+            "/api/v1/tasks/some-task/artifacts/download",
+            &key,
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_error(resp, 400, "VALIDATION_ERROR").await;
+    // A path segment that is not UTF-8.
+    let resp = app
+        .bearer(Method::GET, "/api/v1/tasks/%FF%FE", &key)
+        .send()
+        .await
+        .unwrap();
+    assert_error(resp, 400, "VALIDATION_ERROR").await;
+    // A method the endpoint does not take.
+    for (method, path) in [
+        (Method::PUT, "/api/v1/tasks"),
+        (Method::PATCH, "/api/v1/me"),
+        (Method::POST, "/api/v1/tasks/some-task/history"),
+    ] {
+        let resp = app.bearer(method.clone(), path, &key).send().await.unwrap();
+        let body = assert_error(resp, 405, "METHOD_NOT_ALLOWED").await;
+        assert!(
+            body["message"].as_str().unwrap().contains(method.as_str()),
+            "{body}"
+        );
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_the_client_is_the_hop_it_added() {
+    let app = TestApp::spawn_with(|c| {
+        c.trust_proxy = true;
+        c.auth.login_attempts_per_address_per_minute = 3;
+    })
+    .await;
+    app.signup("fay@example.com", "fay", PASSWORD).await;
+    // The same client (the proxy saw 192.0.2.7) writes a new left-most hop each time: it is
+    // still one client, and its fourth attempt in a minute is refused.
+    let mut statuses = Vec::new();
+    for i in 0..4 {
+        let resp = app
+            .anon(Method::POST, "/api/v1/auth/login")
+            .header("x-forwarded-for", format!("198.51.100.{i}, 192.0.2.7"))
+            .json(&json!({ "email": "fay@example.com", "password": "wrong password" }))
+            .send()
+            .await
+            .unwrap();
+        statuses.push(resp.status().as_u16());
+    }
+    assert_eq!(statuses, vec![401, 401, 401, 429]);
+    // Another client behind the same proxy is counted on its own.
+    let resp = app
+        .anon(Method::POST, "/api/v1/auth/login")
+        .header("x-forwarded-for", "192.0.2.8")
+        .json(&json!({ "email": "fay@example.com", "password": PASSWORD }))
+        .send()
+        .await
+        .unwrap();
+    assert_ok(resp).await;
+    app.stop().await;
+}
