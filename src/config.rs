@@ -250,6 +250,8 @@ pub struct AuthConfig {
     pub lockout_minutes: u64,
     /// Login attempts per client address per minute.
     pub login_attempts_per_address_per_minute: u32,
+    /// Accounts created per client address per hour (0: no limit).
+    pub signups_per_address_per_hour: u32,
     /// Argon2id memory cost in KiB. Lower it only for tests.
     pub argon2_memory_kib: u32,
     pub argon2_iterations: u32,
@@ -294,6 +296,7 @@ impl Default for AuthConfig {
             max_failed_logins_per_account: 10,
             lockout_minutes: 15,
             login_attempts_per_address_per_minute: 30,
+            signups_per_address_per_hour: 20,
             argon2_memory_kib: 19 * 1024,
             argon2_iterations: 2,
             signing_key_file: None,

@@ -40,8 +40,8 @@ impl Console {
 
 #[async_trait]
 impl Backend for Console {
-    async fn signup(&self, _ctx: &RequestCtx, input: input::Signup) -> Result<Issued, ApiError> {
-        let opened = self.services.signup(input.into()).await?;
+    async fn signup(&self, ctx: &RequestCtx, input: input::Signup) -> Result<Issued, ApiError> {
+        let opened = self.services.signup(input.into(), ctx.client_ip).await?;
         Ok(Issued {
             user: user_dto(&opened.user),
             set_cookie: self.services.session_cookie(&opened.token),

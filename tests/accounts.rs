@@ -627,3 +627,56 @@ async fn unknown_api_path_answers_the_error_envelope() {
         .unwrap();
     assert_error(resp, 404, "NOT_FOUND").await;
 }
+
+#[tokio::test]
+async fn a_lockout_from_one_address_does_not_lock_the_owner_out_from_another() {
+    let app = TestApp::spawn_with(|c| {
+        c.trust_proxy = true;
+        c.auth.max_failed_logins_per_account = 3;
+        c.auth.login_attempts_per_address_per_minute = 1000;
+    })
+    .await;
+    app.signup("lena@example.com", "lena", PASSWORD).await;
+    let login_from = |ip: &'static str, password: &'static str| {
+        app.anon(Method::POST, "/api/v1/auth/login")
+            .header("X-Forwarded-For", ip)
+            .json(&json!({ "email": "lena@example.com", "password": password }))
+            .send()
+    };
+    for _ in 0..3 {
+        let resp = login_from("198.51.100.66", "guessing").await.unwrap();
+        assert_error(resp, 401, "INVALID_CREDENTIALS").await;
+    }
+    // The guesser is locked out, even with the right password...
+    let resp = login_from("198.51.100.66", PASSWORD).await.unwrap();
+    assert_error(resp, 401, "INVALID_CREDENTIALS").await;
+    // ...but the owner, from their own address, is not.
+    let resp = login_from("192.0.2.10", PASSWORD).await.unwrap();
+    assert!(session_cookie(&resp).is_some());
+    assert_ok(resp).await;
+}
+
+#[tokio::test]
+async fn signup_is_rate_limited_per_address() {
+    let app = TestApp::spawn_with(|c| c.auth.signups_per_address_per_hour = 2).await;
+    for name in ["mara", "nils"] {
+        app.signup(&format!("{name}@example.com"), name, PASSWORD)
+            .await;
+    }
+    let resp = app
+        .anon(Method::POST, "/api/v1/auth/signup")
+        .json(&json!({ "email": "olga@example.com", "username": "olga", "password": PASSWORD }))
+        .send()
+        .await
+        .unwrap();
+    assert!(resp.headers().get("retry-after").is_some());
+    assert_error(resp, 429, "RATE_LIMITED").await;
+    // Nothing was created: the address cannot sign up, and the email is still free.
+    let resp = app
+        .anon(Method::POST, "/api/v1/auth/login")
+        .json(&json!({ "email": "olga@example.com", "password": PASSWORD }))
+        .send()
+        .await
+        .unwrap();
+    assert_error(resp, 401, "INVALID_CREDENTIALS").await;
+}

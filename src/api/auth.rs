@@ -30,12 +30,15 @@ fn with_cookie(body: impl IntoResponse, cookie: &str) -> Response {
     responses(
         (status = 200, description = "Signed up; the session cookie is set", body = Envelope<SignedIn>),
         (status = 400, description = "VALIDATION_ERROR, with `fields`", body = ErrorEnvelope),
+        (status = 429, description = "RATE_LIMITED, with `Retry-After`", body = ErrorEnvelope),
     ))]
 pub async fn signup(
     State(state): State<AppState>,
+    ext: axum::http::Extensions,
     ApiJson(body): ApiJson<input::Signup>,
 ) -> Result<Response, ErrorResponse> {
-    let opened = state.services.signup(body.into()).await?;
+    let ip = crate::http::extract::ip_of(&ext);
+    let opened = state.services.signup(body.into(), ip).await?;
     let cookie = state.services.session_cookie(&opened.token);
     Ok(with_cookie(
         Data(SignedIn {

@@ -284,7 +284,17 @@ impl Services {
         Ok(errors.into_result()?)
     }
 
-    pub async fn signup(&self, input: NewUser) -> Result<OpenedSession> {
+    pub async fn signup(&self, input: NewUser, ip: Option<IpAddr>) -> Result<OpenedSession> {
+        if let Err(wait) = self.inner.limits.check_signup(ip) {
+            let mut e = ApiError::new(
+                ErrorCode::RateLimited,
+                format!(
+                    "Too many accounts were created from your address. Try again in {wait} seconds."
+                ),
+            );
+            e.retry_after_secs = Some(wait);
+            return Err(e.into());
+        }
         let user = self.create_user(input).await?;
         self.open_session(user).await
     }
@@ -315,15 +325,15 @@ impl Services {
             None => self.dummy_hash().await?,
         };
         let ok = self.verify_password(password, hash).await?;
-        let locked = self.inner.limits.is_locked(&email);
+        let locked = self.inner.limits.is_locked(&email, ip);
         match found {
             Some(user) if ok && !locked => {
-                self.inner.limits.record_success(&email);
+                self.inner.limits.record_success(&email, ip);
                 self.open_session(user).await
             }
             _ => {
                 if !locked {
-                    self.inner.limits.record_failure(&email);
+                    self.inner.limits.record_failure(&email, ip);
                 }
                 Err(ApiError::invalid_credentials().into())
             }

@@ -142,6 +142,8 @@ impl TestApp {
         };
         config.auth.argon2_memory_kib = 1024;
         config.auth.argon2_iterations = 1;
+        // Tests sign many people up from one address; the test of the limit sets it.
+        config.auth.signups_per_address_per_hour = 0;
         // The test binary cannot be a sandbox's supervisor; the built server can.
         config.sandbox.supervisor = Some(crate::sigmic_bin());
         config.sandbox.warm_pool = 0;
