@@ -5,7 +5,11 @@
 use std::sync::Arc;
 
 use axum::Router;
+use axum::body::Body;
+use axum::extract::Request;
 use axum::http::{HeaderValue, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use leptos::prelude::provide_context;
 use leptos_axum::{LeptosRoutes, generate_route_list};
@@ -40,6 +44,7 @@ pub fn build(state: AppState) -> Router {
             AppState,
             _,
         >(context, app::shell))
+        .layer(axum::middleware::from_fn(limit_console_bodies))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             client_ip,
@@ -77,4 +82,30 @@ async fn method_not_allowed(method: axum::http::Method) -> ErrorResponse {
             "This endpoint does not take {method}; the API reference (/api/docs) lists what it takes."
         ),
     ))
+}
+
+/// Bodies the Console's server functions and pages take: forms, never files.
+const CONSOLE_BODY_LIMIT: usize = 1024 * 1024;
+
+/// Bounds every body outside the API (which bounds its own, per route), so no server
+/// function reads an unbounded one: a declared length over the bound is refused at once, a
+/// longer stream is cut where it passes it.
+async fn limit_console_bodies(req: Request, next: Next) -> Response {
+    if req.uri().path().starts_with("/api/") {
+        return next.run(req).await;
+    }
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > CONSOLE_BODY_LIMIT) {
+        return ErrorResponse(ApiError::new(
+            ErrorCode::PayloadTooLarge,
+            format!("The request body is over {} KB.", CONSOLE_BODY_LIMIT / 1024),
+        ))
+        .into_response();
+    }
+    let req = req.map(|b| Body::new(http_body_util::Limited::new(b, CONSOLE_BODY_LIMIT)));
+    next.run(req).await
 }

@@ -95,3 +95,59 @@ async fn behind_a_trusted_proxy_the_client_is_the_hop_it_added() {
     assert_ok(resp).await;
     app.stop().await;
 }
+
+#[tokio::test]
+async fn every_body_has_a_bound() {
+    let app = TestApp::spawn().await;
+    let (admin, _) = app.signup("gus@example.com", "gus", PASSWORD).await;
+    let project = app.first_project(&admin).await;
+    let key = app.create_key(&admin, &project, "bodies").await;
+    let big = "x".repeat(3 * 1024 * 1024);
+
+    // A JSON body past the API's bound, on a route without uploads.
+    let resp = app
+        .bearer(
+            Method::POST,
+            "/api/v1/tasks/some-task/tools/some-call/approve",
+            &key,
+        )
+        .json(&json!({ "outcome": big }))
+        .send()
+        .await
+        .unwrap();
+    assert_error(resp, 413, "PAYLOAD_TOO_LARGE").await;
+
+    // The Console's server functions (everything outside the API) are bounded too.
+    let resp = app
+        .req(&admin, Method::POST, "/_console/login")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("email=a&password={big}"))
+        .send()
+        .await
+        .unwrap();
+    assert_error(resp, 413, "PAYLOAD_TOO_LARGE").await;
+
+    // A multipart text field is bounded on its own, not only by the whole body's allowance
+    // (which the files share).
+    for (field, size) in [("junk", 100 * 1024), ("message", 2 * 1024 * 1024)] {
+        let form = reqwest::multipart::Form::new().text(field, "y".repeat(size));
+        let resp = app
+            .bearer(Method::POST, "/api/v1/tasks", &key)
+            .multipart(form)
+            .send()
+            .await
+            .unwrap();
+        let err = assert_error(resp, 413, "PAYLOAD_TOO_LARGE").await;
+        assert!(err["fields"][field].is_string(), "{err}");
+    }
+    // Nothing was created.
+    let list = assert_ok(
+        app.bearer(Method::GET, "/api/v1/tasks", &key)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(list.as_array().unwrap().len(), 0);
+    app.stop().await;
+}

@@ -94,17 +94,20 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(task_routes())
 }
 
-/// Task routes take uploads: up to `max_files` of `max_file_bytes` each, so the default 2 MB
-/// body limit is lifted here and each file is counted as it streams (`UploadBatch`).
+/// Creating a task and following one up take uploads: up to `max_files` of `max_file_bytes`
+/// each, so the default 2 MB body limit is lifted for those two and their reader bounds the
+/// body itself (`TaskForm`), counting each file as it streams. Every other route keeps it.
 fn task_routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
+    let uploads = OpenApiRouter::new()
         .routes(routes!(tasks::create, tasks::list))
+        .routes(routes!(tasks::follow_up))
+        .layer(axum::extract::DefaultBodyLimit::disable());
+    OpenApiRouter::new()
         .routes(routes!(tasks::get, tasks::cancel))
         .routes(routes!(tasks::history))
         .routes(routes!(tasks::stream))
-        .routes(routes!(tasks::follow_up))
         .routes(routes!(tasks::approve))
         .routes(routes!(tasks::artifacts))
         .routes(routes!(tasks::download))
-        .layer(axum::extract::DefaultBodyLimit::disable())
+        .merge(uploads)
 }

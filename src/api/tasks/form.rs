@@ -91,12 +91,49 @@ impl<T: FormFields> TaskForm<T> {
                     .await
                     .map_err(|e| ErrorResponse(e.to_api_error()))?;
             } else {
-                let text = field.text().await.map_err(multipart_error)?;
+                let text = read_text(field, &name).await?;
                 fields.set(&name, text).map_err(ErrorResponse)?;
             }
         }
         Ok(fields)
     }
+}
+
+/// The most a text field may hold, by name, so none can take the whole body's allowance: the
+/// message and prompt are bounded in characters by the task's rules, `env`/`secrets` by their
+/// entries; anything else is small.
+fn text_field_limit(name: &str) -> usize {
+    match name {
+        "message" | "systemPrompt" => 1024 * 1024,
+        "env" | "secrets" => 8 * 1024 * 1024,
+        _ => 64 * 1024,
+    }
+}
+
+/// A multipart text field, read up to its bound.
+async fn read_text(
+    mut field: axum::extract::multipart::Field<'_>,
+    name: &str,
+) -> Result<String, ErrorResponse> {
+    let limit = text_field_limit(name);
+    let mut bytes = Vec::new();
+    while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
+        if bytes.len() + chunk.len() > limit {
+            let mut e = ApiError::new(
+                ErrorCode::PayloadTooLarge,
+                format!("The field `{name}` is over {} KB.", limit / 1024),
+            );
+            e.fields.insert(name.to_owned(), e.message.clone());
+            return Err(ErrorResponse(e));
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    String::from_utf8(bytes).map_err(|_| {
+        ErrorResponse(ApiError::field(
+            name,
+            format!("`{name}` is not UTF-8 text."),
+        ))
+    })
 }
 
 /// Bounds a request body: JSON to `TEXT_BODY_LIMIT`, multipart to its files plus that. Past
