@@ -20,6 +20,7 @@ use crate::console::Console;
 use crate::error::{ApiError, ErrorCode, ErrorResponse};
 use crate::http::AppState;
 use crate::http::extract::client_ip;
+use crate::http::same_origin::refuse_cross_site;
 
 /// The router and the OpenAPI document it serves.
 pub fn build(state: AppState) -> Router {
@@ -32,6 +33,13 @@ pub fn build(state: AppState) -> Router {
     let context = move || provide_context(backend.clone());
 
     let (api, _) = crate::api::router().split_for_parts();
+    // Behind TLS, browsers are told to use nothing else for a year.
+    let hsts = state.services.config().secure_cookies.then(|| {
+        SetResponseHeaderLayer::if_not_present(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000"),
+        )
+    });
     Router::new()
         .merge(api)
         .route("/api/{*rest}", any(api_not_found))
@@ -45,6 +53,10 @@ pub fn build(state: AppState) -> Router {
             _,
         >(context, app::shell))
         .layer(axum::middleware::from_fn(limit_console_bodies))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            refuse_cross_site,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             client_ip,
@@ -62,6 +74,7 @@ pub fn build(state: AppState) -> Router {
             header::REFERRER_POLICY,
             HeaderValue::from_static("same-origin"),
         ))
+        .layer(tower::util::option_layer(hsts))
         .with_state(state)
 }
 

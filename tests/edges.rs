@@ -151,3 +151,115 @@ async fn every_body_has_a_bound() {
     assert_eq!(list.as_array().unwrap().len(), 0);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn requests_from_other_sites_cannot_act_with_the_session() {
+    let app = TestApp::spawn().await;
+    let (admin, _) = app.signup("hal@example.com", "hal", PASSWORD).await;
+    let project = app.first_project(&admin).await;
+    let key = app.create_key(&admin, &project, "own").await;
+    let ours = app.url("");
+    let ours = ours.trim_end_matches('/');
+
+    let create = |origin: Option<&str>, site: Option<&str>| {
+        let mut req = app
+            .req(&admin, Method::POST, "/api/v1/projects")
+            .json(&json!({ "name": format!("p{}", unique()) }));
+        if let Some(o) = origin {
+            req = req.header("origin", o.to_owned());
+        }
+        if let Some(s) = site {
+            req = req.header("sec-fetch-site", s.to_owned());
+        }
+        req.send()
+    };
+    for (origin, site) in [
+        (Some("https://evil.example"), None),
+        (Some("null"), None),
+        (None, Some("cross-site")),
+        (None, Some("same-site")),
+        (Some(ours), Some("cross-site")),
+    ] {
+        let resp = create(origin, site).await.unwrap();
+        assert_error(resp, 403, "FORBIDDEN").await;
+    }
+    // From our own pages, and from programs (which send neither header), it works.
+    assert_ok(create(Some(ours), Some("same-origin")).await.unwrap()).await;
+    assert_ok(create(Some(ours), None).await.unwrap()).await;
+    assert_ok(create(None, None).await.unwrap()).await;
+    // Reading is not refused; nor is a request that carries its own credential.
+    let resp = app
+        .req(&admin, Method::GET, "/api/v1/projects")
+        .header("sec-fetch-site", "cross-site")
+        .send()
+        .await
+        .unwrap();
+    assert_ok(resp).await;
+    let resp = app
+        .bearer(Method::POST, "/api/v1/tasks", &key)
+        .header("origin", "https://customer.example")
+        .json(&json!({ "message": "hi" }))
+        .send()
+        .await
+        .unwrap();
+    assert_ok(resp).await;
+    // No login or signup from another site (no login CSRF).
+    for (path, body) in [
+        (
+            "/api/v1/auth/login",
+            json!({ "email": "hal@example.com", "password": PASSWORD }),
+        ),
+        (
+            "/api/v1/auth/signup",
+            json!({ "email": "ivy@example.com", "username": "ivy", "password": PASSWORD }),
+        ),
+    ] {
+        let resp = app
+            .anon(Method::POST, path)
+            .header("origin", "https://evil.example")
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert!(session_cookie(&resp).is_none());
+        assert_error(resp, 403, "FORBIDDEN").await;
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn behind_tls_the_session_cookie_is_host_only_and_hsts_is_sent() {
+    let app = TestApp::spawn_with(|c| c.secure_cookies = true).await;
+    let resp = app
+        .anon(Method::POST, "/api/v1/auth/signup")
+        .json(&json!({ "email": "jon@example.com", "username": "jon", "password": PASSWORD }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        resp.headers()["strict-transport-security"],
+        "max-age=31536000"
+    );
+    let set_cookie = resp.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(
+        set_cookie.starts_with("__Host-sigmic_session=") && set_cookie.contains("; Secure"),
+        "{set_cookie}"
+    );
+    assert!(set_cookie.contains("Path=/") && !set_cookie.contains("Domain"));
+    let token = set_cookie
+        .split(';')
+        .next()
+        .and_then(|c| c.split_once('='))
+        .map(|(_, v)| v.to_owned())
+        .unwrap();
+    let me = |cookie: String| {
+        app.anon(Method::GET, "/api/v1/me")
+            .header("cookie", cookie)
+            .send()
+    };
+    assert_ok(me(format!("__Host-sigmic_session={token}")).await.unwrap()).await;
+    // The unprefixed name, which anything could have set, does not count.
+    let resp = me(format!("sigmic_session={token}")).await.unwrap();
+    assert_error(resp, 401, "AUTH_REQUIRED").await;
+    app.stop().await;
+}

@@ -2,6 +2,7 @@
 //! that puts the handlers together is `crate::routes`, above this.
 
 pub mod extract;
+pub mod same_origin;
 
 use axum::Json;
 use axum::extract::FromRef;

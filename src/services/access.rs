@@ -12,6 +12,10 @@ use crate::secrets;
 use crate::store::entities::{Role, api_key, org_member, project, project_member, session, user};
 
 pub const SESSION_COOKIE: &str = "sigmic_session";
+/// The session cookie's name behind TLS (`secure_cookies`): the `__Host-` prefix makes the
+/// browser refuse it unless it is `Secure`, host-only and for `/`, so no sibling domain or
+/// plain-HTTP response can set or shadow it.
+pub const SECURE_SESSION_COOKIE: &str = "__Host-sigmic_session";
 
 /// An access change that concerns everyone (a project deleted).
 pub const EVERYONE: &str = "*";
@@ -169,14 +173,25 @@ fn presented(headers: &HeaderMap) -> Presented<'_> {
     Presented::None
 }
 
-pub fn session_token(headers: &HeaderMap) -> Option<String> {
+/// The name of the session cookie with these settings.
+pub fn session_cookie_name(secure: bool) -> &'static str {
+    if secure {
+        SECURE_SESSION_COOKIE
+    } else {
+        SESSION_COOKIE
+    }
+}
+
+/// The session cookie's value; only the name these settings use counts.
+pub fn session_token(headers: &HeaderMap, secure: bool) -> Option<String> {
+    let wanted = session_cookie_name(secure);
     headers
         .get_all(http::header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == SESSION_COOKIE)
+        .find(|(name, _)| *name == wanted)
         .map(|(_, value)| value.to_owned())
 }
 
@@ -206,7 +221,7 @@ impl Services {
                 "The token is neither an API key (`sigmic_…`) nor a widget token (`eyJ…`).",
             )
             .into()),
-            Presented::None => match session_token(headers) {
+            Presented::None => match session_token(headers, self.config().secure_cookies) {
                 Some(token) => self.authenticate_session(&token).await,
                 None => Ok(None),
             },

@@ -9,7 +9,7 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set, TransactionTrait,
 };
 
-use super::access::{Caller, SESSION_COOKIE};
+use super::access::{Caller, session_cookie_name};
 use super::{Services, new_id, validate};
 use crate::error::{ApiError, Error, ErrorCode, Result};
 use crate::secrets;
@@ -376,14 +376,16 @@ impl Services {
     pub fn session_cookie(&self, token: &str) -> String {
         let max_age = self.config().auth.session_ttl_hours.saturating_mul(3600);
         format!(
-            "{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{}",
+            "{}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{}",
+            session_cookie_name(self.config().secure_cookies),
             self.secure_attr()
         )
     }
 
     pub fn clear_session_cookie(&self) -> String {
         format!(
-            "{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{}",
+            "{}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{}",
+            session_cookie_name(self.config().secure_cookies),
             self.secure_attr()
         )
     }

@@ -10,6 +10,8 @@ use sigmic::config::Config;
 
 pub const PASSWORD: &str = "correct horse battery";
 pub const SESSION_COOKIE: &str = "sigmic_session";
+/// Its name behind TLS (`secure_cookies`).
+pub const SECURE_SESSION_COOKIE: &str = "__Host-sigmic_session";
 
 // ---------------------------------------------------------------------------------------------
 // Database per test
@@ -463,20 +465,18 @@ pub fn session_set_cookie(resp: &Response) -> Option<String> {
         .get_all("set-cookie")
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .find(|v| v.starts_with(&format!("{SESSION_COOKIE}=")))
+        .find(|v| {
+            v.starts_with(&format!("{SESSION_COOKIE}="))
+                || v.starts_with(&format!("{SECURE_SESSION_COOKIE}="))
+        })
         .map(str::to_owned)
 }
 
 /// The session token a response sets (non-empty value of `sigmic_session`).
 pub fn session_cookie(resp: &Response) -> Option<String> {
     let header = session_set_cookie(resp)?;
-    let value = header
-        .split(';')
-        .next()?
-        .trim()
-        .strip_prefix(&format!("{SESSION_COOKIE}="))?
-        .trim_matches('"')
-        .to_owned();
+    let (_, value) = header.split(';').next()?.trim().split_once('=')?;
+    let value = value.trim_matches('"').to_owned();
     (!value.is_empty()).then_some(value)
 }
 
