@@ -92,6 +92,21 @@ impl SandboxManager {
         // slirp4netns answers DNS at this address and forwards to the host's resolver.
         std::fs::write(&resolv_conf, "nameserver 10.0.2.3\n")?;
         std::fs::set_permissions(&resolv_conf, std::fs::Permissions::from_mode(0o444))?;
+        // The sandbox's users: commands run as uid 1000, which tools like to find by name.
+        let passwd = data_dir.join("sandbox-passwd");
+        let group = data_dir.join("sandbox-group");
+        for (path, text) in [
+            (
+                &passwd,
+                "root:x:0:0:root:/root:/usr/sbin/nologin\nsandbox:x:1000:1000:sandbox:/tmp/home:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n",
+            ),
+            (&group, "root:x:0:\nsandbox:x:1000:\nnogroup:x:65534:\n"),
+        ] {
+            // Read-only from an earlier start: replaced, not written through.
+            let _ = std::fs::remove_file(path);
+            std::fs::write(path, text)?;
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o444))?;
+        }
         let launch = Arc::new(Launch {
             exe,
             use_cgroups,
@@ -99,6 +114,8 @@ impl SandboxManager {
             empty_file,
             slirp,
             resolv_conf,
+            passwd,
+            group,
         });
         let manager = Arc::new(Self {
             workspaces: root.clone(),

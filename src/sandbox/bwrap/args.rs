@@ -1,6 +1,6 @@
-//! The `bwrap` command line: which parts of the host a sandbox sees (a read-only system,
-//! `/etc` without its secrets, its own `/tmp` and `/proc`), where its workspace is mounted,
-//! and the supervisor it runs as PID 1.
+//! The `bwrap` command line: which parts of the host a sandbox sees (a read-only system, the
+//! few files of `/etc` programs need, its own `/tmp` and `/proc`), where its workspace is
+//! mounted, and the supervisor it runs as PID 1.
 
 use std::path::Path;
 
@@ -17,7 +17,44 @@ const HIDDEN_FILES: &[&str] = &[
     "/etc/sudoers",
     "/etc/security/opasswd",
 ];
-const HIDDEN_DIRS: &[&str] = &["/etc/ssh", "/etc/ssl/private", "/etc/sudoers.d"];
+const HIDDEN_DIRS: &[&str] = &["/etc/ssl/private"];
+/// What a sandbox sees of the host's `/etc`: what programs need to resolve names, check
+/// certificates, load libraries, tell the time and find their alternatives — nothing else,
+/// whatever its mode, so a credential some service left readable there stays on the host.
+/// `passwd` and `group` are the sandbox's own (its user, root and nobody).
+const ETC_ALLOWED: &[&str] = &[
+    "hosts",
+    "host.conf",
+    "nsswitch.conf",
+    "gai.conf",
+    "protocols",
+    "services",
+    "networks",
+    "ld.so.cache",
+    "ld.so.conf",
+    "ld.so.conf.d",
+    "ssl",
+    "ca-certificates",
+    "ca-certificates.conf",
+    "pki",
+    "localtime",
+    "timezone",
+    "alternatives",
+    "mime.types",
+    "magic",
+    "magic.mime",
+    "os-release",
+    "debian_version",
+    "environment",
+    "profile",
+    "profile.d",
+    "bash.bashrc",
+    "inputrc",
+    "locale.alias",
+    "fonts",
+    "xml",
+    "java-17-openjdk",
+];
 
 /// The `bwrap` command line for a sandbox on `workspace`: what it sees of the host, and the
 /// supervisor it starts.
@@ -71,14 +108,28 @@ pub(super) fn bwrap_args(
             Err(_) => {}
         }
     }
-    a.extend(["--ro-bind".into(), "/etc".into(), "/etc".into()]);
-    if network && launch.slirp {
+    a.extend(["--dir".into(), "/etc".into()]);
+    for name in etc_allowed() {
+        let path = format!("/etc/{name}");
+        a.extend(["--ro-bind-try".into(), path.clone(), path]);
+    }
+    for (file, own) in [("passwd", &launch.passwd), ("group", &launch.group)] {
         a.extend([
             "--ro-bind".into(),
-            launch.resolv_conf.display().to_string(),
-            "/etc/resolv.conf".into(),
+            own.display().to_string(),
+            format!("/etc/{file}"),
         ]);
     }
+    let resolv_conf = if network && launch.slirp {
+        launch.resolv_conf.display().to_string()
+    } else {
+        "/etc/resolv.conf".to_owned()
+    };
+    a.extend([
+        "--ro-bind-try".into(),
+        resolv_conf,
+        "/etc/resolv.conf".into(),
+    ]);
     for f in HIDDEN_FILES {
         if Path::new(f).exists() {
             a.extend([
@@ -132,4 +183,17 @@ pub(super) fn bwrap_args(
         ]);
     }
     a
+}
+
+/// The names of `ETC_ALLOWED`, and the host's Python configuration (`python3`, `python3.11`).
+fn etc_allowed() -> Vec<String> {
+    let mut names: Vec<String> = ETC_ALLOWED.iter().map(|n| (*n).to_owned()).collect();
+    if let Ok(entries) = std::fs::read_dir("/etc") {
+        names.extend(
+            entries
+                .filter_map(|e| e.ok()?.file_name().into_string().ok())
+                .filter(|n| n.starts_with("python3")),
+        );
+    }
+    names
 }

@@ -45,6 +45,9 @@ pub struct Launch {
     pub slirp: bool,
     /// `resolv.conf` naming slirp4netns's DNS forwarder.
     pub resolv_conf: PathBuf,
+    /// The sandbox's own `/etc/passwd` and `/etc/group`.
+    pub passwd: PathBuf,
+    pub group: PathBuf,
 }
 
 pub struct BwrapSandbox {
