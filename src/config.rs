@@ -115,6 +115,9 @@ impl Default for LlmConfig {
 pub struct TasksConfig {
     /// Tasks this process works on at once; more wait, `pending`, in the queue.
     pub max_concurrent: usize,
+    /// Tasks of one project running at once across all workers (0: no bound beyond
+    /// `max_concurrent`). Projects take turns in the queue either way.
+    pub max_concurrent_per_project: usize,
     /// Model calls per task run before it stops with an error.
     pub max_turns: u32,
     /// Wall time of one run of a task (from its start or follow-up to its end).
@@ -140,6 +143,7 @@ impl Default for TasksConfig {
     fn default() -> Self {
         Self {
             max_concurrent: 16,
+            max_concurrent_per_project: 0,
             max_turns: 100,
             max_run_secs: 60 * 60,
             context_window_tokens: 128_000,

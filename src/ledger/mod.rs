@@ -162,8 +162,12 @@ impl Ledger {
         Ok(logged)
     }
 
-    pub async fn candidates(&self, limit: u64) -> Result<Vec<(String, i64)>> {
-        Ok(lease::candidates(&self.db, limit).await?)
+    pub async fn candidates(
+        &self,
+        limit: u64,
+        per_project: Option<u64>,
+    ) -> Result<Vec<(String, i64)>> {
+        Ok(lease::candidates(&self.db, limit, per_project).await?)
     }
 
     pub async fn claim(

@@ -220,7 +220,12 @@ impl Runtime {
         let lease = lease(&self.config);
         let candidates = self
             .ledger
-            .candidates(u64::try_from(free * 2).unwrap_or(32))
+            .candidates(
+                u64::try_from(free * 2).unwrap_or(32),
+                (self.config.tasks.max_concurrent_per_project > 0).then(|| {
+                    u64::try_from(self.config.tasks.max_concurrent_per_project).unwrap_or(u64::MAX)
+                }),
+            )
             .await?;
         for (task_id, epoch) in candidates {
             if self.stopping.load(Ordering::SeqCst) || self.is_running_here(&task_id) {
