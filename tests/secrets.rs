@@ -215,3 +215,35 @@ async fn a_run_in_progress_stops_and_goes_on_without_them() {
     assert!(!outputs[0].contains("late"), "{outputs:?}");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_secret_cut_short_leaves_no_beginning_behind() {
+    const CUT_SECRET: &str = "cut-9b1e4c72a5d3f806";
+    let model = ModelServer::start().await;
+    let app = app_for(&model, "openai").await;
+    let o = owner(&app).await;
+    let k = format!("secret-cut-{}", unique());
+    model.script(
+        &k,
+        vec![
+            Turn::tool_call(
+                "run_shell_command",
+                json!({"command": "printf '%s\\n' \"$TOKEN\" | cut -c1-12; printf '%s' \"$TOKEN\" | head -c 7"}),
+            ),
+            Turn::text("done"),
+        ],
+    );
+    let id = create_task(
+        &app,
+        &o.key,
+        json!({ "message": format!("{k}: print part of it"), "secrets": {"TOKEN": CUT_SECRET} }),
+    )
+    .await;
+    wait_status(&app, &o.key, &id, "completed", 30).await;
+    let outputs = call_outputs(&app, &o.key, &id).await;
+    assert_eq!(outputs, vec!["[REDACTED:TOKEN]".to_owned()], "{outputs:?}");
+    let frames = log_all(&app, &o.key, &id).await;
+    let all: Value = frames.iter().map(|f| f.data.clone()).collect();
+    assert!(!all.to_string().contains(&CUT_SECRET[..6]), "{all}");
+    app.stop().await;
+}

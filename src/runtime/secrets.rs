@@ -84,11 +84,6 @@ impl SecretStore {
             held.remove(task_id);
         }
     }
-
-    /// How many tasks hold secrets now.
-    pub fn len(&self) -> usize {
-        self.held.lock().map(|h| h.len()).unwrap_or(0)
-    }
 }
 
 #[cfg(test)]

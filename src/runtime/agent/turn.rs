@@ -216,8 +216,8 @@ impl Run {
             .calls
             .into_iter()
             .map(|c| llm::ToolCall {
-                id: c.id,
-                name: c.name,
+                id: self.redactor.redact(&c.id),
+                name: self.redactor.redact(&c.name),
                 args: self.redactor.redact_json(c.args),
             })
             .collect();
