@@ -619,3 +619,47 @@ async fn an_uploads_link_leading_outside_is_refused() {
     );
     assert_eq!(tree(&e.staging), Vec::<String>::new());
 }
+
+/// Many archives in one upload share one allowance: two that each fit it alone do not fit
+/// together.
+#[tokio::test]
+async fn the_archives_of_one_upload_share_one_allowance() {
+    let e = env();
+    let small = UploadsConfig {
+        max_extracted_bytes: 1024 * 1024,
+        max_zip_entries: 6,
+        ..limits()
+    };
+    let zeros = vec![0u8; 600 * 1024];
+    let half = zip_of(&[("a.bin", &zeros)]);
+    let other = zip_of(&[("b.bin", &zeros)]);
+    upload(&e.ws, &small, &[("one.zip", &half)]).await.unwrap();
+    let e = env();
+    let err = upload(&e.ws, &small, &[("one.zip", &half), ("two.zip", &other)])
+        .await
+        .unwrap_err();
+    assert!(matches!(err, UploadError::ZipTooLarge { .. }), "{err}");
+    assert_refused(
+        &err,
+        ErrorCode::PayloadTooLarge,
+        "extracts to more than 1 MB with the archives before it",
+    );
+    e.nothing_left();
+
+    // Entries too.
+    let e = env();
+    let names: Vec<String> = (0..4).map(|i| format!("f{i}")).collect();
+    let four: Vec<(&str, &[u8])> = names.iter().map(|n| (n.as_str(), &b"x"[..])).collect();
+    let err = upload(
+        &e.ws,
+        &small,
+        &[("a.zip", &zip_of(&four)), ("b.zip", &zip_of(&four))],
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(err, UploadError::ZipTooManyEntries { limit: 6, .. }),
+        "{err}"
+    );
+    e.nothing_left();
+}

@@ -165,13 +165,18 @@ pub enum UploadError {
         entry: String,
         method: String,
     },
-    #[error("`{name}` has {entries} entries; at most {limit} are extracted from one archive.")]
+    #[error(
+        "`{name}` has {entries} entries; at most {limit} are extracted from the archives of one upload."
+    )]
     ZipTooManyEntries {
         name: String,
         entries: usize,
         limit: usize,
     },
-    #[error("`{name}` extracts to more than {}, the limit for one archive.", human(*limit))]
+    #[error(
+        "`{name}` extracts to more than {} with the archives before it, the limit for one upload.",
+        human(*limit)
+    )]
     ZipTooLarge { name: String, limit: u64 },
     #[error("This upload was already refused; start a new one.")]
     Aborted,

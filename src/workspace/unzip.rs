@@ -17,9 +17,14 @@ const S_IFREG: u32 = 0o100_000;
 const S_IFDIR: u32 = 0o040_000;
 const S_IFLNK: u32 = 0o120_000;
 
+/// What an archive may still extract: the upload's allowance, less what the archives before
+/// it in the same upload took (a request of many small bombs is bounded like one big one).
 pub(crate) struct ZipLimits {
     pub max_entries: usize,
     pub max_bytes: u64,
+    /// The upload's whole allowance, for the messages.
+    pub limit_entries: usize,
+    pub limit_bytes: u64,
 }
 
 /// A file the archive put in place: its path below the extraction directory and its size.
@@ -42,7 +47,7 @@ pub(crate) fn extract<R: Read + Seek>(
         return Err(UploadError::ZipTooManyEntries {
             name: name.to_owned(),
             entries: zip.len(),
-            limit: limits.max_entries,
+            limit: limits.limit_entries,
         });
     }
 
@@ -128,7 +133,7 @@ pub(crate) fn extract<R: Read + Seek>(
             if n64 > budget {
                 return Err(UploadError::ZipTooLarge {
                     name: name.to_owned(),
-                    limit: limits.max_bytes,
+                    limit: limits.limit_bytes,
                 });
             }
             budget -= n64;

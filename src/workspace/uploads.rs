@@ -37,6 +37,8 @@ pub struct UploadBatch {
     staging: Option<Staging>,
     count: usize,
     placed: Vec<(RelPath, u64)>,
+    /// Entries and bytes the batch's archives extracted so far.
+    extracted: (usize, u64),
     refused: bool,
 }
 
@@ -101,6 +103,7 @@ impl Workspace {
             staging: Some(staging),
             count: 0,
             placed: Vec::new(),
+            extracted: (0, 0),
             refused: false,
         })
     }
@@ -209,8 +212,13 @@ impl UploadBatch {
             .try_clone()
             .map_err(|e| UploadError::io("open upload staging", e))?;
         let limits = ZipLimits {
-            max_entries: self.limits.max_zip_entries,
-            max_bytes: self.limits.max_extracted_bytes,
+            max_entries: self.limits.max_zip_entries.saturating_sub(self.extracted.0),
+            max_bytes: self
+                .limits
+                .max_extracted_bytes
+                .saturating_sub(self.extracted.1),
+            limit_entries: self.limits.max_zip_entries,
+            limit_bytes: self.limits.max_extracted_bytes,
         };
         let archive_name = name.to_owned();
         let extracted = tokio::task::spawn_blocking(move || {
@@ -224,6 +232,8 @@ impl UploadBatch {
         .await
         .map_err(|e| UploadError::io("extract an archive", std::io::Error::other(e)))??;
         let _ = staging.incoming.remove_file(target.as_path());
+        self.extracted.0 += extracted.len();
+        self.extracted.1 += extracted.iter().map(|(_, size)| size).sum::<u64>();
         self.placed.extend(extracted);
         Ok(())
     }
