@@ -573,6 +573,45 @@ async fn network_off_refuses_every_connection() {
     host.close().await;
 }
 
+/// Without slirp4netns a sandbox with network on gets no network, never the host's: only its
+/// own loopback, from which the host's loopback services are out of reach.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_slirp4netns_network_on_means_no_network() {
+    let host = Host::with(SandboxConfig {
+        slirp4netns: Some("/nonexistent/slirp4netns".into()),
+        ..config()
+    })
+    .await;
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let sb = host
+        .acquire(SandboxSpec {
+            task_id: task("noslirp"),
+            network: true,
+            env: TaskEnv::default(),
+        })
+        .await;
+    // The interfaces the sandbox's network namespace has.
+    let out = run(&sb, "tail -n +3 /proc/net/dev | cut -d: -f1").await;
+    assert_eq!(
+        out.stdout.split_whitespace().collect::<Vec<_>>(),
+        ["lo"],
+        "{out:?}"
+    );
+    let out = run(
+        &sb,
+        &format!("curl -sS --max-time 5 http://127.0.0.1:{port}/"),
+    )
+    .await;
+    assert_ne!(out.exit_code, Some(0), "{out:?}");
+    assert!(
+        matches!(listener.accept(), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
+        "a connection from the sandbox reached the host"
+    );
+    host.close().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn network_on_reaches_the_network_but_not_the_hosts_loopback_services() {
     let host = Host::new().await;

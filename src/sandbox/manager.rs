@@ -81,11 +81,15 @@ impl SandboxManager {
                 std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o711))?;
             }
         }
-        let slirp = which("slirp4netns");
-        if !slirp {
+        let slirp = match &config.slirp4netns {
+            Some(path) => Some(path.clone()),
+            None => which("slirp4netns"),
+        }
+        .filter(|p| p.is_file());
+        if slirp.is_none() {
             tracing::warn!(
-                "slirp4netns is not installed: sandboxes with network on share the host's network, \
-                 including its loopback services (Debian: apt-get install slirp4netns)"
+                "slirp4netns is not installed: sandboxes have no network, with network on or off \
+                 (Debian: apt-get install slirp4netns)"
             );
         }
         let resolv_conf = data_dir.join("sandbox-resolv.conf");
@@ -463,11 +467,14 @@ fn closed_ancestor(workspaces: &Path) -> Result<(), String> {
     Ok(())
 }
 
-fn which(program: &str) -> bool {
+fn which(program: &str) -> Option<PathBuf> {
     std::env::var_os("PATH")
-        .map(|paths| std::env::split_paths(&paths).any(|dir| dir.join(program).is_file()))
-        .unwrap_or(false)
-        || Path::new("/usr/bin").join(program).is_file()
+        .and_then(|paths| {
+            std::env::split_paths(&paths)
+                .map(|dir| dir.join(program))
+                .find(|p| p.is_file())
+        })
+        .or_else(|| Some(Path::new("/usr/bin").join(program)).filter(|p| p.is_file()))
 }
 
 /// The supervisor binary where the sandbox user can read it: bubblewrap opens its mounts as

@@ -90,12 +90,10 @@ pub(super) fn bwrap_args(
     .iter()
     .map(|s| (*s).to_owned())
     .collect();
-    // Always a network namespace of its own. With network on, slirp4netns gives it a
-    // NATed interface that reaches the internet but not the host's loopback services
-    // (the server, its database); without slirp4netns it shares the host's network.
-    if !network || launch.slirp {
-        a.push("--unshare-net".into());
-    }
+    // Always a network namespace of its own, never the host's. With network on, slirp4netns
+    // gives it a NATed interface that reaches the internet but not the host's loopback
+    // services (the server, its database); without slirp4netns it has only its loopback.
+    a.push("--unshare-net".into());
     // Debian's merged /usr makes these symlinks; elsewhere they are directories.
     for dir in ["/bin", "/sbin", "/lib", "/lib64", "/lib32"] {
         match std::fs::symlink_metadata(dir) {
@@ -120,7 +118,7 @@ pub(super) fn bwrap_args(
             format!("/etc/{file}"),
         ]);
     }
-    let resolv_conf = if network && launch.slirp {
+    let resolv_conf = if network && launch.slirp.is_some() {
         launch.resolv_conf.display().to_string()
     } else {
         "/etc/resolv.conf".to_owned()

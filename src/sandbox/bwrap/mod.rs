@@ -41,8 +41,9 @@ pub struct Launch {
     pub owner: Option<Owner>,
     /// An empty regular file bound over the host secrets of `/etc`.
     pub empty_file: PathBuf,
-    /// Whether slirp4netns gives network-on sandboxes a network of their own.
-    pub slirp: bool,
+    /// The slirp4netns that gives network-on sandboxes a network of their own; without it
+    /// they have none.
+    pub slirp: Option<PathBuf>,
     /// `resolv.conf` naming slirp4netns's DNS forwarder.
     pub resolv_conf: PathBuf,
     /// The sandbox's own `/etc/passwd` and `/etc/group`.

@@ -119,12 +119,12 @@ impl BwrapSandbox {
                     .map_err(|e| SandboxError::Unavailable(format!("cgroup: {e}")))?;
             }
         }
-        let network = if self.network && self.launch.slirp {
+        let network = if let (true, Some(slirp)) = (self.network, &self.launch.slirp) {
             let pid = child
                 .id()
                 .and_then(|p| cgroup::descendants(p).last().copied())
                 .ok_or_else(|| SandboxError::Failed("sandbox process not found".into()))?;
-            Some(start_network(pid).await?)
+            Some(start_network(slirp, pid).await?)
         } else {
             None
         };
@@ -167,7 +167,10 @@ impl BwrapSandbox {
 /// has a default route.
 /// Answers the process and the write end of its exit pipe: slirp4netns ends when that closes,
 /// so it cannot outlive the server even when the server is killed outright.
-async fn start_network(pid: u32) -> Result<(Child, std::os::fd::OwnedFd), SandboxError> {
+async fn start_network(
+    slirp: &std::path::Path,
+    pid: u32,
+) -> Result<(Child, std::os::fd::OwnedFd), SandboxError> {
     use std::os::fd::AsRawFd;
     let failed = |e: nix::Error| SandboxError::Unavailable(format!("slirp4netns exit pipe: {e}"));
     let (exit_read, exit_write) =
@@ -178,7 +181,7 @@ async fn start_network(pid: u32) -> Result<(Child, std::os::fd::OwnedFd), Sandbo
         nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()),
     )
     .map_err(failed)?;
-    let child = tokio::process::Command::new("slirp4netns")
+    let child = tokio::process::Command::new(slirp)
         .arg(format!("--exit-fd={}", exit_read.as_raw_fd()))
         .args([
             "--configure",
