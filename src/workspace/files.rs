@@ -5,12 +5,15 @@ use std::io::{BufRead, BufReader, Read, Write};
 use cap_std::fs::{OpenOptions, OpenOptionsExt};
 use serde::Serialize;
 
+use super::lines::read_line_bounded;
 use super::{RelPath, Workspace, WorkspaceError, check_regular};
 
 /// Lines returned when the caller gives no limit.
 pub const DEFAULT_READ_LINES: usize = 2000;
 /// Longer lines are cut (minified files would otherwise flood the model).
 pub const MAX_LINE_CHARS: usize = 2000;
+/// Bytes of a line read from disk at most: enough for `MAX_LINE_CHARS` of any text.
+const MAX_LINE_BYTES: usize = MAX_LINE_CHARS * 4 + 2;
 /// Bytes inspected to tell text from binary.
 const SNIFF_BYTES: usize = 8192;
 /// Files `replace` loads whole.
@@ -114,16 +117,18 @@ impl Workspace {
         let mut line = Vec::new();
         loop {
             line.clear();
-            let n = reader
-                .read_until(b'\n', &mut line)
+            let wanted = total >= offset && returned < limit;
+            // Lines outside the slice are only counted; lines in it kept up to what is shown.
+            let keep = if wanted { MAX_LINE_BYTES } else { 0 };
+            let n = read_line_bounded(&mut reader, &mut line, keep)
                 .map_err(|e| WorkspaceError::io("read", tool_path, e))?;
             if n == 0 {
                 break;
             }
-            if total >= offset && returned < limit {
+            if wanted {
                 let text = String::from_utf8_lossy(&line);
                 let text = text.trim_end_matches(['\n', '\r']);
-                if text.chars().count() > MAX_LINE_CHARS {
+                if n > line.len() || text.chars().count() > MAX_LINE_CHARS {
                     lines_cut = true;
                     content.extend(text.chars().take(MAX_LINE_CHARS));
                     content.push_str(" … [line cut]");

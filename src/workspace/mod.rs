@@ -11,6 +11,7 @@
 mod artifacts;
 mod error;
 mod files;
+mod lines;
 mod names;
 mod owner;
 mod path;
