@@ -195,7 +195,7 @@ pub struct UploadsConfig {
     pub max_extracted_bytes: u64,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct WebConfig {
     /// Let `web_fetch` reach loopback, private and link-local addresses (off: SSRF guard).
@@ -267,12 +267,48 @@ pub struct AuthConfig {
     pub signing_key_file: Option<PathBuf>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SmtpConfig {
     /// `smtps://user:pass@host:465` or `smtp://host:587?tls=required`, as lettre reads them.
     pub url: String,
     pub from: String,
+}
+
+// The key and the mail password are secrets: never in logs or debug output.
+impl std::fmt::Debug for WebConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebConfig")
+            .field("allow_private_addresses", &self.allow_private_addresses)
+            .field("searxng_url", &self.searxng_url)
+            .field(
+                "brave_api_key",
+                &if self.brave_api_key.is_some() {
+                    "set"
+                } else {
+                    "unset"
+                },
+            )
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for SmtpConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let url = match url::Url::parse(&self.url) {
+            Ok(mut u) => {
+                if u.password().is_some() {
+                    let _ = u.set_password(Some("***"));
+                }
+                u.to_string()
+            }
+            Err(_) => "(not a URL)".to_owned(),
+        };
+        f.debug_struct("SmtpConfig")
+            .field("url", &url)
+            .field("from", &self.from)
+            .finish()
+    }
 }
 
 impl Default for Config {
@@ -478,4 +514,33 @@ fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 #[cfg(not(unix))]
 fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     std::fs::write(path, bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_never_shows_a_secret() {
+        let config = Config {
+            smtp: Some(SmtpConfig {
+                url: "smtps://mailer:mail-pass-771@smtp.example.com:465".to_owned(),
+                from: "Sigmic <s@example.com>".to_owned(),
+            }),
+            web: WebConfig {
+                brave_api_key: Some("brave-key-5521".to_owned()),
+                ..WebConfig::default()
+            },
+            llm: LlmConfig {
+                openai_api_key: Some("sk-openai-9931".to_owned()),
+                ..LlmConfig::default()
+            },
+            ..Config::default()
+        };
+        let printed = format!("{config:?}");
+        for secret in ["mail-pass-771", "brave-key-5521", "sk-openai-9931"] {
+            assert!(!printed.contains(secret), "{secret} in {printed}");
+        }
+        assert!(printed.contains("smtp.example.com"), "{printed}");
+    }
 }
