@@ -222,6 +222,15 @@ impl Sandbox for BwrapSandbox {
                 ));
             }
         }
+        // The watcher may have ended the sandbox just as the command answered: its answer was
+        // read, but the next command needs a new sandbox, not a dead one.
+        if over_quota.load(Ordering::SeqCst) {
+            self.pid.store(0, Ordering::SeqCst);
+            if let Some(mut dead) = guard.take() {
+                let _ = dead.child.kill().await;
+            }
+            limit = Some(workspace_limit());
+        }
         drop(guard);
         let dir = self.workspace();
         let (used, largest) = tokio::task::spawn_blocking(move || scan(&dir))
