@@ -98,16 +98,26 @@ struct Captured {
     total: u64,
 }
 
-/// Reads a stream to the end in a thread, keeping the first `cap` bytes and counting the rest.
-/// What was read is available even if the stream never ends (a background job holds it).
-fn capture(
-    mut stream: impl Read + Send + 'static,
-    cap: usize,
-) -> (Arc<Mutex<Captured>>, mpsc::Receiver<()>) {
+/// A stream's reader: a thread started before the command, so a command that fills the
+/// sandbox's process limit (a fork bomb) cannot keep the supervisor from reading it.
+struct Capture {
+    stream: mpsc::Sender<Box<dyn Read + Send>>,
+    shared: Arc<Mutex<Captured>>,
+    done: mpsc::Receiver<()>,
+}
+
+/// Starts a thread that reads the stream it is handed to the end, keeping the first `cap`
+/// bytes and counting the rest. What was read is available even if the stream never ends (a
+/// background job holds it).
+fn capture(cap: usize) -> std::io::Result<Capture> {
     let shared = Arc::new(Mutex::new(Captured::default()));
     let (tx, rx) = mpsc::channel();
+    let (stream_tx, stream_rx) = mpsc::channel::<Box<dyn Read + Send>>();
     let sink = Arc::clone(&shared);
-    thread::spawn(move || {
+    thread::Builder::new().spawn(move || {
+        let Ok(mut stream) = stream_rx.recv() else {
+            return;
+        };
         let mut buf = [0u8; 16 * 1024];
         loop {
             match stream.read(&mut buf) {
@@ -121,14 +131,76 @@ fn capture(
             }
         }
         let _ = tx.send(());
-    });
-    (shared, rx)
+    })?;
+    Ok(Capture {
+        stream: stream_tx,
+        shared,
+        done: rx,
+    })
+}
+
+/// Gives a stream to its reader; answers where its text will be.
+fn hand_over<R: Read + Send + 'static>(
+    capture: Capture,
+    stream: Option<R>,
+) -> Option<(Arc<Mutex<Captured>>, mpsc::Receiver<()>)> {
+    capture.stream.send(Box::new(stream?)).ok()?;
+    Some((capture.shared, capture.done))
+}
+
+type Exit = (Option<i32>, Option<i32>);
+
+/// Starts a thread that, once handed the command's pid, reaps every process that exits until
+/// the command does: as PID 1 of the sandbox we inherit every orphan, and nothing may linger
+/// as a zombie. Started before the command, like `capture`.
+fn reaper() -> std::io::Result<(mpsc::Sender<Pid>, mpsc::Receiver<Exit>)> {
+    let (pid_tx, pid_rx) = mpsc::channel::<Pid>();
+    let (done_tx, done_rx) = mpsc::channel();
+    thread::Builder::new().spawn(move || {
+        let Ok(pid) = pid_rx.recv() else {
+            return;
+        };
+        loop {
+            match waitpid(Pid::from_raw(-1), None) {
+                Ok(WaitStatus::Exited(p, code)) if p == pid => {
+                    let _ = done_tx.send((Some(code), None));
+                    break;
+                }
+                Ok(WaitStatus::Signaled(p, sig, _)) if p == pid => {
+                    let _ = done_tx.send((None, Some(sig as i32)));
+                    break;
+                }
+                Ok(_) | Err(Errno::EINTR) => continue,
+                Err(_) => {
+                    let _ = done_tx.send((None, None));
+                    break;
+                }
+            }
+        }
+    })?;
+    Ok((pid_tx, done_rx))
 }
 
 fn execute(req: Request) -> Response {
     let mut response = Response {
         id: req.id,
         ..Response::default()
+    };
+    let helpers = (|| {
+        Ok::<_, std::io::Error>((
+            capture(req.max_output)?,
+            capture(req.max_output)?,
+            reaper()?,
+        ))
+    })();
+    let (out, err, (pid_tx, done_rx)) = match helpers {
+        Ok(h) => h,
+        Err(e) => {
+            response.spawn_error = Some(format!(
+                "could not start the command: the sandbox has no room for it ({e}); its process limit may be reached"
+            ));
+            return response;
+        }
     };
     let child = Command::new("/bin/sh")
         .arg("-c")
@@ -149,31 +221,9 @@ fn execute(req: Request) -> Response {
         }
     };
     let pid = Pid::from_raw(i32::try_from(child.id()).unwrap_or(i32::MAX));
-    let stdout = child.stdout.take().map(|s| capture(s, req.max_output));
-    let stderr = child.stderr.take().map(|s| capture(s, req.max_output));
-
-    // As PID 1 of the sandbox we also inherit every orphaned process: reap whatever exits
-    // until our command does, so nothing lingers as a zombie.
-    let (done_tx, done_rx) = mpsc::channel();
-    thread::spawn(move || {
-        loop {
-            match waitpid(Pid::from_raw(-1), None) {
-                Ok(WaitStatus::Exited(p, code)) if p == pid => {
-                    let _ = done_tx.send((Some(code), None));
-                    break;
-                }
-                Ok(WaitStatus::Signaled(p, sig, _)) if p == pid => {
-                    let _ = done_tx.send((None, Some(sig as i32)));
-                    break;
-                }
-                Ok(_) | Err(Errno::EINTR) => continue,
-                Err(_) => {
-                    let _ = done_tx.send((None, None));
-                    break;
-                }
-            }
-        }
-    });
+    let _ = pid_tx.send(pid);
+    let stdout = hand_over(out, child.stdout.take());
+    let stderr = hand_over(err, child.stderr.take());
     let status = match done_rx.recv_timeout(Duration::from_millis(req.timeout_ms)) {
         Ok(status) => Some(status),
         Err(_) => {
