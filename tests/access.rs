@@ -37,6 +37,19 @@ async fn set_org_role(app: &TestApp, admin: &Client, user: &str, role: &str) -> 
     .unwrap()
 }
 
+async fn remove_from_project(app: &TestApp, admin: &Client, project: &str, user: &str) {
+    let resp = app
+        .req(
+            admin,
+            Method::DELETE,
+            &format!("/api/v1/projects/{project}/members/{user}"),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_ok(resp).await;
+}
+
 #[tokio::test]
 async fn a_key_stops_the_moment_its_creator_loses_the_project() {
     let app = TestApp::spawn().await;
@@ -51,19 +64,7 @@ async fn a_key_stops_the_moment_its_creator_loses_the_project() {
         .await;
     let key = app.create_key(&member, &project, "mo's").await;
     assert_eq!(status_of(&app, &key).await, 200);
-    let resp = app
-        .req(
-            &admin,
-            Method::DELETE,
-            &format!(
-                "/api/v1/projects/{project}/members/{}",
-                user_id(&member_user)
-            ),
-        )
-        .send()
-        .await
-        .unwrap();
-    assert_ok(resp).await;
+    remove_from_project(&app, &admin, &project, user_id(&member_user)).await;
     let resp = app
         .bearer(Method::GET, "/api/v1/tasks", &key)
         .send()
@@ -132,19 +133,7 @@ async fn a_stream_ends_when_its_caller_loses_the_task() {
         }
     }
     let removed = Instant::now();
-    let resp = app
-        .req(
-            &admin,
-            Method::DELETE,
-            &format!(
-                "/api/v1/projects/{project}/members/{}",
-                user_id(&member_user)
-            ),
-        )
-        .send()
-        .await
-        .unwrap();
-    assert_ok(resp).await;
+    remove_from_project(&app, &admin, &project, user_id(&member_user)).await;
     // The stream closes although the task still runs; nothing after the removal reaches it.
     let rest = tokio::time::timeout(Duration::from_secs(10), reader.rest())
         .await

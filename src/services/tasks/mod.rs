@@ -238,15 +238,7 @@ impl TaskService {
         let scope = self.project_for(caller, project_id).await?;
         self.ensure_sandbox()?;
         let id = new_id();
-        let workspace = self
-            .runtime
-            .sandboxes()
-            .open_workspace(&id)
-            .await
-            .map_err(|e| {
-                tracing::error!(error = %e, "cannot open a workspace");
-                Error::Api(ApiError::internal())
-            })?;
+        let workspace = self.workspace_of(&id).await?;
         Ok(Draft {
             id,
             scope,
@@ -414,15 +406,7 @@ impl TaskService {
     pub async fn follow_up_draft(&self, caller: &Caller, task_id: &str) -> Result<Draft> {
         let (row, scope) = self.find(caller, task_id).await?;
         self.ensure_sandbox()?;
-        let workspace = self
-            .runtime
-            .sandboxes()
-            .open_workspace(&row.id)
-            .await
-            .map_err(|e| {
-                tracing::error!(task = %row.id, error = %e, "cannot open a workspace");
-                Error::Api(ApiError::internal())
-            })?;
+        let workspace = self.workspace_of(&row.id).await?;
         Ok(Draft {
             id: row.id,
             scope,
