@@ -438,11 +438,17 @@ impl TaskService {
             })
         });
         if drop_secrets {
-            self.runtime.drop_secrets(&draft.id).await;
+            // Out of memory before the message is in: no run can use them for it.
+            self.runtime.secrets().forget(&draft.id);
         }
         self.ledger()
             .follow_up(&draft.id, message, files, notice)
             .await?;
+        if drop_secrets {
+            // The run in progress (its sandbox started with them) goes on in a new one, and
+            // reads the message there.
+            self.runtime.drop_secrets(&draft.id).await;
+        }
         self.runtime.wake();
         Ok(FollowUpAccepted {
             status: DtoStatus::Running,
