@@ -71,7 +71,6 @@ pub async fn sandbox(runs: usize, command: &str) -> Result<(), String> {
         manager.fill_pool().await;
         let spec = SandboxSpec {
             task_id: format!("bench-{i}"),
-            network: true,
             ..SandboxSpec::default()
         };
         let t = Instant::now();
@@ -95,7 +94,6 @@ pub async fn sandbox(runs: usize, command: &str) -> Result<(), String> {
     for i in 0..runs {
         let spec = SandboxSpec {
             task_id: format!("cold-{i}"),
-            network: false,
             ..SandboxSpec::default()
         };
         let t = Instant::now();
@@ -111,7 +109,6 @@ pub async fn sandbox(runs: usize, command: &str) -> Result<(), String> {
     // Next commands in a sandbox that is already running.
     let spec = SandboxSpec {
         task_id: "warm".into(),
-        network: true,
         ..SandboxSpec::default()
     };
     let sb = manager.acquire(&spec).await.map_err(|e| e.to_string())?;

@@ -180,9 +180,9 @@ pub struct SandboxConfig {
     /// The `sigmic` binary bubblewrap starts as each sandbox's supervisor; this very program
     /// when unset. (Tests that embed the server name the built binary here.)
     pub supervisor: Option<PathBuf>,
-    /// The slirp4netns program that gives network-on sandboxes their own network; found on
-    /// `PATH` when unset. Without it, sandboxes have no network at all.
-    pub slirp4netns: Option<PathBuf>,
+    /// Limit memory and processes with cgroups (v1, or a delegated v2 subtree) where this
+    /// host lets the server make them; off, or where it cannot, rlimits are the limits.
+    pub cgroups: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -220,7 +220,7 @@ impl Default for SandboxConfig {
             idle_timeout_secs: 15 * 60,
             warm_pool: 2,
             supervisor: None,
-            slirp4netns: None,
+            cgroups: true,
         }
     }
 }

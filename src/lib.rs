@@ -10,6 +10,7 @@ pub mod api;
 pub mod bench;
 pub mod config;
 pub mod console;
+pub mod egress;
 pub mod error;
 pub mod http;
 pub mod ids;

@@ -54,11 +54,13 @@ enum Command {
     #[command(hide = true)]
     SandboxSupervisor {
         #[arg(long)]
-        network: String,
+        egress_socket: Option<std::path::PathBuf>,
         #[arg(long)]
         max_file_bytes: u64,
         #[arg(long)]
         address_space_bytes: Option<u64>,
+        #[arg(long)]
+        max_processes: Option<u64>,
     },
 }
 
@@ -106,15 +108,17 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     // Inside a sandbox: no runtime, no configuration, nothing but the supervisor's loop.
     if let Command::SandboxSupervisor {
-        network,
+        egress_socket,
         max_file_bytes,
         address_space_bytes,
+        max_processes,
     } = &cli.command
     {
         return sigmic::sandbox::supervisor::run(sigmic::sandbox::supervisor::Options {
-            network: network == "on",
+            egress_socket: egress_socket.clone(),
             max_file_bytes: *max_file_bytes,
             address_space_bytes: *address_space_bytes,
+            max_processes: *max_processes,
         });
     }
     tracing_subscriber::fmt()

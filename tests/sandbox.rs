@@ -7,11 +7,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
 use sigmic::config::SandboxConfig;
+use sigmic::egress::NetworkPolicy;
 use sigmic::sandbox::bwrap::TaskEnv;
 use sigmic::sandbox::manager::SandboxSpec;
 use sigmic::sandbox::{Command, Sandbox, SandboxError};
@@ -127,7 +127,7 @@ async fn env_and_secrets_are_in_every_command_and_a_secret_wins_a_clash() {
     let sb = host
         .acquire(SandboxSpec {
             task_id: task("env"),
-            network: false,
+            network: NetworkPolicy::Off,
             env: TaskEnv {
                 env: map(&[("GREETING", "hello there"), ("CLASH", "from-env")]),
                 secrets: map(&[
@@ -164,7 +164,7 @@ async fn env_and_secrets_are_in_every_command_and_a_secret_wins_a_clash() {
     let sb2 = host
         .acquire(SandboxSpec {
             task_id: task("env"),
-            network: false,
+            network: NetworkPolicy::Off,
             env: TaskEnv {
                 env: map(&[("GREETING", "changed")]),
                 secrets: BTreeMap::new(),
@@ -183,7 +183,7 @@ async fn secrets_are_redacted_from_stdout_and_stderr() {
     let sb = host
         .acquire(SandboxSpec {
             task_id: task("redact"),
-            network: false,
+            network: NetworkPolicy::Off,
             env: TaskEnv {
                 env: map(&[("PLAIN", "visible-value")]),
                 secrets: map(&[("TOKEN", secret), ("OTHER", "pw-77665544")]),
@@ -244,7 +244,7 @@ async fn secret_cut_by_output_truncation_does_not_leak_its_beginning() {
     let sb = host
         .acquire(SandboxSpec {
             task_id: task("redcut"),
-            network: false,
+            network: NetworkPolicy::Off,
             env: TaskEnv {
                 env: BTreeMap::new(),
                 secrets: map(&[("TOKEN", secret)]),
@@ -543,122 +543,133 @@ async fn workspace_over_its_size_limit_is_reported() {
 
 // ---------------------------------------------------------------- network
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn network_off_refuses_every_connection() {
-    let host = Host::new().await;
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.set_nonblocking(true).unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let sb = host.sandbox(&task("netoff")).await;
-    assert!(!sb.network());
-
-    for command in [
-        format!("curl -sS --max-time 5 http://127.0.0.1:{port}/"),
-        format!(
-            "python3 -c 'import socket; socket.create_connection((\"127.0.0.1\", {port}), 5)'"
-        ),
-        "python3 -c 'import socket; socket.create_connection((\"1.1.1.1\", 443), 5)'".into(),
-        "python3 -c 'import socket; socket.create_connection((\"8.8.8.8\", 53), 5)'".into(),
-        "python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.sendto(b\"x\", (\"8.8.8.8\", 53))'".into(),
-        "curl -sS --max-time 5 https://example.com/".into(),
-    ] {
-        let out = run(&sb, &command).await;
-        assert_ne!(out.exit_code, Some(0), "`{command}` connected: {out:?}");
-    }
-    // Nothing reached the host's listener.
-    assert!(
-        matches!(listener.accept(), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
-        "a connection from the sandbox reached the host"
-    );
-    host.close().await;
+/// A non-blocking listener on `addr`, and a check that nothing connected to it.
+fn listener(addr: &str) -> (TcpListener, u16) {
+    let l = TcpListener::bind(addr).unwrap();
+    l.set_nonblocking(true).unwrap();
+    let port = l.local_addr().unwrap().port();
+    (l, port)
 }
 
-/// Without slirp4netns a sandbox with network on gets no network, never the host's: only its
-/// own loopback, from which the host's loopback services are out of reach.
+fn untouched(l: &TcpListener) -> bool {
+    matches!(l.accept(), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock)
+}
+
+/// This machine's outward address (no packet is sent to learn it).
+fn outward() -> std::net::IpAddr {
+    let probe = std::net::UdpSocket::bind("0.0.0.0:0").unwrap();
+    probe.connect("192.0.2.1:80").unwrap();
+    probe.local_addr().unwrap().ip()
+}
+
+/// Whatever its policy, a sandbox's network namespace has loopback and nothing else; its
+/// commands are told where the egress proxy listens on it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn without_slirp4netns_network_on_means_no_network() {
-    let host = Host::with(SandboxConfig {
-        slirp4netns: Some("/nonexistent/slirp4netns".into()),
-        ..config()
-    })
-    .await;
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.set_nonblocking(true).unwrap();
-    let port = listener.local_addr().unwrap().port();
+async fn a_sandbox_has_only_loopback_with_its_proxy_there() {
+    let host = Host::new().await;
     let sb = host
         .acquire(SandboxSpec {
-            task_id: task("noslirp"),
-            network: true,
+            task_id: task("netif"),
+            network: NetworkPolicy::Internet,
             env: TaskEnv::default(),
         })
         .await;
-    // The interfaces the sandbox's network namespace has.
     let out = run(&sb, "tail -n +3 /proc/net/dev | cut -d: -f1").await;
     assert_eq!(
         out.stdout.split_whitespace().collect::<Vec<_>>(),
         ["lo"],
         "{out:?}"
     );
+    let out = run(&sb, "echo $HTTPS_PROXY $http_proxy $NO_PROXY").await;
+    assert_eq!(
+        out.stdout,
+        "http://127.0.0.1:3128 http://127.0.0.1:3128 localhost,127.0.0.1,::1\n"
+    );
+    // The host's resolver is not the sandbox's to know.
+    let out = run(&sb, "grep -c nameserver /etc/resolv.conf").await;
+    assert_eq!(out.stdout.trim(), "0", "{out:?}");
+    host.close().await;
+}
+
+/// With the network off the proxy refuses every host and says why, and no other route
+/// reaches the host's listeners, on loopback or on its outward address.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn network_off_refuses_every_connection() {
+    let host = Host::new().await;
+    let (local, port) = listener("127.0.0.1:0");
+    let (public, pport) = listener("0.0.0.0:0");
+    let out_ip = outward();
+    let sb = host.sandbox(&task("netoff")).await;
+    assert_eq!(sb.network(), NetworkPolicy::Off);
+
     let out = run(
         &sb,
-        &format!("curl -sS --max-time 5 http://127.0.0.1:{port}/"),
+        "curl -sS --max-time 5 -D - -o /dev/null http://example.test/",
     )
     .await;
-    assert_ne!(out.exit_code, Some(0), "{out:?}");
+    assert!(out.stdout.starts_with("HTTP/1.1 403"), "{out:?}");
     assert!(
-        matches!(listener.accept(), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
-        "a connection from the sandbox reached the host"
+        out.stdout
+            .contains("X-Sigmic-Refused: network access is off for this project"),
+        "{out:?}"
+    );
+    for command in [
+        "curl -fsS --max-time 5 https://example.test/".to_owned(),
+        format!("curl -fsS --max-time 5 http://127.0.0.1:{port}/"),
+        format!("curl -fsS --max-time 5 --noproxy '*' http://{out_ip}:{pport}/"),
+        format!("curl -fsS --max-time 5 http://{out_ip}:{pport}/"),
+        format!("python3 -c 'import socket; socket.create_connection((\"127.0.0.1\", {port}), 5)'"),
+        format!("python3 -c 'import socket; socket.create_connection((\"{out_ip}\", {pport}), 5)'"),
+    ] {
+        let out = run(&sb, &format!("{command} && echo CONNECTED")).await;
+        assert!(!out.stdout.contains("CONNECTED"), "`{command}`: {out:?}");
+    }
+    assert!(
+        untouched(&local),
+        "a connection reached the host's loopback"
+    );
+    assert!(
+        untouched(&public),
+        "a connection reached the host's address"
     );
     host.close().await;
 }
 
+/// Internet only: this machine's own addresses, loopback included, are refused by the proxy
+/// by name and by address, and the refusal says which rule applied.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn network_on_reaches_the_network_but_not_the_hosts_loopback_services() {
+async fn internet_only_refuses_this_machines_own_addresses() {
     let host = Host::new().await;
-    // The machine's own outward address stands in for "the internet" (there is no other
-    // network here): reachable through the sandbox's NAT.
-    let outward = {
-        let probe = std::net::UdpSocket::bind("0.0.0.0:0").unwrap();
-        probe.connect("192.0.2.1:80").unwrap();
-        probe.local_addr().unwrap().ip()
-    };
-    let listener = TcpListener::bind("0.0.0.0:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let server = std::thread::spawn(move || {
-        let (mut conn, _) = listener.accept().unwrap();
-        conn.write_all(b"hello-from-host\n").unwrap();
-        let mut buf = [0u8; 64];
-        let n = conn.read(&mut buf).unwrap_or(0);
-        String::from_utf8_lossy(&buf[..n]).into_owned()
-    });
+    let (public, pport) = listener("0.0.0.0:0");
+    let out_ip = outward();
     let sb = host
         .acquire(SandboxSpec {
-            task_id: task("neton"),
-            network: true,
+            task_id: task("netown"),
+            network: NetworkPolicy::Internet,
             env: TaskEnv::default(),
         })
         .await;
-    let connect = |addr: String| {
-        format!(
-            "python3 -c 'import socket; s=socket.create_connection((\"{addr}\", {port}), 3); print(s.recv(100).decode().strip()); s.sendall(b\"hello-from-sandbox\")'"
-        )
-    };
-    let out = run(&sb, &connect(outward.to_string())).await;
-    assert_eq!(out.stdout, "hello-from-host\n", "{out:?}");
-    assert_eq!(server.join().unwrap(), "hello-from-sandbox");
-
-    // The host's loopback services (the server, its database) are not the sandbox's: neither
-    // 127.0.0.1 (the sandbox's own loopback) nor the NAT's alias for the host reaches them.
-    let loopback = TcpListener::bind("127.0.0.1:0").unwrap();
-    let lport = loopback.local_addr().unwrap().port();
-    for addr in ["127.0.0.1", "10.0.2.2"] {
+    for (url, why) in [
+        (format!("http://127.0.0.1:{pport}/"), "loopback"),
+        (format!("http://localhost:{pport}/"), "loopback"),
+        (
+            format!("http://{out_ip}:{pport}/"),
+            "an address of the machine Sigmic runs on",
+        ),
+    ] {
+        // Through the proxy even for local names, as a program that ignores NO_PROXY would.
         let out = run(
             &sb,
-            &format!("python3 -c 'import socket; socket.create_connection((\"{addr}\", {lport}), 3)' && echo CONNECTED"),
+            &format!("curl -sS --max-time 5 --noproxy '' -D - -o /dev/null {url}"),
         )
         .await;
-        assert!(!out.stdout.contains("CONNECTED"), "{addr}: {out:?}");
+        assert!(out.stdout.starts_with("HTTP/1.1 403"), "{url}: {out:?}");
+        assert!(out.stdout.contains(why), "{url}: {out:?}");
     }
+    assert!(
+        untouched(&public),
+        "a connection reached the host's address"
+    );
     host.close().await;
 }
 
@@ -868,7 +879,7 @@ async fn warm_pool_hands_out_a_started_sandbox_whose_workspace_becomes_the_tasks
     let sb = host
         .acquire(SandboxSpec {
             task_id: id.clone(),
-            network: true,
+            network: NetworkPolicy::Internet,
             env: TaskEnv {
                 env: map(&[("FROM_TASK", "yes")]),
                 secrets: BTreeMap::new(),
@@ -890,7 +901,7 @@ async fn warm_pool_hands_out_a_started_sandbox_whose_workspace_becomes_the_tasks
     let again = host
         .acquire(SandboxSpec {
             task_id: id.clone(),
-            network: true,
+            network: NetworkPolicy::Internet,
             env: TaskEnv::default(),
         })
         .await;

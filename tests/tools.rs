@@ -19,9 +19,10 @@ use axum::response::{Html, IntoResponse, Redirect};
 use axum::routing::get;
 use serde_json::{Value, json};
 use sigmic::config::WebConfig;
+use sigmic::egress::{NetworkPolicy, OwnAddresses};
 use sigmic::sandbox::{Command, CommandOutput, Redactor, Sandbox, SandboxError};
 use sigmic::tools::{ToolContext, ToolRegistry, ToolResult};
-use sigmic::web::{Fetcher, OwnAddresses, SearchBackend, Searcher, Web};
+use sigmic::web::{Fetcher, SearchBackend, Searcher, Web};
 use sigmic::workspace::{Category, Workspace};
 
 /// The file and web tools never run commands; this stands in where a context needs a sandbox.
@@ -68,6 +69,7 @@ fn env_with(web: Arc<Web>, secrets: &[(&str, &str)]) -> Env {
         workspace: Workspace::open(&ws).unwrap(),
         redactor: Redactor::new(&secrets),
         web,
+        network: NetworkPolicy::Internet,
     };
     Env {
         _tmp: tmp,
@@ -1191,7 +1193,7 @@ mod shell {
             .collect();
         let spec = SandboxSpec {
             task_id: id.into(),
-            network: false,
+            network: NetworkPolicy::Off,
             env: TaskEnv {
                 env: [("GREETING".to_owned(), "hello".to_owned())].into(),
                 secrets: secrets.clone(),
@@ -1204,6 +1206,7 @@ mod shell {
             sandbox,
             redactor: Redactor::new(&secrets),
             web: web(&WebConfig::default()),
+            network: NetworkPolicy::Off,
         };
         Shell {
             _data: data,

@@ -5,6 +5,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m0001_accounts;
 mod m0002_tasks;
+mod m0003_network;
 
 pub struct Migrator;
 
@@ -14,6 +15,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m0001_accounts::Migration),
             Box::new(m0002_tasks::Migration),
+            Box::new(m0003_network::Migration),
         ]
     }
 }

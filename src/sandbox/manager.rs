@@ -13,13 +13,15 @@ use super::bwrap::{BwrapSandbox, Launch, Limits, TaskEnv};
 use super::cgroup::{self, Cgroup};
 use super::{Command, Sandbox, SandboxError};
 use crate::config::SandboxConfig;
+use crate::egress::{AddressGuard, NetworkPolicy};
 use crate::workspace::Owner;
 
 /// What a task's sandbox looks like.
 #[derive(Debug, Clone, Default)]
 pub struct SandboxSpec {
     pub task_id: String,
-    pub network: bool,
+    /// The project's network policy, enforced by the sandbox's egress proxy.
+    pub network: NetworkPolicy,
     pub env: TaskEnv,
 }
 
@@ -50,9 +52,20 @@ fn safe_name(id: &str) -> Result<&str, SandboxError> {
 }
 
 impl SandboxManager {
-    /// Prepares the directories and checks the backend works. A failed check is remembered:
-    /// the server runs, and every task is refused with the reason.
+    /// A manager whose sandboxes reach no private or local address (the address guard's
+    /// defaults).
     pub async fn new(config: SandboxConfig, data_dir: &Path) -> Result<Arc<Self>, SandboxError> {
+        Self::with_guard(config, data_dir, AddressGuard::default()).await
+    }
+
+    /// Prepares the directories and checks the backend works. A failed check is remembered:
+    /// the server runs, and every task is refused with the reason. `guard` is what every
+    /// sandbox's egress proxy refuses whatever the project's policy.
+    pub async fn with_guard(
+        config: SandboxConfig,
+        data_dir: &Path,
+        guard: AddressGuard,
+    ) -> Result<Arc<Self>, SandboxError> {
         std::fs::create_dir_all(data_dir)?;
         let root = data_dir.join("workspaces");
         let empty_file = data_dir.join("sandbox-empty");
@@ -60,7 +73,7 @@ impl SandboxManager {
             std::fs::write(&empty_file, b"")?;
         }
         std::fs::set_permissions(&empty_file, std::fs::Permissions::from_mode(0o444))?;
-        let use_cgroups = Cgroup::available();
+        let use_cgroups = config.cgroups && Cgroup::available();
         if use_cgroups {
             cgroup::remove_stale();
         }
@@ -81,20 +94,19 @@ impl SandboxManager {
                 std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o711))?;
             }
         }
-        let slirp = match &config.slirp4netns {
-            Some(path) => Some(path.clone()),
-            None => which("slirp4netns"),
-        }
-        .filter(|p| p.is_file());
-        if slirp.is_none() {
-            tracing::warn!(
-                "slirp4netns is not installed: sandboxes have no network, with network on or off \
-                 (Debian: apt-get install slirp4netns)"
-            );
-        }
+        // The egress proxies' sockets, one per live sandbox, each reachable by its sandbox's
+        // user only.
+        let egress_dir = data_dir.join("egress");
+        std::fs::create_dir_all(&egress_dir)?;
+        std::fs::set_permissions(&egress_dir, std::fs::Permissions::from_mode(0o711))?;
         let resolv_conf = data_dir.join("sandbox-resolv.conf");
-        // slirp4netns answers DNS at this address and forwards to the host's resolver.
-        std::fs::write(&resolv_conf, "nameserver 10.0.2.3\n")?;
+        // Names are resolved by the egress proxy, outside: the sandbox has no resolver, and
+        // the host's (often on its loopback) is not the sandbox's to know.
+        let _ = std::fs::remove_file(&resolv_conf);
+        std::fs::write(
+            &resolv_conf,
+            "# Sigmic sandbox: names are resolved by the egress proxy (HTTP_PROXY).\n",
+        )?;
         std::fs::set_permissions(&resolv_conf, std::fs::Permissions::from_mode(0o444))?;
         // The sandbox's users: commands run as uid 1000, which tools like to find by name.
         let passwd = data_dir.join("sandbox-passwd");
@@ -116,7 +128,8 @@ impl SandboxManager {
             use_cgroups,
             owner,
             empty_file,
-            slirp,
+            egress_dir,
+            guard,
             resolv_conf,
             passwd,
             group,
@@ -176,7 +189,7 @@ impl SandboxManager {
         if self.launch.owner.is_some() {
             closed_ancestor(&self.workspaces)?;
         }
-        let probe = self.fresh("check", true).map_err(|e| e.to_string())?;
+        let probe = self.fresh("check").map_err(|e| e.to_string())?;
         let out = probe
             .run(Command::new("echo sandbox-ok"))
             .await
@@ -197,14 +210,13 @@ impl SandboxManager {
         Limits::from(&self.config)
     }
 
-    fn fresh(&self, slot: &str, network: bool) -> Result<Arc<BwrapSandbox>, SandboxError> {
+    fn fresh(&self, slot: &str) -> Result<Arc<BwrapSandbox>, SandboxError> {
         let name = format!("{}-{}", safe_name(slot)?, crate::ids::new_id());
         let dir = self.pool_dir.join(&name);
         std::fs::create_dir_all(&dir)?;
         Ok(Arc::new(BwrapSandbox::new(
             name,
             dir,
-            network,
             self.limits(),
             Arc::clone(&self.launch),
         )))
@@ -220,7 +232,7 @@ impl SandboxManager {
             if have >= self.config.warm_pool {
                 return;
             }
-            let Ok(sb) = self.fresh("pool", true) else {
+            let Ok(sb) = self.fresh("pool") else {
                 return;
             };
             if let Err(e) = sb.warm().await {
@@ -257,10 +269,11 @@ impl SandboxManager {
             .and_then(|a| a.get(&spec.task_id).cloned())
         {
             sb.set_env(&spec.env);
+            sb.set_network(&spec.network);
             return Ok(sb);
         }
         let snapshot = self.snapshot_file(&spec.task_id)?;
-        let sandbox = if !dir.exists() && !snapshot.exists() && spec.network {
+        let sandbox = if !dir.exists() && !snapshot.exists() {
             // A new task: take a started sandbox and give its directory the task's name.
             let pooled = self.pool.lock().ok().and_then(|mut p| p.pop());
             match pooled {
@@ -269,7 +282,7 @@ impl SandboxManager {
                     sb.moved_to(dir.clone());
                     sb
                 }
-                None => self.sandbox_at(&spec.task_id, dir.clone(), spec.network),
+                None => self.sandbox_at(&spec.task_id, dir.clone()),
             }
         } else {
             if snapshot.exists() {
@@ -279,9 +292,10 @@ impl SandboxManager {
                     owner.hand_over(&dir)?;
                 }
             }
-            self.sandbox_at(&spec.task_id, dir.clone(), spec.network)
+            self.sandbox_at(&spec.task_id, dir.clone())
         };
         sandbox.set_env(&spec.env);
+        sandbox.set_network(&spec.network);
         if let Ok(mut a) = self.active.lock() {
             a.insert(spec.task_id.clone(), Arc::clone(&sandbox));
         }
@@ -290,11 +304,10 @@ impl SandboxManager {
         Ok(sandbox)
     }
 
-    fn sandbox_at(&self, task_id: &str, dir: PathBuf, network: bool) -> Arc<BwrapSandbox> {
+    fn sandbox_at(&self, task_id: &str, dir: PathBuf) -> Arc<BwrapSandbox> {
         Arc::new(BwrapSandbox::new(
             format!("task-{task_id}"),
             dir,
-            network,
             self.limits(),
             Arc::clone(&self.launch),
         ))
@@ -465,16 +478,6 @@ fn closed_ancestor(workspaces: &Path) -> Result<(), String> {
         }
     }
     Ok(())
-}
-
-fn which(program: &str) -> Option<PathBuf> {
-    std::env::var_os("PATH")
-        .and_then(|paths| {
-            std::env::split_paths(&paths)
-                .map(|dir| dir.join(program))
-                .find(|p| p.is_file())
-        })
-        .or_else(|| Some(Path::new("/usr/bin").join(program)).filter(|p| p.is_file()))
 }
 
 /// The supervisor binary where the sandbox user can read it: bubblewrap opens its mounts as

@@ -27,6 +27,9 @@ pub struct Response {
     pub timed_out: bool,
     /// The command could not be started (bad cwd, spawn failure).
     pub spawn_error: Option<String>,
+    /// Without cgroups: the sandbox's processes reached the rlimit while the command ran.
+    #[serde(default)]
+    pub process_limit: bool,
 }
 
 /// The first line a supervisor prints: it has locked itself down and takes commands.

@@ -92,9 +92,18 @@ fn compile(
     BpfProgram::try_from(filter).map_err(|e| PolicyError::Seccomp(e.to_string()))
 }
 
-/// Everything refused with `EPERM`: the denied syscalls, namespace-creating `clone`, and,
-/// without network, sockets other than Unix ones.
-pub fn seccomp_program(network: bool) -> Result<BpfProgram, PolicyError> {
+/// Socket families a command may open: local, IP (its namespace has only loopback, and the
+/// egress relay on it) and netlink (which programs use to list interfaces).
+const SOCKET_FAMILIES: [libc::c_int; 4] = [
+    libc::AF_UNIX,
+    libc::AF_INET,
+    libc::AF_INET6,
+    libc::AF_NETLINK,
+];
+
+/// Everything refused with `EPERM`: the denied syscalls, namespace-creating `clone`, and
+/// sockets of other families (raw packet sockets, among others).
+pub fn seccomp_program() -> Result<BpfProgram, PolicyError> {
     let mut rules: BTreeMap<i64, Vec<SeccompRule>> = BTreeMap::new();
     for sys in DENIED {
         rules.insert(*sys, Vec::new());
@@ -105,17 +114,13 @@ pub fn seccomp_program(network: bool) -> Result<BpfProgram, PolicyError> {
         clone_rules.push(rule(vec![cond(0, SeccompCmpOp::MaskedEq(flag), flag)?])?);
     }
     rules.insert(libc::SYS_clone, clone_rules);
-    if !network {
-        for sys in [libc::SYS_socket, libc::SYS_socketpair] {
-            rules.insert(
-                sys,
-                vec![rule(vec![cond(
-                    0,
-                    SeccompCmpOp::Ne,
-                    libc::AF_UNIX as u64,
-                )?])?],
-            );
-        }
+    // A rule matches when all its conditions hold: the family is none of the allowed ones.
+    let other_family = SOCKET_FAMILIES
+        .iter()
+        .map(|f| cond(0, SeccompCmpOp::Ne, *f as u64))
+        .collect::<Result<Vec<_>, _>>()?;
+    for sys in [libc::SYS_socket, libc::SYS_socketpair] {
+        rules.insert(sys, vec![rule(other_family.clone())?]);
     }
     compile(rules, errno(libc::EPERM))
 }
@@ -129,10 +134,10 @@ pub fn seccomp_clone3_program() -> Result<BpfProgram, PolicyError> {
 }
 
 /// Applies everything; answers whether Landlock was enforced.
-pub fn lock_down(network: bool) -> Result<bool, PolicyError> {
+pub fn lock_down() -> Result<bool, PolicyError> {
     nix::sys::prctl::set_no_new_privs().map_err(PolicyError::NoNewPrivs)?;
     let landlock = landlock_workspace()?;
-    for program in [seccomp_program(network)?, seccomp_clone3_program()?] {
+    for program in [seccomp_program()?, seccomp_clone3_program()?] {
         seccompiler::apply_filter(&program).map_err(|e| PolicyError::Seccomp(e.to_string()))?;
     }
     Ok(landlock)

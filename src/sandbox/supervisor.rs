@@ -20,16 +20,22 @@ use super::messages::{Ready, Request, Response};
 use super::policy;
 
 pub struct Options {
-    pub network: bool,
+    /// The egress proxy's socket, relayed to from the sandbox's loopback; no network without.
+    pub egress_socket: Option<std::path::PathBuf>,
     /// Largest file a command may write (`RLIMIT_FSIZE`).
     pub max_file_bytes: u64,
     /// Address-space cap per process, only when no cgroup limits memory.
     pub address_space_bytes: Option<u64>,
+    /// Processes (and threads) of the sandbox's user, only when no cgroup limits them.
+    pub max_processes: Option<u64>,
 }
 
 /// How long a command's output streams may stay open after the command itself exits (a
 /// background job holding them must not hang the answer).
 const DRAIN_GRACE: Duration = Duration::from_millis(100);
+
+/// How often the process count is sampled while a command runs under an rlimit.
+const PROCESS_SAMPLE: Duration = Duration::from_millis(20);
 
 pub fn run(options: Options) -> ExitCode {
     let landlock = match setup(&options) {
@@ -55,7 +61,7 @@ pub fn run(options: Options) -> ExitCode {
     for line in stdin.lock().lines() {
         let Ok(line) = line else { break };
         let response = match serde_json::from_str::<Request>(&line) {
-            Ok(req) => execute(req),
+            Ok(req) => execute(req, options.max_processes),
             Err(e) => Response {
                 spawn_error: Some(format!("bad request: {e}")),
                 ..Response::default()
@@ -82,7 +88,17 @@ fn setup(options: &Options) -> Result<bool, String> {
     if let Some(bytes) = options.address_space_bytes {
         setrlimit(Resource::RLIMIT_AS, bytes, bytes).map_err(|e| format!("rlimit as: {e}"))?;
     }
-    policy::lock_down(options.network).map_err(|e| e.to_string())
+    if let Some(n) = options.max_processes {
+        setrlimit(Resource::RLIMIT_NPROC, n, n).map_err(|e| format!("rlimit nproc: {e}"))?;
+    }
+    let landlock = policy::lock_down().map_err(|e| e.to_string())?;
+    // After the lock-down, so the relay's threads run under the same filter as commands.
+    if let Some(socket) = &options.egress_socket
+        && let Err(e) = crate::egress::relay::start(socket)
+    {
+        eprintln!("sandbox-supervisor: no network: {e}");
+    }
+    Ok(landlock)
 }
 
 fn emit<T: serde::Serialize>(out: &mut impl Write, value: &T) -> std::io::Result<()> {
@@ -181,7 +197,7 @@ fn reaper() -> std::io::Result<(mpsc::Sender<Pid>, mpsc::Receiver<Exit>)> {
     Ok((pid_tx, done_rx))
 }
 
-fn execute(req: Request) -> Response {
+fn execute(req: Request, process_limit: Option<u64>) -> Response {
     let mut response = Response {
         id: req.id,
         ..Response::default()
@@ -224,12 +240,29 @@ fn execute(req: Request) -> Response {
     let _ = pid_tx.send(pid);
     let stdout = hand_over(out, child.stdout.take());
     let stderr = hand_over(err, child.stderr.take());
-    let status = match done_rx.recv_timeout(Duration::from_millis(req.timeout_ms)) {
-        Ok(status) => Some(status),
-        Err(_) => {
-            response.timed_out = true;
-            let _ = killpg(pid, Signal::SIGKILL);
-            done_rx.recv().ok()
+    let deadline = std::time::Instant::now() + Duration::from_millis(req.timeout_ms);
+    let status = loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        let slice = match process_limit {
+            Some(_) => left.min(PROCESS_SAMPLE),
+            None => left,
+        };
+        match done_rx.recv_timeout(slice) {
+            Ok(status) => break Some(status),
+            Err(mpsc::RecvTimeoutError::Timeout) if !left.is_zero() => {
+                // An rlimit leaves no count of refused forks, as a cgroup does: a sandbox
+                // seen at its limit is the sign.
+                if let Some(max) = process_limit
+                    && processes() + PROCESS_HEADROOM >= max
+                {
+                    response.process_limit = true;
+                }
+            }
+            Err(_) => {
+                response.timed_out = true;
+                let _ = killpg(pid, Signal::SIGKILL);
+                break done_rx.recv().ok();
+            }
         }
     };
     drop(child);
@@ -251,4 +284,24 @@ fn execute(req: Request) -> Response {
         }
     }
     response
+}
+
+/// Processes short of the limit that count as at it: the supervisor's own threads count
+/// against the same rlimit.
+const PROCESS_HEADROOM: u64 = 16;
+
+/// Processes in the sandbox: we are PID 1 of its namespace, and its `/proc` is its own.
+fn processes() -> u64 {
+    std::fs::read_dir("/proc")
+        .map(|d| {
+            d.flatten()
+                .filter(|e| {
+                    e.file_name()
+                        .to_string_lossy()
+                        .bytes()
+                        .all(|b| b.is_ascii_digit())
+                })
+                .count() as u64
+        })
+        .unwrap_or(0)
 }

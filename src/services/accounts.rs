@@ -209,6 +209,8 @@ impl Services {
                                 name: Set("Default".to_owned()),
                                 created_at: Set(now),
                                 model: Set(None),
+                                network_mode: Set("internet".to_owned()),
+                                network_allow: Set(None),
                             }
                             .insert(txn)
                             .await?;

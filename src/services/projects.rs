@@ -8,6 +8,7 @@ use sea_orm::{
 
 use super::access::{self, Caller, ProjectScope};
 use super::{Services, new_id, ts, validate};
+use crate::egress::NetworkPolicy;
 use crate::error::{ApiError, Error, Result};
 use crate::store::entities::{Role, api_key, org_member, project, project_member, user};
 use protocol as dto;
@@ -82,6 +83,8 @@ impl Services {
             name: Set(name),
             created_at: Set(Utc::now()),
             model: Set(None),
+            network_mode: Set("internet".to_owned()),
+            network_allow: Set(None),
         }
         .insert(self.db())
         .await?;
@@ -131,11 +134,13 @@ impl Services {
     ) -> Result<dto::ProjectSettings> {
         let scope = self.project_scope(caller, project_id).await?;
         Ok(dto::ProjectSettings {
+            network: scope.project.network_policy().to_settings(),
             model: scope.project.model,
         })
     }
 
-    /// Changes a project's settings (project admins). The model must be `provider/model`.
+    /// Changes a project's settings (project admins): all of them, as a PUT does. The model
+    /// must be `provider/model`; an allow-list's domains must be domain names.
     pub async fn update_project_settings(
         &self,
         caller: &Caller,
@@ -152,12 +157,25 @@ impl Services {
                     .to_string(),
             ),
         };
+        let network = NetworkPolicy::from_settings(&settings.network).map_err(|e| {
+            let field = match e.index {
+                Some(i) => format!("network.allowedDomains[{i}]"),
+                None => "network.allowedDomains".to_owned(),
+            };
+            ApiError::field(&field, e.reason)
+        })?;
+        let (mode, allow) = network.to_stored();
         project::Entity::update_many()
             .col_expr(project::Column::Model, Expr::value(model.clone()))
+            .col_expr(project::Column::NetworkMode, Expr::value(mode))
+            .col_expr(project::Column::NetworkAllow, Expr::value(allow))
             .filter(project::Column::Id.eq(scope.project_id()))
             .exec(self.db())
             .await?;
-        Ok(dto::ProjectSettings { model })
+        Ok(dto::ProjectSettings {
+            model,
+            network: network.to_settings(),
+        })
     }
 
     pub async fn delete_project(&self, caller: &Caller, project_id: &str) -> Result<()> {

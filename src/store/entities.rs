@@ -106,6 +106,19 @@ pub mod project {
         pub created_at: ChronoDateTimeUtc,
         /// `provider/model`; the server's default when `None`.
         pub model: Option<String>,
+        /// `off`, `internet` or `allowList` (`crate::egress::NetworkPolicy`).
+        pub network_mode: String,
+        /// The allow-list's domains, a JSON array.
+        pub network_allow: Option<String>,
+    }
+
+    impl Model {
+        pub fn network_policy(&self) -> crate::egress::NetworkPolicy {
+            crate::egress::NetworkPolicy::from_stored(
+                &self.network_mode,
+                self.network_allow.as_deref(),
+            )
+        }
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

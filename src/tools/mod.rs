@@ -72,6 +72,8 @@ pub struct ToolContext {
     pub redactor: Redactor,
     /// Fetching and search, built from `config.web` (shared by all tasks).
     pub web: Arc<crate::web::Web>,
+    /// The project's network policy, which `web_fetch` obeys like the sandbox's programs.
+    pub network: crate::egress::NetworkPolicy,
 }
 
 /// The built-in tools of one task.
@@ -90,11 +92,18 @@ impl ToolRegistry {
     }
 
     fn offered(&self, tool: Builtin) -> bool {
-        tool != Builtin::WebSearch || self.ctx.web.searcher.is_some()
+        match tool {
+            Builtin::WebSearch => {
+                self.ctx.web.searcher.is_some()
+                    && self.ctx.network != crate::egress::NetworkPolicy::Off
+            }
+            Builtin::WebFetch => self.ctx.network != crate::egress::NetworkPolicy::Off,
+            _ => true,
+        }
     }
 
     /// The tools offered to the model: all built-ins, `web_search` only when a search backend
-    /// is configured.
+    /// is configured, and neither web tool when the project's network is off.
     pub fn definitions(&self) -> Vec<ToolDefinition> {
         Builtin::ALL
             .into_iter()
@@ -106,6 +115,9 @@ impl ToolRegistry {
     fn lookup(&self, name: &str) -> Result<Builtin, String> {
         match Builtin::from_name(name) {
             Some(tool) if self.offered(tool) => Ok(tool),
+            Some(_) if self.ctx.network == crate::egress::NetworkPolicy::Off => Err(format!(
+                "`{name}` is not available: network access is off for this project."
+            )),
             Some(_) => Err(format!(
                 "`{name}` is not available: no web search backend is configured for this server."
             )),

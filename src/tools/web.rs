@@ -12,7 +12,7 @@ pub async fn fetch(ctx: &ToolContext, a: args::WebFetch) -> Result<ToolResult, S
     let page = ctx
         .web
         .fetcher
-        .fetch(&a.url)
+        .fetch(&a.url, &ctx.network)
         .await
         .map_err(|e| e.to_string())?;
     let mut out = String::new();

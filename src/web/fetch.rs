@@ -3,7 +3,6 @@
 //! to the addresses that passed the check.
 
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use reqwest::header::{CONTENT_TYPE, LOCATION};
@@ -11,8 +10,8 @@ use serde::Serialize;
 use url::{Host, Url};
 
 use super::WebError;
-use super::guard::{OwnAddresses, refusal};
 use crate::config::WebConfig;
+use crate::egress::{AddressGuard, NetworkPolicy, OwnAddresses, Refused};
 
 /// Redirects followed before giving up.
 pub const MAX_REDIRECTS: usize = 5;
@@ -37,10 +36,9 @@ pub struct FetchedPage {
 /// Fetches pages under the address policy. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Fetcher {
-    allow_private: bool,
+    guard: AddressGuard,
     max_bytes: u64,
     timeout: Duration,
-    own: Arc<OwnAddresses>,
 }
 
 /// Refuses every name it is asked about: names a hop has not checked and pinned never resolve.
@@ -58,20 +56,19 @@ impl reqwest::dns::Resolve for RefuseUnpinned {
 impl Fetcher {
     pub fn new(config: &WebConfig, own: OwnAddresses) -> Self {
         Self {
-            allow_private: config.allow_private_addresses,
+            guard: AddressGuard::new(config.allow_private_addresses, own),
             max_bytes: config.fetch_max_bytes,
             timeout: Duration::from_secs(config.fetch_timeout_secs.max(1)),
-            own: Arc::new(own),
         }
     }
 
     pub fn allows_private(&self) -> bool {
-        self.allow_private
+        self.guard.allows_private()
     }
 
     /// Fetches `url` (http or https), following up to `MAX_REDIRECTS` redirects, within the
-    /// configured timeout and byte cap.
-    pub async fn fetch(&self, url: &str) -> Result<FetchedPage, WebError> {
+    /// configured timeout and byte cap, every hop under the project's network policy.
+    pub async fn fetch(&self, url: &str, policy: &NetworkPolicy) -> Result<FetchedPage, WebError> {
         let deadline = Instant::now() + self.timeout;
         let mut current = parse_url(url)?;
         for _ in 0..=MAX_REDIRECTS {
@@ -82,12 +79,13 @@ impl Fetcher {
                     secs: self.timeout.as_secs(),
                 });
             }
-            let response = tokio::time::timeout(remaining, self.request(&current, remaining))
-                .await
-                .map_err(|_| WebError::Timeout {
-                    url: current.to_string(),
-                    secs: self.timeout.as_secs(),
-                })??;
+            let response =
+                tokio::time::timeout(remaining, self.request(&current, policy, remaining))
+                    .await
+                    .map_err(|_| WebError::Timeout {
+                        url: current.to_string(),
+                        secs: self.timeout.as_secs(),
+                    })??;
             if response.status().is_redirection()
                 && let Some(location) = response.headers().get(LOCATION)
             {
@@ -117,13 +115,24 @@ impl Fetcher {
     }
 
     /// Checks the hop's host and addresses, then sends one GET pinned to them.
-    async fn request(&self, url: &Url, timeout: Duration) -> Result<reqwest::Response, WebError> {
+    async fn request(
+        &self,
+        url: &Url,
+        policy: &NetworkPolicy,
+        timeout: Duration,
+    ) -> Result<reqwest::Response, WebError> {
         let host = url.host().ok_or_else(|| WebError::InvalidUrl {
             url: url.to_string(),
             reason: "it has no host".to_owned(),
         })?;
         let port = url.port_or_known_default().unwrap_or(80);
-        if self.own.is_own_host(&host.to_string()) {
+        policy
+            .check_host(&host.to_string())
+            .map_err(|refused| WebError::Policy {
+                url: url.to_string(),
+                refused,
+            })?;
+        if self.guard.is_own_host(&host.to_string()) {
             return Err(WebError::OwnAddress {
                 url: url.to_string(),
             });
@@ -183,21 +192,15 @@ impl Fetcher {
     }
 
     fn check_addr(&self, url: &Url, addr: SocketAddr) -> Result<(), WebError> {
-        if self.own.is_own_addr(addr) {
-            return Err(WebError::OwnAddress {
+        self.guard.check(addr).map_err(|refused| match refused {
+            Refused::OwnEndpoint { .. } => WebError::OwnAddress {
                 url: url.to_string(),
-            });
-        }
-        if !self.allow_private
-            && let Some(why) = refusal(addr.ip())
-        {
-            return Err(WebError::Blocked {
+            },
+            refused => WebError::Blocked {
                 url: url.to_string(),
-                ip: addr.ip(),
-                why,
-            });
-        }
-        Ok(())
+                refused,
+            },
+        })
     }
 
     /// Reads the body up to the byte cap and turns it into text.

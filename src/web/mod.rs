@@ -2,15 +2,12 @@
 //! and `web_search` (a configured SearXNG or Brave backend).
 
 mod fetch;
-mod guard;
 mod search;
 
-use std::net::IpAddr;
-
 use crate::config::WebConfig;
+use crate::egress::OwnAddresses;
 
 pub use fetch::{FetchedPage, Fetcher, MAX_REDIRECTS, MAX_TEXT_CHARS};
-pub use guard::{OwnAddresses, refusal};
 pub use search::{MAX_RESULTS, SearchBackend, SearchResult, Searcher};
 
 #[derive(Debug, thiserror::Error)]
@@ -22,12 +19,16 @@ pub enum WebError {
     #[error("`{url}` is not an http or https URL; web_fetch fetches only those.")]
     Scheme { url: String },
     #[error(
-        "`{url}` leads to {ip}, {why}. web_fetch does not reach private, local or internal addresses on this server; fetch a public URL instead."
+        "`{url}` is not reachable: {refused}. web_fetch does not reach private, local or internal addresses; fetch a public URL instead."
     )]
     Blocked {
         url: String,
-        ip: IpAddr,
-        why: &'static str,
+        refused: crate::egress::Refused,
+    },
+    #[error("`{url}` is not reachable: {refused}.")]
+    Policy {
+        url: String,
+        refused: crate::egress::HostRefused,
     },
     #[error("`{url}` is this Sigmic server itself, which web_fetch does not call.")]
     OwnAddress { url: String },

@@ -18,7 +18,7 @@ mod path;
 mod search;
 mod unzip;
 mod uploads;
-mod walk;
+pub(crate) mod walk;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -86,3 +86,19 @@ pub(crate) fn walk(
     }
     Ok(false)
 }
+
+/// Opens the directory `name` of `dir` without following a symlink, at that level or any
+/// other: a name a sandbox swapped for a link meanwhile fails to open instead of leading
+/// elsewhere.
+pub fn open_dir_nofollow(dir: &Dir, name: &std::path::Path) -> std::io::Result<Dir> {
+    use nix::fcntl::OFlag;
+    use std::os::fd::AsFd;
+    let fd = nix::fcntl::openat(
+        dir.as_fd(),
+        name,
+        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .map_err(std::io::Error::from)?;
+    Ok(Dir::from_std_file(std::fs::File::from(fd)))
+}

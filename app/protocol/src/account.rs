@@ -80,6 +80,40 @@ pub struct ProjectSettings {
     /// `provider/model` its tasks use, e.g. `anthropic/claude-sonnet-4-5`; the server's
     /// default when null.
     pub model: Option<String>,
+    /// What its tasks reach on the network (the sandbox's programs and `web_fetch` alike);
+    /// internet only when omitted.
+    #[serde(default)]
+    pub network: NetworkSettings,
+}
+
+/// (extension) Where a project's agent may connect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum NetworkMode {
+    /// No connections at all.
+    #[serde(rename = "off")]
+    Off,
+    /// Any host on the internet, never a private, loopback, link-local or metadata address,
+    /// nor the server's own.
+    #[default]
+    #[serde(rename = "internet")]
+    Internet,
+    /// Only the hosts of `allowedDomains` (at internet addresses).
+    #[serde(rename = "allowList")]
+    AllowList,
+}
+
+/// (extension) A project's network policy.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct NetworkSettings {
+    pub mode: NetworkMode,
+    /// With `allowList`: `example.com` (that host) or `*.example.com` (its subdomains), at
+    /// most 200.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_items = 200))]
+    pub allowed_domains: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

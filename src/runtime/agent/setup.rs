@@ -9,6 +9,7 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 
 use super::{Run, RunError};
 use crate::config::TasksConfig;
+use crate::egress::NetworkPolicy;
 use crate::llm::{self, ModelRef, Provider};
 use crate::runtime::conversation::{self, Conversation};
 use crate::sandbox::bwrap::TaskEnv;
@@ -47,7 +48,7 @@ impl Setup {
         if run.task.model.as_deref() != Some(name.as_str()) {
             run.ledger().set_model(&run.claim, &name).await?;
         }
-        let tools = match tools(run, secrets).await {
+        let tools = match tools(run, project.network_policy(), secrets).await {
             Ok(t) => t,
             Err(message) => return Ok(Err((RunErrorCode::SandboxUnavailable, message))),
         };
@@ -103,7 +104,11 @@ impl Setup {
 }
 
 /// The built-in tools over the task's sandbox (started now, or taken from the warm pool).
-async fn tools(run: &Run, secrets: BTreeMap<String, String>) -> Result<ToolRegistry, String> {
+async fn tools(
+    run: &Run,
+    network: NetworkPolicy,
+    secrets: BTreeMap<String, String>,
+) -> Result<ToolRegistry, String> {
     let env: BTreeMap<String, String> = run
         .task
         .env
@@ -112,7 +117,7 @@ async fn tools(run: &Run, secrets: BTreeMap<String, String>) -> Result<ToolRegis
         .unwrap_or_default();
     let spec = SandboxSpec {
         task_id: run.task.id.clone(),
-        network: true,
+        network: network.clone(),
         env: TaskEnv { env, secrets },
     };
     let sandboxes = run.rt.sandboxes();
@@ -132,6 +137,7 @@ async fn tools(run: &Run, secrets: BTreeMap<String, String>) -> Result<ToolRegis
         workspace,
         redactor: run.redactor.clone(),
         web: run.rt.web(),
+        network,
     }))
 }
 

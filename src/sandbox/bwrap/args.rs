@@ -5,6 +5,7 @@
 use std::path::Path;
 
 use super::{Launch, Limits};
+use crate::egress::relay;
 
 /// Where the sigmic binary (the supervisor) appears inside a sandbox.
 const SUPERVISOR_PATH: &str = "/.sigmic/sigmic";
@@ -60,7 +61,7 @@ const ETC_ALLOWED: &[&str] = &[
 /// supervisor it starts.
 pub(super) fn bwrap_args(
     workspace: &Path,
-    network: bool,
+    egress_socket: &Path,
     limits: &Limits,
     launch: &Launch,
 ) -> Vec<String> {
@@ -90,9 +91,8 @@ pub(super) fn bwrap_args(
     .iter()
     .map(|s| (*s).to_owned())
     .collect();
-    // Always a network namespace of its own, never the host's. With network on, slirp4netns
-    // gives it a NATed interface that reaches the internet but not the host's loopback
-    // services (the server, its database); without slirp4netns it has only its loopback.
+    // Always a network namespace of its own with nothing but loopback: the only way out is
+    // the egress proxy's socket, mounted below, which enforces the project's policy.
     a.push("--unshare-net".into());
     // Debian's merged /usr makes these symlinks; elsewhere they are directories.
     for dir in ["/bin", "/sbin", "/lib", "/lib64", "/lib32"] {
@@ -118,14 +118,9 @@ pub(super) fn bwrap_args(
             format!("/etc/{file}"),
         ]);
     }
-    let resolv_conf = if network && launch.slirp.is_some() {
-        launch.resolv_conf.display().to_string()
-    } else {
-        "/etc/resolv.conf".to_owned()
-    };
     a.extend([
-        "--ro-bind-try".into(),
-        resolv_conf,
+        "--ro-bind".into(),
+        launch.resolv_conf.display().to_string(),
         "/etc/resolv.conf".into(),
     ]);
     for f in HIDDEN_FILES {
@@ -163,21 +158,28 @@ pub(super) fn bwrap_args(
         "--ro-bind".into(),
         launch.exe.display().to_string(),
         SUPERVISOR_PATH.into(),
+        "--bind".into(),
+        egress_socket.display().to_string(),
+        relay::SOCKET_IN_SANDBOX.into(),
     ]);
     a.extend(["--chdir".into(), "/workspace".into()]);
     a.extend([
         "--".into(),
         SUPERVISOR_PATH.into(),
         "sandbox-supervisor".into(),
-        "--network".into(),
-        if network { "on" } else { "off" }.into(),
+        "--egress-socket".into(),
+        relay::SOCKET_IN_SANDBOX.into(),
         "--max-file-bytes".into(),
         limits.max_file_bytes.to_string(),
     ]);
+    // Without cgroups, rlimits are the floor: address space per process, and processes of
+    // the sandbox's user, counted in its own user namespace, so per sandbox.
     if !launch.use_cgroups {
         a.extend([
             "--address-space-bytes".into(),
             limits.memory_bytes.to_string(),
+            "--max-processes".into(),
+            limits.max_processes.to_string(),
         ]);
     }
     a

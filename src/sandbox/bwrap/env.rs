@@ -23,9 +23,9 @@ impl std::fmt::Debug for TaskEnv {
     }
 }
 
-/// `PATH` and friends every command gets.
+/// `PATH` and friends every command gets, with the egress proxy's address.
 pub(super) fn base_env() -> Vec<(String, String)> {
-    [
+    let mut vars: Vec<(String, String)> = [
         (
             "PATH",
             "/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin",
@@ -37,7 +37,9 @@ pub(super) fn base_env() -> Vec<(String, String)> {
     ]
     .iter()
     .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-    .collect()
+    .collect();
+    vars.extend(crate::egress::relay::proxy_env());
+    vars
 }
 
 /// `""`, `src`, `./src`, `/workspace/src` → `/workspace/src`; `..` and other absolute paths

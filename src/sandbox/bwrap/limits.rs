@@ -6,6 +6,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use crate::workspace::walk::open_dir_nofollow;
+use cap_std::fs::Dir;
+
 use super::BwrapSandbox;
 use crate::config::SandboxConfig;
 use crate::sandbox::Sandbox;
@@ -73,18 +76,23 @@ impl BwrapSandbox {
     }
 }
 
-/// Total bytes and the largest file of a workspace, links not followed.
+/// Total bytes and the largest file of a workspace. It runs while commands do, and they may
+/// swap any directory for a symlink meanwhile: directories are entered through a handle of
+/// their parent with no-follow opens, so the walk never leaves the workspace.
 pub(super) fn scan(dir: &Path) -> (u64, u64) {
-    fn walk(dir: &Path, total: &mut u64, largest: &mut u64) {
-        let Ok(entries) = std::fs::read_dir(dir) else {
+    fn walk(dir: &Dir, total: &mut u64, largest: &mut u64) {
+        let Ok(entries) = dir.entries() else {
             return;
         };
         for e in entries.flatten() {
-            let Ok(m) = e.path().symlink_metadata() else {
+            // The entry's own metadata: a symlink is measured as a link, never followed.
+            let Ok(m) = e.metadata() else {
                 continue;
             };
             if m.is_dir() {
-                walk(&e.path(), total, largest);
+                if let Ok(sub) = open_dir_nofollow(dir, Path::new(&e.file_name())) {
+                    walk(&sub, total, largest);
+                }
             } else {
                 *total += m.len();
                 *largest = (*largest).max(m.len());
@@ -92,7 +100,9 @@ pub(super) fn scan(dir: &Path) -> (u64, u64) {
         }
     }
     let (mut total, mut largest) = (0, 0);
-    walk(dir, &mut total, &mut largest);
+    if let Ok(root) = Dir::open_ambient_dir(dir, cap_std::ambient_authority()) {
+        walk(&root, &mut total, &mut largest);
+    }
     (total, largest)
 }
 

@@ -19,6 +19,7 @@ use async_trait::async_trait;
 
 use super::messages::Request;
 use super::{Command, CommandOutput, Redactor, Sandbox, SandboxError};
+use crate::egress::{AddressGuard, NetworkPolicy, SharedPolicy};
 use crate::workspace::Owner;
 use env::base_env;
 use limits::{mb, scan};
@@ -41,10 +42,11 @@ pub struct Launch {
     pub owner: Option<Owner>,
     /// An empty regular file bound over the host secrets of `/etc`.
     pub empty_file: PathBuf,
-    /// The slirp4netns that gives network-on sandboxes a network of their own; without it
-    /// they have none.
-    pub slirp: Option<PathBuf>,
-    /// `resolv.conf` naming slirp4netns's DNS forwarder.
+    /// Where the egress proxies' sockets are made.
+    pub egress_dir: PathBuf,
+    /// The addresses no sandbox reaches, whatever its project's policy.
+    pub guard: AddressGuard,
+    /// The sandbox's `resolv.conf`: no resolver (the proxy resolves names).
     pub resolv_conf: PathBuf,
     /// The sandbox's own `/etc/passwd` and `/etc/group`.
     pub passwd: PathBuf,
@@ -54,7 +56,8 @@ pub struct Launch {
 pub struct BwrapSandbox {
     id: String,
     workspace: RwLock<PathBuf>,
-    network: bool,
+    /// What its egress proxy lets through; nothing until it is handed to a task.
+    network: SharedPolicy,
     limits: Limits,
     launch: Arc<Launch>,
     env: RwLock<(Vec<(String, String)>, Redactor)>,
@@ -66,17 +69,11 @@ pub struct BwrapSandbox {
 }
 
 impl BwrapSandbox {
-    pub fn new(
-        id: String,
-        workspace: PathBuf,
-        network: bool,
-        limits: Limits,
-        launch: Arc<Launch>,
-    ) -> Self {
+    pub fn new(id: String, workspace: PathBuf, limits: Limits, launch: Arc<Launch>) -> Self {
         Self {
             id,
             workspace: RwLock::new(workspace),
-            network,
+            network: Arc::new(RwLock::new(NetworkPolicy::Off)),
             limits,
             launch,
             env: RwLock::new((base_env(), Redactor::default())),
@@ -101,8 +98,16 @@ impl BwrapSandbox {
         &self.id
     }
 
-    pub fn network(&self) -> bool {
-        self.network
+    /// The network policy its egress proxy enforces now.
+    pub fn network(&self) -> NetworkPolicy {
+        self.network.read().map(|p| p.clone()).unwrap_or_default()
+    }
+
+    /// Applies a (project's) network policy to the next connection, live or not.
+    pub fn set_network(&self, policy: &NetworkPolicy) {
+        if let Ok(mut p) = self.network.write() {
+            *p = policy.clone();
+        }
     }
 
     /// Points the handle at the workspace's new host path (the directory was renamed; the
@@ -221,6 +226,12 @@ impl Sandbox for BwrapSandbox {
                     self.limits.max_processes
                 ));
             }
+        }
+        if limit.is_none() && response.process_limit {
+            limit = Some(format!(
+                "The command hit the sandbox's limit of {} processes; new processes were refused.",
+                self.limits.max_processes
+            ));
         }
         // The watcher may have ended the sandbox just as the command answered: its answer was
         // read, but the next command needs a new sandbox, not a dead one.

@@ -1,19 +1,24 @@
 //! A live sandbox: starting `bwrap` with the supervisor inside (in its cgroup, with its
-//! network), and the exchange with that supervisor — one JSON line out, one back, per command.
+//! egress proxy), and the exchange with that supervisor — one JSON line out, one back, per command.
 
 use std::process::Stdio;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdin, ChildStdout};
 
 use super::BwrapSandbox;
 use super::args::bwrap_args;
+use crate::egress::EgressProxy;
 use crate::sandbox::cgroup::{self, Cgroup};
 use crate::sandbox::messages::{Ready, Request, Response};
 use crate::sandbox::{Sandbox, SandboxError};
+
+/// Egress sockets are numbered, not named after the sandbox: a Unix socket's path has room
+/// for little more than 100 bytes.
+static NEXT_SOCKET: AtomicU64 = AtomicU64::new(0);
 
 /// Time the supervisor may take to lock down and say it is ready.
 const START_TIMEOUT: Duration = Duration::from_secs(10);
@@ -24,8 +29,8 @@ pub(super) struct Live {
     stdin: ChildStdin,
     stdout: Lines<BufReader<ChildStdout>>,
     pub(super) cgroup: Option<Cgroup>,
-    /// The user-mode network stack of a sandbox with network on (ends with it).
-    _network: Option<(Child, std::os::fd::OwnedFd)>,
+    /// Its only way to the network (ends with it).
+    _egress: EgressProxy,
     pub(super) next_id: u64,
 }
 
@@ -67,7 +72,19 @@ impl BwrapSandbox {
             }
             None => tokio::process::Command::new("bwrap"),
         };
-        let args = bwrap_args(&workspace, self.network, &self.limits, &self.launch);
+        let socket = self.launch.egress_dir.join(format!(
+            "{}-{}.sock",
+            std::process::id(),
+            NEXT_SOCKET.fetch_add(1, Ordering::Relaxed)
+        ));
+        let egress = EgressProxy::start(
+            &socket,
+            Arc::clone(&self.network),
+            self.launch.guard.clone(),
+            self.launch.owner,
+        )
+        .map_err(|e| SandboxError::Unavailable(format!("egress proxy: {e}")))?;
+        let args = bwrap_args(&workspace, &socket, &self.limits, &self.launch);
         let mut child = command
             .args(args)
             .env_clear()
@@ -119,21 +136,12 @@ impl BwrapSandbox {
                     .map_err(|e| SandboxError::Unavailable(format!("cgroup: {e}")))?;
             }
         }
-        let network = if let (true, Some(slirp)) = (self.network, &self.launch.slirp) {
-            let pid = child
-                .id()
-                .and_then(|p| cgroup::descendants(p).last().copied())
-                .ok_or_else(|| SandboxError::Failed("sandbox process not found".into()))?;
-            Some(start_network(slirp, pid).await?)
-        } else {
-            None
-        };
         Ok(Live {
             child,
             stdin,
             stdout,
             cgroup,
-            _network: network,
+            _egress: egress,
             next_id: 1,
         })
     }
@@ -160,66 +168,5 @@ impl BwrapSandbox {
             ));
         }
         Ok(response)
-    }
-}
-
-/// Gives the network namespace of `pid` an interface through slirp4netns, and waits until it
-/// has a default route.
-/// Answers the process and the write end of its exit pipe: slirp4netns ends when that closes,
-/// so it cannot outlive the server even when the server is killed outright.
-async fn start_network(
-    slirp: &std::path::Path,
-    pid: u32,
-) -> Result<(Child, std::os::fd::OwnedFd), SandboxError> {
-    use std::os::fd::AsRawFd;
-    let failed = |e: nix::Error| SandboxError::Unavailable(format!("slirp4netns exit pipe: {e}"));
-    let (exit_read, exit_write) =
-        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(failed)?;
-    // Only the read end is inherited (the write end stays the server's alone).
-    nix::fcntl::fcntl(
-        &exit_read,
-        nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()),
-    )
-    .map_err(failed)?;
-    let child = tokio::process::Command::new(slirp)
-        .arg(format!("--exit-fd={}", exit_read.as_raw_fd()))
-        .args([
-            "--configure",
-            "--mtu=65520",
-            "--disable-host-loopback",
-            "--enable-sandbox",
-            // By path: joining the sandbox's user namespace first, as the PID form does, is
-            // refused for a namespace owned by the unprivileged sandbox user.
-            "--netns-type=path",
-        ])
-        .arg(format!("/proc/{pid}/ns/net"))
-        .arg("tap0")
-        .env_clear()
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .map_err(|e| SandboxError::Unavailable(format!("cannot run slirp4netns: {e}")))?;
-    drop(exit_read);
-    let route = format!("/proc/{pid}/net/route");
-    let deadline = Instant::now() + START_TIMEOUT;
-    loop {
-        let ready = std::fs::read_to_string(&route)
-            .map(|r| {
-                r.lines()
-                    .skip(1)
-                    .any(|l| l.split_whitespace().nth(1) == Some("00000000"))
-            })
-            .unwrap_or(false);
-        if ready {
-            return Ok((child, exit_write));
-        }
-        if Instant::now() > deadline {
-            return Err(SandboxError::Unavailable(
-                "the sandbox's network did not come up".into(),
-            ));
-        }
-        tokio::time::sleep(Duration::from_millis(2)).await;
     }
 }

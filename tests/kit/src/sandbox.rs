@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use sigmic::config::SandboxConfig;
+use sigmic::egress::NetworkPolicy;
 use sigmic::sandbox::bwrap::{BwrapSandbox, TaskEnv};
 use sigmic::sandbox::manager::{SandboxManager, SandboxSpec};
 use sigmic::sandbox::{Command, CommandOutput, Sandbox};
@@ -66,7 +67,7 @@ impl Host {
     pub async fn sandbox(&self, task_id: &str) -> Arc<BwrapSandbox> {
         self.acquire(SandboxSpec {
             task_id: task_id.to_owned(),
-            network: false,
+            network: NetworkPolicy::Off,
             env: TaskEnv::default(),
         })
         .await

@@ -1,13 +1,105 @@
-//! Which addresses `web_fetch` may connect to. A model can be talked into fetching
-//! `http://169.254.169.254/` (cloud credentials) or the admin page of a service on the
-//! server's own network, so unless the deployment allows private addresses, only globally
-//! routable ones are reached. The check is made on the addresses actually connected to —
-//! `crate::web::fetch` resolves names itself and pins the connection to what passed — so a
-//! name that resolves differently the second time (DNS rebinding) gains nothing.
+//! Which addresses the agent may connect to, through `web_fetch` or the sandbox's egress
+//! proxy. A model can be talked into fetching `http://169.254.169.254/` (cloud credentials)
+//! or the admin page of a service on the server's own network, so unless the deployment
+//! allows private addresses, only globally routable ones are reached, and never this host's
+//! own addresses. The check is made on the addresses actually connected to — callers resolve
+//! names themselves and pin the connection to what passed — so a name that resolves
+//! differently the second time (DNS rebinding) gains nothing.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
+use std::sync::Arc;
+
 use ipnet::{Ipv4Net, Ipv6Net};
+
+/// Cloud metadata services: refused whatever the deployment allows (AWS, GCP, Azure and
+/// most others at the link-local address; AWS's IPv6 endpoint; Alibaba's).
+const METADATA: &[&str] = &["169.254.169.254", "fd00:ec2::254", "100.100.100.200"];
+
+/// Why a connection is refused, in words for the model.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refused {
+    #[error("{ip} is a cloud metadata address")]
+    Metadata { ip: IpAddr },
+    #[error("{ip} is this Sigmic server itself")]
+    OwnEndpoint { ip: IpAddr },
+    #[error("{ip} is an address of the machine Sigmic runs on")]
+    HostAddress { ip: IpAddr },
+    #[error("{ip} is {why}")]
+    Blocked { ip: IpAddr, why: &'static str },
+}
+
+/// The address rules of this deployment, shared by `web_fetch` and every sandbox's proxy.
+#[derive(Debug, Clone, Default)]
+pub struct AddressGuard {
+    allow_private: bool,
+    own: Arc<OwnAddresses>,
+}
+
+impl AddressGuard {
+    pub fn new(allow_private: bool, own: OwnAddresses) -> Self {
+        Self {
+            allow_private,
+            own: Arc::new(own),
+        }
+    }
+
+    pub fn from_config(config: &crate::config::Config) -> Self {
+        Self::new(
+            config.web.allow_private_addresses,
+            OwnAddresses::from_config(config),
+        )
+    }
+
+    pub fn allows_private(&self) -> bool {
+        self.allow_private
+    }
+
+    /// Whether `host` is a name the server is reached by (refused before any lookup).
+    pub fn is_own_host(&self, host: &str) -> bool {
+        self.own.is_own_host(host)
+    }
+
+    /// Whether a connection to `addr` may be made.
+    pub fn check(&self, addr: SocketAddr) -> Result<(), Refused> {
+        let ip = canonical(addr.ip());
+        if METADATA
+            .iter()
+            .any(|m| m.parse::<IpAddr>().is_ok_and(|m| m == ip))
+        {
+            return Err(Refused::Metadata { ip });
+        }
+        if self.own.is_own_addr(addr) {
+            return Err(Refused::OwnEndpoint { ip });
+        }
+        if self.allow_private {
+            return Ok(());
+        }
+        if let Some(why) = refusal(ip) {
+            return Err(Refused::Blocked { ip, why });
+        }
+        if host_addresses().contains(&ip) {
+            return Err(Refused::HostAddress { ip });
+        }
+        Ok(())
+    }
+}
+
+/// The addresses of this machine's interfaces, read when asked: interfaces come and go.
+fn host_addresses() -> Vec<IpAddr> {
+    let Ok(addrs) = nix::ifaddrs::getifaddrs() else {
+        return Vec::new();
+    };
+    addrs
+        .filter_map(|a| a.address)
+        .filter_map(|a| {
+            a.as_sockaddr_in()
+                .map(|v4| IpAddr::V4(v4.ip()))
+                .or_else(|| a.as_sockaddr_in6().map(|v6| IpAddr::V6(v6.ip())))
+        })
+        .map(canonical)
+        .collect()
+}
 
 /// Why an address is refused, in words for the model.
 pub fn refusal(ip: IpAddr) -> Option<&'static str> {
