@@ -11,7 +11,7 @@ use axum::http::{HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
-use leptos::prelude::provide_context;
+use leptos::prelude::{provide_context, use_context};
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
@@ -19,6 +19,7 @@ use tower_http::trace::TraceLayer;
 use crate::console::Console;
 use crate::error::{ApiError, ErrorCode, ErrorResponse};
 use crate::http::AppState;
+use crate::http::csp::{CspNonce, content_security_policy};
 use crate::http::extract::client_ip;
 use crate::http::same_origin::refuse_cross_site;
 
@@ -30,7 +31,15 @@ pub fn build(state: AppState) -> Router {
         Arc::clone(&state.openapi_json),
     ));
     let routes = generate_route_list(app::App);
-    let context = move || provide_context(backend.clone());
+    let context = move || {
+        provide_context(backend.clone());
+        // The page's inline hydration script carries the nonce its CSP header allows.
+        if let Some(nonce) = use_context::<axum::http::request::Parts>()
+            .and_then(|parts| parts.extensions.get::<CspNonce>().cloned())
+        {
+            provide_context(leptos::nonce::Nonce::from_value(nonce.0));
+        }
+    };
 
     let (api, _) = crate::api::router().split_for_parts();
     // Behind TLS, browsers are told to use nothing else for a year.
@@ -61,6 +70,7 @@ pub fn build(state: AppState) -> Router {
             state.clone(),
             client_ip,
         ))
+        .layer(axum::middleware::from_fn(content_security_policy))
         .layer(TraceLayer::new_for_http())
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,
@@ -80,8 +90,9 @@ pub fn build(state: AppState) -> Router {
 
 /// The document as JSON, built once at start-up from the registered routes.
 pub fn openapi_document() -> String {
-    let (_, doc) = crate::api::router().split_for_parts();
-    doc.to_pretty_json().unwrap_or_else(|_| "{}".to_owned())
+    crate::api::document()
+        .to_pretty_json()
+        .unwrap_or_else(|_| "{}".to_owned())
 }
 
 async fn api_not_found() -> ErrorResponse {

@@ -263,3 +263,51 @@ async fn behind_tls_the_session_cookie_is_host_only_and_hsts_is_sent() {
     assert_error(resp, 401, "AUTH_REQUIRED").await;
     app.stop().await;
 }
+
+/// Pages run only the hydration script the server wrote into them (its nonce is new on every
+/// answer and named by the policy), can never be framed, and API answers — downloads
+/// included — may run nothing at all.
+#[tokio::test]
+async fn pages_and_api_answers_carry_a_content_security_policy() {
+    let app = TestApp::spawn().await;
+    let page = |path: &'static str| app.anon(Method::GET, path).send();
+    let mut nonces = Vec::new();
+    for _ in 0..2 {
+        let resp = page("/login").await.unwrap();
+        let csp = resp.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+        assert!(csp.contains("object-src 'none'"), "{csp}");
+        let nonce = csp
+            .split("'nonce-")
+            .nth(1)
+            .and_then(|r| r.split('\'').next())
+            .unwrap()
+            .to_owned();
+        assert!(nonce.len() >= 32, "{csp}");
+        let html = resp.text().await.unwrap();
+        // Every inline script carries the nonce; none goes without.
+        let inline: Vec<&str> = html
+            .split("<script")
+            .skip(1)
+            .filter(|tag| !tag.split('>').next().unwrap_or_default().contains("src="))
+            .collect();
+        assert!(!inline.is_empty(), "the hydration script: {html}");
+        for tag in inline {
+            let open = tag.split('>').next().unwrap_or_default();
+            assert!(open.contains(&format!("nonce=\"{nonce}\"")), "{open}");
+        }
+        nonces.push(nonce);
+    }
+    assert_ne!(nonces[0], nonces[1], "a nonce is for one answer only");
+
+    let resp = app.anon(Method::GET, "/api/v1/me").send().await.unwrap();
+    let csp = resp.headers()["content-security-policy"].to_str().unwrap();
+    assert!(
+        csp.starts_with("default-src 'none'") && csp.contains("sandbox"),
+        "{csp}"
+    );
+    app.stop().await;
+}
