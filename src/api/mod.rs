@@ -4,6 +4,7 @@
 
 mod auth;
 mod conversations;
+mod errors_doc;
 mod health;
 mod keys;
 mod org;
@@ -64,6 +65,14 @@ impl Modify for Security {
             ))),
         );
     }
+}
+
+/// The finished OpenAPI document: the routes' own descriptions and the errors every
+/// operation shares.
+pub fn document() -> utoipa::openapi::OpenApi {
+    let (_, mut doc) = router().split_for_parts();
+    errors_doc::add_standard_errors(&mut doc);
+    doc
 }
 
 pub fn router() -> OpenApiRouter<AppState> {
