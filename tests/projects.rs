@@ -130,7 +130,9 @@ async fn project_names_are_validated_and_unique_within_the_org() {
             .json(&json!({ "name": name }))
             .send()
     };
-    assert_field_error(create(json!("Default")).await.unwrap(), "name").await;
+    // A taken name is a valid request the state refuses.
+    let err = assert_error(create(json!("Default")).await.unwrap(), 409, "CONFLICT").await;
+    assert!(err["fields"]["name"].is_string(), "{err}");
     assert_field_error(create(json!("")).await.unwrap(), "name").await;
     assert_field_error(create(json!("x".repeat(101))).await.unwrap(), "name").await;
     assert_eq!(
@@ -149,7 +151,7 @@ async fn project_names_are_validated_and_unique_within_the_org() {
         .send()
         .await
         .unwrap();
-    assert_field_error(resp, "name").await;
+    assert_error(resp, 409, "CONFLICT").await;
     let resp = app
         .req(
             &admin,
@@ -414,7 +416,8 @@ async fn only_org_members_can_be_added_to_a_project() {
         .send()
         .await
         .unwrap();
-    assert_field_error(resp, "userId").await;
+    // Someone of another organization is, for this one, nobody.
+    assert_error(resp, 404, "NOT_FOUND").await;
     let resp = app
         .req(
             &admin,
@@ -425,7 +428,7 @@ async fn only_org_members_can_be_added_to_a_project() {
         .send()
         .await
         .unwrap();
-    assert_field_error(resp, "userId").await;
+    assert_error(resp, 404, "NOT_FOUND").await;
     let list = project_members(&app, &admin, &p).await;
     assert_eq!(list.len(), 1, "{list:?}");
 }

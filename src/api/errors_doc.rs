@@ -29,13 +29,13 @@ fn add(op: &mut Operation, status: &str, description: &str) {
 pub fn add_standard_errors(doc: &mut OpenApi) {
     for (path, item) in doc.paths.paths.iter_mut() {
         let ops = [
-            item.get.as_mut(),
-            item.put.as_mut(),
-            item.post.as_mut(),
-            item.delete.as_mut(),
-            item.patch.as_mut(),
+            (false, item.get.as_mut()),
+            (true, item.put.as_mut()),
+            (true, item.post.as_mut()),
+            (true, item.delete.as_mut()),
+            (true, item.patch.as_mut()),
         ];
-        for op in ops.into_iter().flatten() {
+        for (changes_state, op) in ops.into_iter().filter_map(|(c, o)| o.map(|o| (c, o))) {
             let params = op.parameters.as_deref().unwrap_or_default();
             let has_path = params
                 .iter()
@@ -59,12 +59,21 @@ pub fn add_standard_errors(doc: &mut OpenApi) {
                     "403",
                     "FORBIDDEN: the caller may not do this (role, or a cross-site request)",
                 );
-            }
-            if has_path {
+                // An id in the path, the query or the body, or the caller's default project,
+                // may name nothing the caller can see.
                 add(
                     op,
                     "404",
                     "NOT_FOUND: nothing the caller may see has this id",
+                );
+            } else if has_path {
+                add(op, "404", "NOT_FOUND: nothing has this id");
+            }
+            if changes_state {
+                add(
+                    op,
+                    "409",
+                    "CONFLICT: valid, but the current state refuses it (a taken name, the last admin)",
                 );
             }
             if path.starts_with("/api/v1/auth/") {

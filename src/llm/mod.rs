@@ -74,7 +74,8 @@ impl FromStr for ModelRef {
             "gemini" | "google" => ProviderKind::Gemini,
             _ => return Err(bad()),
         };
-        if model.is_empty() || model.len() > 200 || model.chars().any(char::is_whitespace) {
+        if model.is_empty() || model.chars().count() > 200 || model.chars().any(char::is_whitespace)
+        {
             return Err(bad());
         }
         Ok(Self {

@@ -40,7 +40,10 @@ impl From<protocol::input::Signup> for NewUser {
         Self {
             email: i.email,
             username: i.username.filter(|u| !u.trim().is_empty()),
-            name: i.name.filter(|n| !n.trim().is_empty()),
+            // Blank means "derive it"; control characters are refused even in a blank one.
+            name: i
+                .name
+                .filter(|n| !n.trim().is_empty() || n.chars().any(char::is_control)),
             password: i.password,
             invitation_token: i.invitation_token.filter(|t| !t.trim().is_empty()),
         }
@@ -91,7 +94,7 @@ impl Services {
     pub async fn create_user(&self, input: NewUser) -> Result<user::Model> {
         let email = validate::normalize_email(&input.email);
         let username = match input.username.as_deref() {
-            Some(u) => u.trim().to_lowercase(),
+            Some(u) => u.to_lowercase(),
             // Nobody chose this name, so a clash is ours to solve, not theirs to fix.
             None => {
                 self.free_username(&validate::username_from_email(&email))
@@ -100,7 +103,7 @@ impl Services {
         };
         let mut errors = FieldErrors::default();
         errors.check(
-            validate::email_ok(&email),
+            validate::email_ok(&input.email),
             "email",
             "Enter a valid email address.",
         );
@@ -115,7 +118,7 @@ impl Services {
             "Use at least 8 characters.",
         );
         errors.check(
-            input.password.len() <= validate::PASSWORD_MAX,
+            input.password.chars().count() <= validate::PASSWORD_MAX,
             "password",
             "Use at most 1024 characters.",
         );

@@ -47,7 +47,6 @@ impl TaskService {
         limit: Option<u64>,
         offset: Option<u64>,
     ) -> Result<(Vec<dto::Task>, Pagination)> {
-        let q = q.map(str::trim).filter(|q| !q.is_empty());
         if let Some(q) = q
             && q.chars().count() > QUERY_MAX_CHARS
         {
@@ -57,6 +56,7 @@ impl TaskService {
             )
             .into());
         }
+        let q = q.map(str::trim).filter(|q| !q.is_empty());
         let scope = self.project_for(caller, project_id).await?;
         let mut condition = Self::own(&scope);
         if let Some(q) = q {

@@ -45,7 +45,7 @@ impl Services {
     ) -> Result<dto::Organization> {
         let scope = caller.org_scope()?;
         scope.require_admin()?;
-        let name = validate::name(name, 200, "Organization name")
+        let name = validate::name(name, 100, "Organization name")
             .map_err(|m| ApiError::field("name", m))?;
         organization::Entity::update_many()
             .col_expr(organization::Column::Name, Expr::value(name))
@@ -211,11 +211,11 @@ impl Services {
         let scope = caller.org_scope()?;
         scope.require_admin()?;
         let email = validate::normalize_email(&input.email);
-        if !validate::email_ok(&email) {
+        if !validate::email_ok(&input.email) {
             return Err(ApiError::field("email", "Enter a valid email address.").into());
         }
         if self.find_user_by_email(&email).await?.is_some() {
-            return Err(ApiError::field(
+            return Err(ApiError::conflict_field(
                 "email",
                 "This person already has a Sigmic account; invitations are for new accounts.",
             )
@@ -334,7 +334,7 @@ async fn ensure_other_admin<C: ConnectionTrait>(db: &C, org_id: &str, user_id: &
     }
     let admins = admins.all(db).await?;
     if !admins.iter().any(|m| m.user_id != user_id) {
-        return Err(ApiError::field("role", LAST_ADMIN).into());
+        return Err(ApiError::conflict_field("role", LAST_ADMIN).into());
     }
     Ok(())
 }

@@ -104,7 +104,11 @@ impl Services {
             q = q.filter(project::Column::Id.ne(id));
         }
         if q.one(self.db()).await?.is_some() {
-            return Err(ApiError::field("name", "A project with this name already exists.").into());
+            return Err(ApiError::conflict_field(
+                "name",
+                "A project with this name already exists.",
+            )
+            .into());
         }
         Ok(())
     }
@@ -274,11 +278,9 @@ impl Services {
                 .one(self.db())
                 .await?
                 .map(|m| m.role)
-                .ok_or_else(|| {
-                    ApiError::field("userId", "This person is not a member of the organization.")
-                })?;
+                .ok_or_else(|| ApiError::not_found("Member of the organization"))?;
         if org_role == Role::Admin {
-            return Err(ApiError::field(
+            return Err(ApiError::conflict_field(
                 "userId",
                 "Organization admins are already admins of every project.",
             )

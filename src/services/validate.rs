@@ -18,7 +18,7 @@ pub fn email_ok(email: &str) -> bool {
         && !domain.starts_with('.')
         && !domain.ends_with('.')
         && !domain.contains('@')
-        && email.len() <= 320
+        && email.chars().count() <= 320
         && !email.chars().any(char::is_whitespace)
 }
 
@@ -53,17 +53,18 @@ pub fn username_from_email(email: &str) -> String {
     name
 }
 
-/// Trimmed display name of at most `max` characters, or a message saying what is wrong.
+/// A display name of at most `max` characters as sent, not blank, without control
+/// characters (the OpenAPI document states the same rule), kept trimmed.
 pub fn name(value: &str, max: usize, what: &str) -> Result<String, String> {
+    if value.chars().any(char::is_control) {
+        return Err(format!("{what} cannot contain control characters."));
+    }
     let v = value.trim();
     if v.is_empty() {
         return Err(format!("{what} is required."));
     }
-    if v.chars().count() > max {
+    if value.chars().count() > max {
         return Err(format!("{what} must be at most {max} characters."));
-    }
-    if v.chars().any(char::is_control) {
-        return Err(format!("{what} cannot contain control characters."));
     }
     Ok(v.to_owned())
 }

@@ -79,6 +79,13 @@ pub struct Project {
 pub struct ProjectSettings {
     /// `provider/model` its tasks use, e.g. `anthropic/claude-sonnet-4-5`; the server's
     /// default when null.
+    #[serde(default)]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            pattern = r"^\s*(?![\s\S])|^\s*([Aa][Nn][Tt][Hh][Rr][Oo][Pp][Ii][Cc]|[Oo][Pp][Ee][Nn][Aa][Ii]|[Gg][Ee][Mm][Ii][Nn][Ii]|[Gg][Oo][Oo][Gg][Ll][Ee])/\S{1,200}\s*(?![\s\S])"
+        )
+    )]
     pub model: Option<String>,
     /// What its tasks reach on the network (the sandbox's programs and `web_fetch` alike);
     /// internet only when omitted.
@@ -256,11 +263,31 @@ pub mod input {
     #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
     #[serde(rename_all = "camelCase")]
     pub struct Signup {
+        /// One `@`, a dot in the domain, no spaces; compared ignoring case.
+        #[cfg_attr(
+            feature = "openapi",
+            schema(
+                max_length = 320,
+                pattern = r"^(?![\s\S]*\s)[^@]+@(?!\.)[^@]*\.[^@]*[^@.](?![\s\S])"
+            )
+        )]
         pub email: String,
+        /// 2 to 39 letters, digits, `-` or `_`, starting with a letter or digit (kept in lower
+        /// case); derived from the email when absent or blank.
         #[serde(default)]
+        #[cfg_attr(
+            feature = "openapi",
+            schema(pattern = r"^\s*(?![\s\S])|^[A-Za-z0-9][A-Za-z0-9_-]{1,38}(?![\s\S])")
+        )]
         pub username: Option<String>,
+        /// At most 200 characters, no control characters; derived when absent or blank.
         #[serde(default)]
+        #[cfg_attr(
+            feature = "openapi",
+            schema(max_length = 200, pattern = r"^(?![\s\S]*[\x00-\x1f\x7f-\x9f])")
+        )]
         pub name: Option<String>,
+        #[cfg_attr(feature = "openapi", schema(min_length = 8, max_length = 1024))]
         pub password: String,
         #[serde(default)]
         pub invitation_token: Option<String>,
@@ -276,6 +303,15 @@ pub mod input {
     #[derive(Debug, Clone, Serialize, Deserialize)]
     #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
     pub struct Rename {
+        /// At most 100 characters, not blank, no control characters.
+        #[cfg_attr(
+            feature = "openapi",
+            schema(
+                min_length = 1,
+                max_length = 100,
+                pattern = r"^(?![\s\S]*[\x00-\x1f\x7f-\x9f])[\s\S]*\S"
+            )
+        )]
         pub name: String,
     }
 
@@ -288,6 +324,13 @@ pub mod input {
     #[derive(Debug, Clone, Serialize, Deserialize)]
     #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
     pub struct Invite {
+        #[cfg_attr(
+            feature = "openapi",
+            schema(
+                max_length = 320,
+                pattern = r"^(?![\s\S]*\s)[^@]+@(?!\.)[^@]*\.[^@]*[^@.](?![\s\S])"
+            )
+        )]
         pub email: String,
         #[serde(default)]
         pub role: Option<Role>,
@@ -305,9 +348,19 @@ pub mod input {
     #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
     #[serde(rename_all = "camelCase")]
     pub struct CreateApiKey {
+        /// At most 100 characters, not blank, no control characters.
+        #[cfg_attr(
+            feature = "openapi",
+            schema(
+                min_length = 1,
+                max_length = 100,
+                pattern = r"^(?![\s\S]*[\x00-\x1f\x7f-\x9f])[\s\S]*\S"
+            )
+        )]
         pub name: String,
-        /// RFC 3339 time after which the key stops working.
+        /// RFC 3339 time, in the future, after which the key stops working.
         #[serde(default)]
+        #[cfg_attr(feature = "openapi", schema(format = DateTime))]
         pub expires_at: Option<String>,
     }
 }

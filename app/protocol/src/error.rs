@@ -106,6 +106,15 @@ impl ApiError {
         Self::new(ErrorCode::Conflict, message)
     }
 
+    /// A valid request the current state refuses (the last admin, a taken address), naming
+    /// the field it concerns.
+    pub fn conflict_field(field: &str, message: impl Into<String>) -> Self {
+        let message = message.into();
+        let mut err = Self::new(ErrorCode::Conflict, message.clone());
+        err.fields.insert(field.to_owned(), message);
+        err
+    }
+
     pub fn invalid_credentials() -> Self {
         Self::new(
             ErrorCode::InvalidCredentials,

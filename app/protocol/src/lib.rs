@@ -10,6 +10,8 @@
 pub mod account;
 pub mod envelope;
 pub mod error;
+#[cfg(feature = "openapi")]
+pub mod schema;
 pub mod stream;
 pub mod task;
 

@@ -232,3 +232,14 @@ impl RunErrorCode {
         }
     }
 }
+
+/// (for the OpenAPI document) One frame of `text/event-stream` as a task's stream sends it:
+/// the event's name, its JSON payload as text, and its number in the task's log (which
+/// `Last-Event-ID` resumes after). Heartbeats are comments, not frames.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SseFrame {
+    pub event: String,
+    pub data: String,
+    pub id: Option<String>,
+    pub retry: Option<u64>,
+}

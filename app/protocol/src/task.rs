@@ -289,19 +289,27 @@ pub mod input {
     #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
     #[serde(rename_all = "camelCase")]
     pub struct CreateTask {
-        /// The instruction.
+        /// The instruction: not blank, at most 200,000 characters.
+        #[cfg_attr(
+            feature = "openapi",
+            schema(value_type = String, required = true, max_length = 200_000, pattern = r"^(?![\s\S]*\x00)[\s\S]*\S")
+        )]
         pub message: Option<String>,
-        /// Added to the project's prompts for this task.
+        /// Added to the project's prompts for this task; at most 100,000 characters.
+        #[cfg_attr(
+            feature = "openapi",
+            schema(max_length = 100_000, pattern = r"^(?![\s\S]*\x00)")
+        )]
         pub system_prompt: Option<String>,
         /// Listed in the Chat UI history (default true).
         pub show_in_history: Option<bool>,
         /// false: every tool call waits for approval (default true).
         pub auto_execute: Option<bool>,
         /// Plain variables for the sandbox: an object of strings.
-        #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
+        #[cfg_attr(feature = "openapi", schema(schema_with = crate::schema::env_object))]
         pub env: Option<Value>,
         /// Like `env`, but never stored, logged, streamed or returned.
-        #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
+        #[cfg_attr(feature = "openapi", schema(schema_with = crate::schema::env_object))]
         pub secrets: Option<Value>,
         /// (extension) For signed-in people: the project (default: their default project).
         pub project_id: Option<String>,
@@ -311,6 +319,11 @@ pub mod input {
     #[derive(Debug, Clone, Default, Serialize, Deserialize)]
     #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
     pub struct FollowUp {
+        /// Not blank, at most 200,000 characters.
+        #[cfg_attr(
+            feature = "openapi",
+            schema(value_type = String, required = true, max_length = 200_000, pattern = r"^(?![\s\S]*\x00)[\s\S]*\S")
+        )]
         pub message: Option<String>,
     }
 
@@ -318,6 +331,7 @@ pub mod input {
     #[derive(Debug, Clone, Serialize, Deserialize)]
     #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
     pub struct Approve {
+        #[cfg_attr(feature = "openapi", schema(value_type = crate::task::ApprovalOutcome))]
         pub outcome: String,
     }
 
@@ -325,7 +339,11 @@ pub mod input {
     #[derive(Debug, Clone, Serialize, Deserialize)]
     #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
     pub struct RenameConversation {
-        /// The new title: 1 to 200 characters once trimmed.
+        /// The new title: at most 200 characters, not blank, no control characters.
+        #[cfg_attr(
+            feature = "openapi",
+            schema(value_type = String, required = true, min_length = 1, max_length = 200, pattern = r"^(?![\s\S]*[\x00-\x1f\x7f-\x9f])[\s\S]*\S")
+        )]
         pub title: Option<String>,
     }
 }
@@ -367,6 +385,7 @@ pub mod query {
     #[derive(Debug, Clone, Default, Serialize, Deserialize)]
     #[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
     #[serde(rename_all = "camelCase")]
+    #[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
     pub struct ProjectQuery {
         /// (extension) For signed-in people: the project; their default project when unset.
         pub project_id: Option<String>,
@@ -376,9 +395,13 @@ pub mod query {
     #[derive(Debug, Clone, Default, Serialize, Deserialize)]
     #[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
     #[serde(rename_all = "camelCase")]
+    #[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
     pub struct ListQuery {
         /// 1 to 100, default 50.
+        #[cfg_attr(feature = "openapi", param(minimum = 1, maximum = 100))]
         pub limit: Option<u64>,
+        /// Items to skip, default 0.
+        #[cfg_attr(feature = "openapi", param(minimum = 0, maximum = 2_147_483_647))]
         pub offset: Option<u64>,
         /// (extension) For signed-in people: the project; their default project when unset.
         pub project_id: Option<String>,
@@ -388,20 +411,26 @@ pub mod query {
     #[derive(Debug, Clone, Default, Serialize, Deserialize)]
     #[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
     #[serde(rename_all = "camelCase")]
+    #[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
     pub struct ConversationQuery {
         /// For signed-in people: the project; their default project when unset. An API key
         /// always answers for its own project.
         pub project_id: Option<String>,
         /// Keeps conversations whose title or first message contains this text, ignoring
-        /// case; `%` and `_` are taken literally. Trimmed; at most 200 characters.
+        /// case; `%` and `_` are taken literally. At most 200 characters.
+        #[cfg_attr(feature = "openapi", param(max_length = 200))]
         pub q: Option<String>,
         /// 1 to 100, default 50.
+        #[cfg_attr(feature = "openapi", param(minimum = 1, maximum = 100))]
         pub limit: Option<u64>,
+        /// Items to skip, default 0.
+        #[cfg_attr(feature = "openapi", param(minimum = 0, maximum = 2_147_483_647))]
         pub offset: Option<u64>,
     }
 
     #[derive(Debug, Clone, Default, Serialize, Deserialize)]
     #[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
+    #[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
     pub struct StreamQuery {
         /// (extension) Resume after this sequence number, like `Last-Event-ID`.
         pub after: Option<i64>,
@@ -409,6 +438,7 @@ pub mod query {
 
     #[derive(Debug, Clone, Serialize, Deserialize)]
     #[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
+    #[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
     pub struct DownloadQuery {
         /// The file's path in the workspace, as the artifacts list gives it.
         pub path: String,

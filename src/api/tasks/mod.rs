@@ -107,8 +107,8 @@ pub async fn history(
 #[utoipa::path(get, path = "/api/v1/tasks/{id}/stream", tag = "tasks",
     security(("bearer" = []), ("apiKey" = []), ("session" = [])),
     params(("id" = String, Path, description = "The task id"), StreamQuery,
-        ("Last-Event-ID" = Option<i64>, Header, description = "Resume after this event")),
-    responses((status = 200, description = "`text/event-stream`", content_type = "text/event-stream", body = String)))]
+        ("Last-Event-ID" = Option<i64>, Header, nullable = false, description = "Resume after this event")),
+    responses((status = 200, description = "`text/event-stream`", content_type = "text/event-stream", body = protocol::stream::SseFrame)))]
 pub async fn stream(
     State(state): State<AppState>,
     caller: Caller,
@@ -120,7 +120,15 @@ pub async fn stream(
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
         .map(|v| {
-            v.trim().parse::<i64>().map_err(|_| {
+            // Exactly an integer, as the document says: no sign but `-`, no spaces.
+            let digits = v.strip_prefix('-').unwrap_or(v);
+            if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(ErrorResponse(ApiError::field(
+                    "Last-Event-ID",
+                    "`Last-Event-ID` must be the number of an event of this stream.",
+                )));
+            }
+            v.parse::<i64>().map_err(|_| {
                 ErrorResponse(ApiError::field(
                     "Last-Event-ID",
                     "`Last-Event-ID` must be the number of an event of this stream.",

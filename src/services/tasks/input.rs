@@ -11,9 +11,11 @@ use protocol::task::input::CreateTask;
 pub const MESSAGE_MAX_CHARS: usize = 200_000;
 pub const SYSTEM_PROMPT_MAX_CHARS: usize = 100_000;
 pub const ENV_MAX_ENTRIES: usize = 100;
-pub const ENV_VALUE_MAX_BYTES: usize = 64 * 1024;
+pub const ENV_VALUE_MAX_CHARS: usize = 64 * 1024;
 pub const LIST_DEFAULT: u64 = 50;
 pub const LIST_MAX: u64 = 100;
+/// The largest `offset` a list takes (the OpenAPI document states it).
+pub const LIST_MAX_OFFSET: u64 = i32::MAX as u64;
 
 pub(super) struct Checked {
     pub message: String,
@@ -32,6 +34,12 @@ pub(super) fn check_message(message: Option<String>) -> Result<String, ApiError>
             "Write a message: it is required and cannot be empty.",
         ));
     }
+    if message.contains('\0') {
+        return Err(ApiError::field(
+            "message",
+            "The message contains a NUL character.",
+        ));
+    }
     if message.chars().count() > MESSAGE_MAX_CHARS {
         return Err(ApiError::field(
             "message",
@@ -43,6 +51,14 @@ pub(super) fn check_message(message: Option<String>) -> Result<String, ApiError>
 
 pub(super) fn check_new_task(input: CreateTask) -> Result<Checked, ApiError> {
     let message = check_message(input.message)?;
+    if let Some(p) = &input.system_prompt
+        && p.contains('\0')
+    {
+        return Err(ApiError::field(
+            "systemPrompt",
+            "The system prompt contains a NUL character.",
+        ));
+    }
     if let Some(p) = &input.system_prompt
         && p.chars().count() > SYSTEM_PROMPT_MAX_CHARS
     {
@@ -97,10 +113,9 @@ pub fn check_env(field: &str, value: Option<Value>) -> Result<BTreeMap<String, S
                 "The value of `{name}` in `{field}` must be a string."
             )));
         };
-        if value.len() > ENV_VALUE_MAX_BYTES {
+        if value.chars().count() > ENV_VALUE_MAX_CHARS {
             return Err(invalid(format!(
-                "The value of `{name}` in `{field}` is over {} KB.",
-                ENV_VALUE_MAX_BYTES / 1024
+                "The value of `{name}` in `{field}` is over {ENV_VALUE_MAX_CHARS} characters."
             )));
         }
         if value.contains('\0') {

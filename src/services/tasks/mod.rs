@@ -52,7 +52,7 @@ fn secret_owner(actor: &Actor) -> SecretOwner {
 /// How often an open stream checks its caller still has access, for what ends without
 /// anyone acting (an expiring key or session, a change made by another node).
 const ACCESS_RECHECK: std::time::Duration = std::time::Duration::from_secs(300);
-pub use input::{LIST_DEFAULT, LIST_MAX, check_env, title_of};
+pub use input::{LIST_DEFAULT, LIST_MAX, LIST_MAX_OFFSET, check_env, title_of};
 pub use view::status_dto;
 use view::task_dto;
 
@@ -130,14 +130,16 @@ impl TaskService {
         caller: &Caller,
         project_id: Option<&str>,
     ) -> Result<ProjectScope> {
-        let id =
-            match (caller, project_id) {
-                (Caller::ApiKey(k), _) => k.key.project_id.clone(),
-                (Caller::User(_), Some(p)) if !p.is_empty() => p.to_owned(),
-                (Caller::User(u), _) => u.user.default_project_id.clone().ok_or_else(|| {
-                    ApiError::field("projectId", "Name the project (`projectId`).")
-                })?,
-            };
+        let id = match (caller, project_id) {
+            (Caller::ApiKey(k), _) => k.key.project_id.clone(),
+            (Caller::User(_), Some(p)) if !p.is_empty() => p.to_owned(),
+            // Their default project was deleted: there is none to fall back on.
+            (Caller::User(u), _) => u
+                .user
+                .default_project_id
+                .clone()
+                .ok_or_else(|| ApiError::not_found("Default project"))?,
+        };
         self.services.project_scope(caller, &id).await
     }
 
@@ -346,6 +348,13 @@ impl TaskService {
             );
         }
         let offset = offset.unwrap_or(0);
+        if offset > LIST_MAX_OFFSET {
+            return Err(ApiError::field(
+                "offset",
+                format!("Use an offset from 0 to {LIST_MAX_OFFSET}."),
+            )
+            .into());
+        }
         let query = task::Entity::find().filter(condition);
         let total = query.clone().count(self.db()).await?;
         let rows = query
