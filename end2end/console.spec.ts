@@ -50,6 +50,12 @@ function projectIdOf(page: Page): string {
 
 function watchErrors(page: Page, into: string[], who: string): void {
   page.on('pageerror', (err) => into.push(`${who}: ${err.message}`));
+  // The pages run under a Content-Security-Policy: anything it blocks is a bug.
+  page.on('console', (msg) => {
+    if (msg.type() === 'error' && msg.text().includes('Content Security Policy')) {
+      into.push(`${who}: ${msg.text()}`);
+    }
+  });
 }
 
 test('sign up, API key, invitation, project access', async ({ page, browser, request, baseURL }) => {
