@@ -286,3 +286,39 @@ test('sign up, API key, invitation, project access', async ({ page, browser, req
 
   expect(pageErrors, 'uncaught errors in the pages (a hydration panic shows here)').toEqual([]);
 });
+
+test('network policy: an admin limits the project to a few domains', async ({ page }) => {
+  const stamp = `${Date.now().toString(36)}${Math.floor(Math.random() * 1296).toString(36)}`;
+  const errors: string[] = [];
+  watchErrors(page, errors, 'admin');
+  const signup = await page.request.post('/api/v1/auth/signup', {
+    data: { email: `net-${stamp}@example.com`, username: `net-${stamp}`, password: PASSWORD },
+  });
+  expect(signup.status(), await signup.text()).toBeLessThan(300);
+  const me = (await (await page.request.get('/api/v1/me')).json()).data;
+  const projectId: string = me.projects[0].id;
+
+  await open(page, `/p/${projectId}/settings/network`);
+  await expect(page.getByRole('radio', { name: /^Internet/ })).toBeChecked();
+  await page.getByRole('radio', { name: /^Only these domains/ }).check();
+  const domains = page.getByRole('textbox', { name: 'Allowed domains' });
+
+  // A URL is not a domain: the form says which entry is wrong, and nothing changes.
+  await domains.fill('pypi.org\nhttps://example.com/');
+  await page.getByRole('button', { name: 'Save' }).click();
+  await expect(page.getByText('`https://example.com/` is not a domain name', { exact: false })).toBeVisible();
+  let settings = (await (await page.request.get(`/api/v1/projects/${projectId}/settings`)).json()).data;
+  expect(settings.network.mode).toBe('internet');
+
+  await domains.fill('pypi.org\n*.githubusercontent.com');
+  await page.getByRole('button', { name: 'Save' }).click();
+  await expect(page.getByRole('status').filter({ hasText: 'Saved.' })).toBeVisible();
+  settings = (await (await page.request.get(`/api/v1/projects/${projectId}/settings`)).json()).data;
+  expect(settings.network).toEqual({ mode: 'allowList', allowedDomains: ['pypi.org', '*.githubusercontent.com'] });
+
+  await open(page, `/p/${projectId}/settings/network`);
+  await expect(page.getByRole('radio', { name: /^Only these domains/ })).toBeChecked();
+  await expect(domains).toHaveValue('pypi.org\n*.githubusercontent.com');
+  await shot(page, 'network-policy');
+  expect(errors).toEqual([]);
+});

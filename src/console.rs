@@ -222,6 +222,28 @@ impl Backend for Console {
         Ok(self.services.api_keys(&caller, &project_id).await?)
     }
 
+    async fn project_settings(
+        &self,
+        ctx: &RequestCtx,
+        project_id: String,
+    ) -> Result<dto::ProjectSettings, ApiError> {
+        let caller = self.caller(ctx).await?;
+        Ok(self.services.project_settings(&caller, &project_id).await?)
+    }
+
+    async fn update_project_settings(
+        &self,
+        ctx: &RequestCtx,
+        project_id: String,
+        settings: dto::ProjectSettings,
+    ) -> Result<dto::ProjectSettings, ApiError> {
+        let caller = self.caller(ctx).await?;
+        Ok(self
+            .services
+            .update_project_settings(&caller, &project_id, settings)
+            .await?)
+    }
+
     async fn create_api_key(
         &self,
         ctx: &RequestCtx,

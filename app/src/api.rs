@@ -237,3 +237,62 @@ pub async fn get_openapi() -> Result<String, ServerError> {
     let (b, _) = current()?;
     Ok(b.openapi_json())
 }
+
+#[server(prefix = "/_console")]
+pub async fn get_project_settings(project_id: String) -> Result<dto::ProjectSettings, ServerError> {
+    let (b, ctx) = current()?;
+    Ok(b.project_settings(&ctx, project_id).await?)
+}
+
+/// The network policy from the form: a mode, and the allow-list one domain per line (commas
+/// work too). The project's other settings stay as they are.
+#[server(prefix = "/_console")]
+pub async fn set_network_policy(
+    project_id: String,
+    mode: String,
+    domains: Option<String>,
+) -> Result<dto::ProjectSettings, ServerError> {
+    let (b, ctx) = current()?;
+    let mode = match mode.as_str() {
+        "off" => dto::NetworkMode::Off,
+        "internet" => dto::NetworkMode::Internet,
+        "allowList" => dto::NetworkMode::AllowList,
+        _ => {
+            return Err(ServerError(dto::ApiError::field(
+                "mode",
+                "Choose one of the options.",
+            )));
+        }
+    };
+    let allowed_domains: Vec<String> = domains
+        .unwrap_or_default()
+        .split(['\n', ','])
+        .map(str::trim)
+        .filter(|d| !d.is_empty())
+        .map(str::to_owned)
+        .collect();
+    let current = b.project_settings(&ctx, project_id.clone()).await?;
+    let settings = dto::ProjectSettings {
+        network: dto::NetworkSettings {
+            mode,
+            allowed_domains: allowed_domains.clone(),
+        },
+        ..current
+    };
+    b.update_project_settings(&ctx, project_id, settings)
+        .await
+        .map_err(|mut e| {
+            // `network.allowedDomains[3]` → the form's one field, naming the entry.
+            let entries: Vec<(String, String)> = e
+                .fields
+                .iter()
+                .filter(|(k, _)| k.starts_with("network.allowedDomains"))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            for (k, message) in entries {
+                e.fields.remove(&k);
+                e.fields.insert("domains".to_owned(), message);
+            }
+            ServerError(e)
+        })
+}

@@ -99,6 +99,17 @@ pub trait Backend: Send + Sync + 'static {
         ctx: &RequestCtx,
         project_id: String,
     ) -> Result<Vec<dto::ApiKey>, ApiError>;
+    async fn project_settings(
+        &self,
+        ctx: &RequestCtx,
+        project_id: String,
+    ) -> Result<dto::ProjectSettings, ApiError>;
+    async fn update_project_settings(
+        &self,
+        ctx: &RequestCtx,
+        project_id: String,
+        settings: dto::ProjectSettings,
+    ) -> Result<dto::ProjectSettings, ApiError>;
     async fn create_api_key(
         &self,
         ctx: &RequestCtx,

@@ -2,5 +2,6 @@ pub mod auth;
 pub mod chat;
 pub mod docs;
 pub mod layout;
+pub mod network;
 pub mod org;
 pub mod projects;

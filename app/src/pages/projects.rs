@@ -1,4 +1,4 @@
-//! Projects: the list, and one project's settings (Members, API Keys).
+//! Projects: the list, and one project's settings (Members, API Keys; Network in `network`).
 
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -143,7 +143,7 @@ fn project_param() -> Memo<String> {
 /// The project in the address, as the signed-in person sees it (with their role), or `None`
 /// when they cannot reach it. Derived from the frame's `Me`, so switching projects needs no
 /// round trip and the page never shows a project the person cannot use.
-fn current_project() -> (Memo<String>, Memo<Option<Project>>) {
+pub(crate) fn current_project() -> (Memo<String>, Memo<Option<Project>>) {
     let me = expect_context::<Me>();
     let id = project_param();
     let project = Memo::new(move |_| me.projects.iter().find(|p| p.id == id.get()).cloned());
@@ -184,6 +184,7 @@ pub fn SettingsLayout() -> impl IntoView {
             <nav class="mb-6 flex gap-1 border-b border-slate-200 dark:border-slate-800" aria-label="Project settings">
                 <A href=move || format!("{}/members", base()) attr:class="tab">"Members"</A>
                 <A href=move || format!("{}/api-keys", base()) attr:class="tab">"API Keys"</A>
+                <A href=move || format!("{}/network", base()) attr:class="tab">"Network"</A>
             </nav>
             <Outlet />
         </div>
