@@ -188,7 +188,10 @@ impl Sandbox for BwrapSandbox {
         live.next_id += 1;
         let (watcher, over_quota) = self.watch_workspace();
         let answer = Self::exchange(live, &req, timeout + ANSWER_SLACK).await;
+        // Aborting takes effect at the watcher's next await: it may be past its last one,
+        // about to kill the sandbox. Waiting for it makes `over_quota` final before it is read.
         watcher.abort();
+        let _ = watcher.await;
         let workspace_limit = || {
             format!(
                 "The command was stopped: the workspace grew past its limit of {} MB. Delete files before going on.",
