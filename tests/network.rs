@@ -16,7 +16,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use sigmic_testkit::harness::*;
 use sigmic_testkit::model::{ModelServer, Turn};
-use sigmic_testkit::tasks::{Owner, app_with, create_task, owner, wait_status};
+use sigmic_testkit::tasks::{Owner, app_with, create_task, owner, tool_outputs, wait_status};
 
 /// Set in the copy of this test that runs inside the namespaces.
 const INNER: &str = "SIGMIC_NETWORK_TEST_INNER";
@@ -218,20 +218,7 @@ async fn probe(app: &TestApp, model: &ModelServer, o: &Owner, fetches: &[&str]) 
     model.script(&k, turns);
     let id = create_task(app, &o.key, json!({ "message": format!("{k}: probe") })).await;
     wait_status(app, &o.key, &id, "completed", 120).await;
-    let history = assert_ok(
-        app.bearer(Method::GET, &format!("/api/v1/tasks/{id}/history"), &o.key)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    history["messages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .flat_map(|m| m["toolCalls"].as_array().cloned().unwrap_or_default())
-        .map(|c| c["output"].as_str().unwrap_or_default().to_owned())
-        .collect()
+    tool_outputs(app, &o.key, &id).await
 }
 
 fn expect(outputs: &[String], want: &[(&str, &str)]) {

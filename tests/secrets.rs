@@ -7,26 +7,18 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use sigmic_testkit::harness::*;
 use sigmic_testkit::model::{ModelServer, Turn};
-use sigmic_testkit::tasks::{SseReader, app_for, create_task, log_all, owner, wait_status};
+use sigmic_testkit::tasks::{
+    SseReader, app_for, create_task, log_all, owner, tool_outputs, wait_status,
+};
 
 const SECRET: &str = "tok-5e3c-41f7-secret";
 
 /// What the task's commands printed, in order.
 async fn call_outputs(app: &TestApp, key: &str, id: &str) -> Vec<String> {
-    let history = assert_ok(
-        app.bearer(Method::GET, &format!("/api/v1/tasks/{id}/history"), key)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    history["messages"]
-        .as_array()
-        .unwrap()
+    tool_outputs(app, key, id)
+        .await
         .iter()
-        .flat_map(|m| m["toolCalls"].as_array().cloned().unwrap_or_default())
-        .map(|c| {
-            let output = c["output"].as_str().unwrap_or_default();
+        .map(|output| {
             let stdout = output.split_once("Stdout: ").map_or("", |(_, rest)| rest);
             stdout.lines().next().unwrap_or_default().to_owned()
         })

@@ -200,3 +200,21 @@ pub fn of<'a>(frames: &'a [Frame], event: &str) -> Vec<&'a Frame> {
 pub fn json_task(message: &str) -> Value {
     json!({ "message": message })
 }
+
+/// The output of each of the task's tool calls, in order, from its history.
+pub async fn tool_outputs(app: &TestApp, key: &str, id: &str) -> Vec<String> {
+    let history = assert_ok(
+        app.bearer(Method::GET, &format!("/api/v1/tasks/{id}/history"), key)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    history["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|m| m["toolCalls"].as_array().cloned().unwrap_or_default())
+        .map(|c| c["output"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
