@@ -34,8 +34,9 @@ pub struct Options {
 /// background job holding them must not hang the answer).
 const DRAIN_GRACE: Duration = Duration::from_millis(100);
 
-/// How often the process count is sampled while a command runs under an rlimit.
-const PROCESS_SAMPLE: Duration = Duration::from_millis(20);
+/// How often the process count is sampled while a command runs under an rlimit: a fork bomb
+/// at its limit can collapse within milliseconds, and a reading of /proc costs microseconds.
+const PROCESS_SAMPLE: Duration = Duration::from_millis(2);
 
 pub fn run(options: Options) -> ExitCode {
     let landlock = match setup(&options) {
