@@ -1313,3 +1313,92 @@ async fn forge_the_supervisors_answer() {
     assert_eq!(next.stdout, "next\n", "answers are shifted: {next:?}");
     host.close().await;
 }
+
+// ---------------------------------------------------------------- where the data dir is
+
+/// Set in the copy of the test below that runs inside its own mount namespace.
+const OWN_VOLUME: &str = "SIGMIC_ESCAPE_OWN_VOLUME";
+
+/// With the data dir on a filesystem of its own (as the README asks), nothing a command can
+/// read tells where on the host it is: not the mount table (`/proc/self/mountinfo` prints a
+/// bind mount's source relative to its filesystem), not the supervisor's command line, the
+/// environment or a path resolved inside. The test mounts a tmpfs at the data dir in a mount
+/// namespace it makes for itself. Needs root (as the CI machine runs).
+#[test]
+fn learn_the_data_dirs_host_path_when_it_is_a_volume_of_its_own() {
+    if std::env::var_os(OWN_VOLUME).is_none() {
+        let status = std::process::Command::new("unshare")
+            .args(["--mount", "--propagation", "private", "--"])
+            .arg(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "learn_the_data_dirs_host_path_when_it_is_a_volume_of_its_own",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env(OWN_VOLUME, "1")
+            .status()
+            .expect("run unshare");
+        assert!(
+            status.success(),
+            "the test inside the mount namespace failed"
+        );
+        return;
+    }
+    let outer = tempfile::tempdir().unwrap();
+    let data = outer.path().join("sigmic-data-volume");
+    std::fs::create_dir(&data).unwrap();
+    let mounted = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=2g", "sigmic-test-volume"])
+        .arg(&data)
+        .status()
+        .unwrap();
+    assert!(mounted.success(), "mount a tmpfs at the data dir");
+    assert_eq!(
+        sigmic::sandbox::mountinfo::path_shown_for(&data).as_deref(),
+        Some(Path::new("/")),
+        "the server sees its data dir as a volume of its own"
+    );
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let manager = sigmic::sandbox::manager::SandboxManager::new(config(), &data)
+            .await
+            .unwrap();
+        assert!(
+            manager.unavailable().is_none(),
+            "{:?}",
+            manager.unavailable()
+        );
+        let spec = SandboxSpec {
+            task_id: task("esc-volume"),
+            network: NetworkPolicy::Internet,
+            env: TaskEnv::default(),
+        };
+        let sb = manager.acquire(&spec).await.unwrap();
+        let out = run(
+            &sb,
+            "cat /proc/self/mountinfo /proc/self/mounts /proc/1/mountinfo; \
+             tr '\\0' ' ' < /proc/1/cmdline; echo; env; pwd -P; \
+             readlink -f /workspace /.sigmic/sigmic /.sigmic/egress.sock /etc/passwd; \
+             ls -la / /.sigmic 2>&1",
+        )
+        .await;
+        let both = all(&out);
+        assert!(
+            both.contains(" /workspace "),
+            "the mount table was read: {out:?}"
+        );
+        let host_path = outer.path().display().to_string();
+        assert!(
+            !both.contains(&host_path) && !both.contains("sigmic-data-volume"),
+            "the data dir's host path ({host_path}) shows inside the sandbox: {both}"
+        );
+        let _ = sb.kill_all().await;
+        manager.shutdown().await;
+    });
+    let _ = std::process::Command::new("umount").arg(&data).status();
+}

@@ -164,6 +164,16 @@ impl SandboxManager {
                 Arc::new(m)
             }
         };
+        if let Some(shown) = super::mountinfo::path_shown_for(data_dir)
+            .filter(|shown| shown.as_path() != Path::new("/"))
+        {
+            tracing::warn!(
+                "sandboxes can read where the data directory is ({}, in /proc/self/mountinfo): \
+                 mount a filesystem of its own at {} to hide it",
+                shown.display(),
+                data_dir.display()
+            );
+        }
         if !manager.launch.use_cgroups {
             tracing::warn!(
                 "cgroups are not writable here: sandbox memory and process limits fall back to rlimits"

@@ -12,6 +12,7 @@ pub mod bwrap;
 pub mod cgroup;
 pub mod manager;
 pub mod messages;
+pub mod mountinfo;
 pub mod policy;
 pub mod redact;
 pub mod supervisor;
