@@ -19,8 +19,8 @@ pub enum ConfigError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("cannot read or create the signing key {path}: {source}")]
-    SigningKey {
+    #[error("cannot read or create the key {path}: {source}")]
+    Key {
         path: PathBuf,
         source: std::io::Error,
     },
@@ -265,6 +265,10 @@ pub struct AuthConfig {
     pub argon2_iterations: u32,
     /// Key used to sign tokens (widget JWTs). Generated into the data dir when unset.
     pub signing_key_file: Option<PathBuf>,
+    /// Key that encrypts secrets stored in the database (MCP server headers and env).
+    /// Generated into the data dir (`encryption.key`) when unset; keep it apart from database
+    /// backups, and keep it: without it those values cannot be read back.
+    pub encryption_key_file: Option<PathBuf>,
 }
 
 #[derive(Clone, Serialize, Deserialize)]
@@ -344,6 +348,7 @@ impl Default for AuthConfig {
             argon2_memory_kib: 19 * 1024,
             argon2_iterations: 2,
             signing_key_file: None,
+            encryption_key_file: None,
         }
     }
 }
@@ -422,7 +427,20 @@ impl Config {
             .signing_key_file
             .clone()
             .unwrap_or_else(|| self.data_dir.join("signing.key"));
-        load_or_create_key(&path).map_err(|source| ConfigError::SigningKey { path, source })
+        load_or_create_key(&path).map_err(|source| ConfigError::Key { path, source })
+    }
+}
+
+impl Config {
+    /// The key that encrypts secrets at rest: from the configured file, or generated once
+    /// into the data dir (mode 0600). Never in the database.
+    pub fn encryption_key(&self) -> Result<Vec<u8>, ConfigError> {
+        let path = self
+            .auth
+            .encryption_key_file
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("encryption.key"));
+        load_or_create_key(&path).map_err(|source| ConfigError::Key { path, source })
     }
 }
 

@@ -25,5 +25,6 @@ pub mod server;
 pub mod services;
 pub mod store;
 pub mod tools;
+pub mod vault;
 pub mod web;
 pub mod workspace;

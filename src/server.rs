@@ -37,6 +37,8 @@ pub enum StartError {
     Llm(#[from] crate::llm::LlmError),
     #[error("web tools: {0}")]
     Web(#[from] crate::web::WebError),
+    #[error("secrets at rest: {0}")]
+    Vault(#[from] crate::vault::VaultError),
 }
 
 /// How long running steps get to finish on shutdown before they are interrupted.
@@ -101,7 +103,8 @@ pub async fn open(config: &Config) -> Result<Services, StartError> {
             }
         }
     }
-    Ok(Services::new(db, Arc::new(config.clone()))?)
+    let vault = crate::vault::Vault::new(&config.encryption_key()?)?;
+    Ok(Services::new(db, Arc::new(config.clone()), vault)?)
 }
 
 pub async fn start(config: Config) -> Result<Running, StartError> {

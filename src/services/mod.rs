@@ -16,6 +16,7 @@ use std::sync::Arc;
 
 use crate::config::Config;
 use crate::store::Db;
+use crate::vault::Vault;
 
 #[derive(Clone)]
 pub struct Services {
@@ -25,6 +26,7 @@ pub struct Services {
 struct Inner {
     db: Db,
     config: Arc<Config>,
+    vault: Vault,
     limits: limits::LoginLimits,
     mailer: Option<mail::Mailer>,
     /// A hash to verify unknown emails against, so log-in timing does not reveal accounts.
@@ -35,7 +37,7 @@ struct Inner {
 }
 
 impl Services {
-    pub fn new(db: Db, config: Arc<Config>) -> Result<Self, mail::MailError> {
+    pub fn new(db: Db, config: Arc<Config>, vault: Vault) -> Result<Self, mail::MailError> {
         let mailer = match &config.smtp {
             Some(smtp) => Some(mail::Mailer::new(smtp)?),
             None => None,
@@ -45,6 +47,7 @@ impl Services {
                 limits: limits::LoginLimits::new(&config.auth),
                 db,
                 config,
+                vault,
                 mailer,
                 dummy_hash: tokio::sync::OnceCell::new(),
                 access_changes: tokio::sync::broadcast::channel(256).0,
@@ -58,6 +61,11 @@ impl Services {
 
     pub fn config(&self) -> &Config {
         &self.inner.config
+    }
+
+    /// Encrypts and decrypts what is stored secret (see `crate::vault`).
+    pub fn vault(&self) -> &Vault {
+        &self.inner.vault
     }
 
     /// Says that what `user_id` (or keys they created) may reach just shrank.
