@@ -23,6 +23,8 @@ pub enum Error {
     Hash(String),
     #[error("background task: {0}")]
     Join(#[from] tokio::task::JoinError),
+    #[error("secrets at rest: {0}")]
+    Vault(#[from] crate::vault::VaultError),
 }
 
 impl From<sea_orm::TransactionError<Error>> for Error {

@@ -16,6 +16,7 @@ pub mod http;
 pub mod ids;
 pub mod ledger;
 pub mod llm;
+pub mod mcp;
 pub mod rfc3339;
 pub mod routes;
 pub mod runtime;

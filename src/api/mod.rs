@@ -7,6 +7,7 @@ mod conversations;
 mod errors_doc;
 mod health;
 mod keys;
+mod mcp_servers;
 mod org;
 mod projects;
 mod tasks;
@@ -33,6 +34,7 @@ use crate::http::AppState;
         (name = "organization", description = "The organization, its members and invitations"),
         (name = "projects", description = "Projects and their members"),
         (name = "api-keys", description = "API keys of a project"),
+        (name = "mcp-servers", description = "(extension) A project's MCP servers: what its agent can reach"),
         (name = "health", description = "Liveness, readiness and this document"),
         (name = "tasks", description = "Tasks: create, stream, follow up, approve, cancel, files"),
         (name = "conversations", description = "(extension) The caller's own tasks as the Chat UI history shows them: list and search, rename, delete"),
@@ -95,6 +97,14 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(projects::list_members, projects::add_member))
         .routes(routes!(projects::set_member_role, projects::remove_member))
         .routes(routes!(projects::get_settings, projects::put_settings))
+        .routes(routes!(mcp_servers::list, mcp_servers::create))
+        .routes(routes!(mcp_servers::import))
+        .routes(routes!(mcp_servers::export))
+        .routes(routes!(
+            mcp_servers::get,
+            mcp_servers::replace,
+            mcp_servers::delete
+        ))
         .routes(routes!(keys::list, keys::create))
         .routes(routes!(keys::revoke))
         .routes(routes!(keys::create_legacy))

@@ -230,7 +230,7 @@ impl Services {
             Ok(user) => Ok(user),
             // A concurrent sign-up won the unique index between our check and the insert.
             Err(sea_orm::TransactionError::Transaction(Error::Db(e)))
-                if is_unique_violation(&e) =>
+                if crate::store::is_unique_violation(&e) =>
             {
                 Err(
                     ApiError::field("email", "This email or username is already registered.")
@@ -471,11 +471,4 @@ fn personal_org_name(name: &str) -> String {
     let room = 200 - SUFFIX.chars().count();
     let short: String = name.chars().take(room).collect();
     format!("{}{SUFFIX}", short.trim_end())
-}
-
-fn is_unique_violation(e: &sea_orm::DbErr) -> bool {
-    matches!(
-        e.sql_err(),
-        Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
-    )
 }

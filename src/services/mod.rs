@@ -7,6 +7,7 @@ pub mod conversations;
 pub mod keys;
 pub mod limits;
 pub mod mail;
+pub mod mcp_servers;
 pub mod orgs;
 pub mod projects;
 pub mod tasks;

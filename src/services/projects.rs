@@ -10,7 +10,9 @@ use super::access::{self, Caller, ProjectScope};
 use super::{Services, new_id, ts, validate};
 use crate::egress::NetworkPolicy;
 use crate::error::{ApiError, Error, Result};
-use crate::store::entities::{Role, api_key, org_member, project, project_member, user};
+use crate::store::entities::{
+    Role, api_key, mcp_server, org_member, project, project_member, user,
+};
 use protocol as dto;
 
 fn project_dto(p: project::Model, role: Role) -> dto::Project {
@@ -195,6 +197,10 @@ impl Services {
                         .await?;
                     api_key::Entity::delete_many()
                         .filter(api_key::Column::ProjectId.eq(id.clone()))
+                        .exec(txn)
+                        .await?;
+                    mcp_server::Entity::delete_many()
+                        .filter(mcp_server::Column::ProjectId.eq(id.clone()))
                         .exec(txn)
                         .await?;
                     user::Entity::update_many()

@@ -127,6 +127,33 @@ pub mod project {
     impl ActiveModelBehavior for ActiveModel {}
 }
 
+pub mod mcp_server {
+    use sea_orm::entity::prelude::*;
+
+    /// A project's MCP server (`crate::mcp::McpServerSpec`): `config` is the clear part as
+    /// JSON, `sealed` the header and env values encrypted by the vault, `status` the last
+    /// connection's outcome as JSON.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "mcp_servers")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub project_id: String,
+        pub name: String,
+        pub enabled: bool,
+        pub config: String,
+        pub sealed: String,
+        pub status: Option<String>,
+        pub created_at: ChronoDateTimeUtc,
+        pub updated_at: ChronoDateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
 pub mod project_member {
     use sea_orm::entity::prelude::*;
 

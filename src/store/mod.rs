@@ -38,3 +38,11 @@ pub fn backend_name(db: &Db) -> &'static str {
         _ => "MySQL",
     }
 }
+
+/// A write lost to a unique index (a name taken by a concurrent request).
+pub fn is_unique_violation(e: &DbErr) -> bool {
+    matches!(
+        e.sql_err(),
+        Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
+    )
+}

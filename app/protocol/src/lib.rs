@@ -10,6 +10,7 @@
 pub mod account;
 pub mod envelope;
 pub mod error;
+pub mod mcp;
 #[cfg(feature = "openapi")]
 pub mod schema;
 pub mod stream;
@@ -18,3 +19,4 @@ pub mod task;
 pub use account::*;
 pub use envelope::{Answer, Done, Envelope, ErrorEnvelope, Paged, Pagination};
 pub use error::{ApiError, ErrorCode, FieldErrors};
+pub use mcp::*;

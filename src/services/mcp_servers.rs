@@ -1,0 +1,380 @@
+//! A project's MCP servers: project admins add, replace, import and delete them; everyone in
+//! the project (and its API keys) sees them, with header and env values masked for all but
+//! project admins. Header and env values are sealed by the vault before they reach the
+//! database.
+
+use std::collections::BTreeMap;
+
+use chrono::Utc;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
+    TransactionTrait,
+};
+
+use super::access::{Caller, ProjectScope};
+use super::{Services, new_id, ts};
+use crate::error::{ApiError, Error, Result};
+use crate::mcp::spec::{SealedValues, StoredConfig};
+use crate::mcp::{McpServerSpec, ServerName};
+use crate::store::entities::{Role, mcp_server};
+use protocol as dto;
+
+/// Servers one project may have.
+const MAX_SERVERS: usize = 50;
+
+/// What the vault binds a server's sealed values to: its row.
+fn vault_owner(id: &str) -> String {
+    format!("mcp-server:{id}")
+}
+
+impl Services {
+    pub async fn mcp_servers(
+        &self,
+        caller: &Caller,
+        project_id: &str,
+    ) -> Result<Vec<dto::McpServer>> {
+        let scope = self.project_scope(caller, project_id).await?;
+        let rows = mcp_server::Entity::find()
+            .filter(mcp_server::Column::ProjectId.eq(scope.project_id()))
+            .order_by_asc(mcp_server::Column::Name)
+            .all(self.db())
+            .await?;
+        rows.into_iter()
+            .map(|row| self.mcp_dto(row, reveals(&scope)))
+            .collect()
+    }
+
+    pub async fn mcp_server(
+        &self,
+        caller: &Caller,
+        project_id: &str,
+        name: &str,
+    ) -> Result<dto::McpServer> {
+        let scope = self.project_scope(caller, project_id).await?;
+        let row = self.mcp_row(&scope, name).await?;
+        self.mcp_dto(row, reveals(&scope))
+    }
+
+    /// Adds a server (project admins). A name the project already has is a validation error
+    /// on `name`.
+    pub async fn create_mcp_server(
+        &self,
+        caller: &Caller,
+        project_id: &str,
+        input: dto::McpServerInput,
+    ) -> Result<dto::McpServer> {
+        let scope = self.project_scope(caller, project_id).await?;
+        scope.require_admin()?;
+        let spec = McpServerSpec::from_input(&input, None, "").map_err(ApiError::fields)?;
+        let existing = self.mcp_rows(scope.project_id()).await?;
+        if existing.iter().any(|r| r.name == spec.name.as_str()) {
+            return Err(name_taken(&spec.name, "name").into());
+        }
+        if existing.len() >= MAX_SERVERS {
+            return Err(ApiError::field(
+                "name",
+                format!("A project has at most {MAX_SERVERS} MCP servers."),
+            )
+            .into());
+        }
+        let row = self
+            .insert_mcp(self.db(), scope.project_id(), &spec)
+            .await?;
+        self.mcp_dto(row, true)
+    }
+
+    /// Replaces a server's whole configuration (project admins); a different `name` in the
+    /// body renames it.
+    pub async fn replace_mcp_server(
+        &self,
+        caller: &Caller,
+        project_id: &str,
+        name: &str,
+        input: dto::McpServerInput,
+    ) -> Result<dto::McpServer> {
+        let scope = self.project_scope(caller, project_id).await?;
+        scope.require_admin()?;
+        let row = self.mcp_row(&scope, name).await?;
+        let spec = McpServerSpec::from_input(&input, Some(name), "").map_err(ApiError::fields)?;
+        if spec.name.as_str() != row.name {
+            let taken = mcp_server::Entity::find()
+                .filter(mcp_server::Column::ProjectId.eq(scope.project_id()))
+                .filter(mcp_server::Column::Name.eq(spec.name.as_str()))
+                .one(self.db())
+                .await?
+                .is_some();
+            if taken {
+                return Err(name_taken(&spec.name, "name").into());
+            }
+        }
+        let row = self.update_mcp(self.db(), row, &spec).await?;
+        self.mcp_dto(row, true)
+    }
+
+    pub async fn delete_mcp_server(
+        &self,
+        caller: &Caller,
+        project_id: &str,
+        name: &str,
+    ) -> Result<()> {
+        let scope = self.project_scope(caller, project_id).await?;
+        scope.require_admin()?;
+        let row = self.mcp_row(&scope, name).await?;
+        mcp_server::Entity::delete_by_id(row.id)
+            .exec(self.db())
+            .await?;
+        Ok(())
+    }
+
+    /// Adds every server of a `{"mcpServers": {…}}` document, replacing those of the same
+    /// name (project admins). All or nothing: one bad entry names its field
+    /// (`mcpServers.<name>.<field>`) and nothing is written.
+    pub async fn import_mcp_servers(
+        &self,
+        caller: &Caller,
+        project_id: &str,
+        document: dto::McpServersDocument,
+    ) -> Result<Vec<dto::McpServer>> {
+        let scope = self.project_scope(caller, project_id).await?;
+        scope.require_admin()?;
+        if document.mcp_servers.is_empty() {
+            return Err(ApiError::field("mcpServers", "The document names no server.").into());
+        }
+        let mut errors = BTreeMap::new();
+        let mut specs = Vec::new();
+        for (key, input) in &document.mcp_servers {
+            let prefix = format!("mcpServers.{key}.");
+            if input.name.as_deref().is_some_and(|n| n != key) {
+                errors.insert(
+                    format!("{prefix}name"),
+                    "The entry's name differs from its key.".to_owned(),
+                );
+                continue;
+            }
+            match McpServerSpec::from_input(input, Some(key), &prefix) {
+                Ok(spec) => specs.push(spec),
+                Err(e) => errors.extend(e),
+            }
+        }
+        if !errors.is_empty() {
+            return Err(ApiError::fields(errors).into());
+        }
+        let existing = self.mcp_rows(scope.project_id()).await?;
+        let added = specs
+            .iter()
+            .filter(|s| !existing.iter().any(|r| r.name == s.name.as_str()))
+            .count();
+        if existing.len() + added > MAX_SERVERS {
+            return Err(ApiError::field(
+                "mcpServers",
+                format!("A project has at most {MAX_SERVERS} MCP servers."),
+            )
+            .into());
+        }
+        let project_id = scope.project_id().to_owned();
+        let this = self.clone();
+        let rows = self
+            .db()
+            .transaction::<_, Vec<mcp_server::Model>, Error>(move |txn| {
+                Box::pin(async move {
+                    let mut rows = Vec::new();
+                    for spec in &specs {
+                        let current = existing
+                            .iter()
+                            .find(|r| r.name == spec.name.as_str())
+                            .cloned();
+                        rows.push(match current {
+                            Some(row) => this.update_mcp(txn, row, spec).await?,
+                            None => this.insert_mcp(txn, &project_id, spec).await?,
+                        });
+                    }
+                    Ok(rows)
+                })
+            })
+            .await?;
+        rows.into_iter()
+            .map(|row| self.mcp_dto(row, true))
+            .collect()
+    }
+
+    /// The project's servers as a `{"mcpServers": {…}}` document another client (or another
+    /// project) takes in one paste. With header and env values: project admins only.
+    pub async fn export_mcp_servers(
+        &self,
+        caller: &Caller,
+        project_id: &str,
+    ) -> Result<dto::McpServersDocument> {
+        let scope = self.project_scope(caller, project_id).await?;
+        scope.require_admin()?;
+        let mut document = dto::McpServersDocument::default();
+        for row in self.mcp_rows(scope.project_id()).await? {
+            let spec = self.mcp_spec(&row)?;
+            let mut entry = spec.to_input(true);
+            entry.name = None;
+            document.mcp_servers.insert(row.name, entry);
+        }
+        Ok(document)
+    }
+
+    /// The enabled servers of a project, with their values, for a task's run.
+    pub async fn enabled_mcp_servers(&self, project_id: &str) -> Result<Vec<McpServerSpec>> {
+        let rows = mcp_server::Entity::find()
+            .filter(mcp_server::Column::ProjectId.eq(project_id))
+            .filter(mcp_server::Column::Enabled.eq(true))
+            .order_by_asc(mcp_server::Column::Name)
+            .all(self.db())
+            .await?;
+        rows.iter().map(|row| self.mcp_spec(row)).collect()
+    }
+
+    /// One server of the caller's project with its values, for a connection test.
+    pub(crate) async fn mcp_server_spec(
+        &self,
+        caller: &Caller,
+        project_id: &str,
+        name: &str,
+    ) -> Result<McpServerSpec> {
+        let scope = self.project_scope(caller, project_id).await?;
+        let row = self.mcp_row(&scope, name).await?;
+        self.mcp_spec(&row)
+    }
+
+    /// Remembers what the last connection to a server showed.
+    pub async fn record_mcp_status(
+        &self,
+        project_id: &str,
+        name: &str,
+        status: &dto::McpServerStatus,
+    ) -> Result<()> {
+        let json = serde_json::to_string(status).map_err(|_| ApiError::internal())?;
+        mcp_server::Entity::update_many()
+            .col_expr(
+                mcp_server::Column::Status,
+                sea_orm::sea_query::Expr::value(json),
+            )
+            .filter(mcp_server::Column::ProjectId.eq(project_id))
+            .filter(mcp_server::Column::Name.eq(name))
+            .exec(self.db())
+            .await?;
+        Ok(())
+    }
+
+    async fn mcp_rows(&self, project_id: &str) -> Result<Vec<mcp_server::Model>> {
+        Ok(mcp_server::Entity::find()
+            .filter(mcp_server::Column::ProjectId.eq(project_id))
+            .all(self.db())
+            .await?)
+    }
+
+    async fn mcp_row(&self, scope: &ProjectScope, name: &str) -> Result<mcp_server::Model> {
+        mcp_server::Entity::find()
+            .filter(mcp_server::Column::ProjectId.eq(scope.project_id()))
+            .filter(mcp_server::Column::Name.eq(name))
+            .one(self.db())
+            .await?
+            .ok_or_else(|| ApiError::not_found("MCP server").into())
+    }
+
+    fn seal(&self, id: &str, spec: &McpServerSpec) -> Result<(String, String)> {
+        let (stored, sealed) = spec.to_stored();
+        let config = serde_json::to_string(&stored).map_err(|_| ApiError::internal())?;
+        let sealed = serde_json::to_vec(&sealed).map_err(|_| ApiError::internal())?;
+        Ok((config, self.vault().seal(&vault_owner(id), &sealed)?))
+    }
+
+    async fn insert_mcp(
+        &self,
+        db: &impl ConnectionTrait,
+        project_id: &str,
+        spec: &McpServerSpec,
+    ) -> Result<mcp_server::Model> {
+        let id = new_id();
+        let (config, sealed) = self.seal(&id, spec)?;
+        let now = Utc::now();
+        let row = mcp_server::ActiveModel {
+            id: Set(id),
+            project_id: Set(project_id.to_owned()),
+            name: Set(spec.name.to_string()),
+            enabled: Set(spec.enabled),
+            config: Set(config),
+            sealed: Set(sealed),
+            status: Set(None),
+            created_at: Set(now),
+            updated_at: Set(now),
+        };
+        row.insert(db).await.map_err(|e| taken_or(e, &spec.name))
+    }
+
+    async fn update_mcp(
+        &self,
+        db: &impl ConnectionTrait,
+        row: mcp_server::Model,
+        spec: &McpServerSpec,
+    ) -> Result<mcp_server::Model> {
+        let (config, sealed) = self.seal(&row.id, spec)?;
+        let mut active: mcp_server::ActiveModel = row.into();
+        active.name = Set(spec.name.to_string());
+        active.enabled = Set(spec.enabled);
+        active.config = Set(config);
+        active.sealed = Set(sealed);
+        // A new configuration has not been tried yet.
+        active.status = Set(None);
+        active.updated_at = Set(Utc::now());
+        active.update(db).await.map_err(|e| taken_or(e, &spec.name))
+    }
+
+    fn mcp_spec(&self, row: &mcp_server::Model) -> Result<McpServerSpec> {
+        let stored: StoredConfig =
+            serde_json::from_str(&row.config).map_err(|_| ApiError::internal())?;
+        let sealed = self.vault().open(&vault_owner(&row.id), &row.sealed)?;
+        let sealed: SealedValues =
+            serde_json::from_slice(&sealed).map_err(|_| ApiError::internal())?;
+        McpServerSpec::from_stored(&row.name, row.enabled, stored, sealed)
+            .map_err(|_| ApiError::internal().into())
+    }
+
+    fn mcp_dto(&self, row: mcp_server::Model, reveal: bool) -> Result<dto::McpServer> {
+        let spec = self.mcp_spec(&row)?;
+        let shown = spec.to_input(reveal);
+        Ok(dto::McpServer {
+            name: row.name,
+            kind: spec.endpoint.transport(),
+            url: shown.url,
+            headers: shown.headers,
+            timeout: Some(u64::try_from(spec.timeout.as_millis()).unwrap_or(u64::MAX)),
+            command: shown.command,
+            args: shown.args,
+            env: shown.env,
+            cwd: shown.cwd,
+            enabled: row.enabled,
+            include_tools: shown.include_tools,
+            exclude_tools: shown.exclude_tools,
+            status: row
+                .status
+                .as_deref()
+                .and_then(|s| serde_json::from_str(s).ok()),
+            created_at: ts(row.created_at),
+            updated_at: ts(row.updated_at),
+        })
+    }
+}
+
+/// Header and env values are shown to the project's admins (people, not keys).
+fn reveals(scope: &ProjectScope) -> bool {
+    scope.role == Role::Admin && scope.require_person().is_ok()
+}
+
+fn name_taken(name: &ServerName, field: &str) -> ApiError {
+    ApiError::field(
+        field,
+        format!("The project already has an MCP server named `{name}`."),
+    )
+}
+
+fn taken_or(e: sea_orm::DbErr, name: &ServerName) -> Error {
+    if crate::store::is_unique_violation(&e) {
+        name_taken(name, "name").into()
+    } else {
+        e.into()
+    }
+}

@@ -1,0 +1,339 @@
+//! A project's MCP servers through the API: project admins add, replace, import, export and
+//! delete them; members and API keys see them with header and env values masked; bad input
+//! names its field and writes nothing; header and env values never reach the database in
+//! clear.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use reqwest::{Client, Method};
+use serde_json::{Value, json};
+use sigmic_testkit::harness::*;
+
+const HEADER_SECRET: &str = "hdr-secret-7f3a9c41e2";
+const ENV_SECRET: &str = "env-secret-b81d55a0c9";
+
+fn servers_path(project: &str) -> String {
+    format!("/api/v1/projects/{project}/mcp-servers")
+}
+
+async fn list(app: &TestApp, client: &Client, project: &str) -> Vec<Value> {
+    let resp = app
+        .req(client, Method::GET, &servers_path(project))
+        .send()
+        .await
+        .unwrap();
+    assert_ok(resp).await.as_array().unwrap().clone()
+}
+
+async fn post(app: &TestApp, client: &Client, project: &str, body: Value) -> reqwest::Response {
+    app.req(client, Method::POST, &servers_path(project))
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+}
+
+fn orders() -> Value {
+    json!({
+        "name": "orders",
+        "type": "http",
+        "url": "https://orders.example.test/mcp",
+        "headers": {"Authorization": format!("Bearer {HEADER_SECRET}"), "X-Tenant": "{{mcp.TENANT}}"},
+        "timeout": 5000,
+        "includeTools": ["list_*", "get_order"],
+    })
+}
+
+#[tokio::test]
+async fn admins_configure_servers_and_members_see_them_masked() {
+    let app = TestApp::spawn().await;
+    let (admin, _) = app
+        .signup("mcp-admin@example.com", "mcpadmin", PASSWORD)
+        .await;
+    let project = app.first_project(&admin).await;
+
+    let created = assert_ok(post(&app, &admin, &project, orders()).await).await;
+    assert_eq!(created["type"], "http");
+    assert_eq!(created["enabled"], true);
+    assert_eq!(
+        created["headers"]["Authorization"],
+        format!("Bearer {HEADER_SECRET}"),
+        "the admin who wrote it reads it back"
+    );
+    let local = json!({
+        "name": "everything",
+        "command": "npx",
+        "args": ["-y", "@modelcontextprotocol/server-everything"],
+        "env": {"API_TOKEN": ENV_SECRET},
+        "excludeTools": ["longRunning*"],
+    });
+    let created = assert_ok(post(&app, &admin, &project, local).await).await;
+    assert_eq!(created["type"], "stdio", "a command means stdio: {created}");
+
+    // A project member and an API key see the servers, values masked.
+    let (member, member_user) = app
+        .add_org_member(&admin, "mcp-member@example.com", "mcpmember", "member")
+        .await;
+    app.add_project_member(
+        &admin,
+        &project,
+        member_user["id"].as_str().unwrap(),
+        "member",
+    )
+    .await;
+    let key = app.create_key(&admin, &project, "reader").await;
+    let by_key = app
+        .x_api_key(Method::GET, &servers_path(&project), &key)
+        .send()
+        .await
+        .unwrap();
+    for seen in [
+        list(&app, &member, &project).await,
+        assert_ok(by_key).await.as_array().unwrap().clone(),
+    ] {
+        assert_eq!(seen.len(), 2, "{seen:?}");
+        let text = Value::Array(seen.clone()).to_string();
+        assert!(
+            !text.contains(HEADER_SECRET) && !text.contains(ENV_SECRET),
+            "{text}"
+        );
+        let orders = seen.iter().find(|s| s["name"] == "orders").unwrap();
+        assert_eq!(orders["headers"]["Authorization"], "********");
+        assert_eq!(orders["url"], "https://orders.example.test/mcp");
+    }
+
+    // Members and keys do not edit.
+    assert_error(
+        post(
+            &app,
+            &member,
+            &project,
+            json!({"name": "x", "command": "y"}),
+        )
+        .await,
+        403,
+        "FORBIDDEN",
+    )
+    .await;
+    let by_key = app
+        .x_api_key(Method::POST, &servers_path(&project), &key)
+        .json(&json!({"name": "x", "command": "y"}))
+        .send()
+        .await
+        .unwrap();
+    assert_error(by_key, 403, "FORBIDDEN").await;
+
+    // Replace renames and changes; the old name is gone.
+    let resp = app
+        .req(&admin, Method::PUT, &format!("{}/orders", servers_path(&project)))
+        .json(&json!({"name": "shop", "type": "sse", "url": "http://127.0.0.1:9/sse", "enabled": false}))
+        .send()
+        .await
+        .unwrap();
+    let shop = assert_ok(resp).await;
+    assert_eq!(
+        (
+            shop["name"].as_str(),
+            shop["type"].as_str(),
+            shop["enabled"].as_bool()
+        ),
+        (Some("shop"), Some("sse"), Some(false))
+    );
+    let gone = app
+        .req(
+            &admin,
+            Method::GET,
+            &format!("{}/orders", servers_path(&project)),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_error(gone, 404, "NOT_FOUND").await;
+
+    // Another organization reaches none of it.
+    let (stranger, _) = app
+        .signup("mcp-stranger@example.com", "mcpstranger", PASSWORD)
+        .await;
+    let resp = app
+        .req(&stranger, Method::GET, &servers_path(&project))
+        .send()
+        .await
+        .unwrap();
+    assert_error(resp, 404, "NOT_FOUND").await;
+
+    let resp = app
+        .req(
+            &admin,
+            Method::DELETE,
+            &format!("{}/shop", servers_path(&project)),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_ok(resp).await;
+    assert_eq!(list(&app, &admin, &project).await.len(), 1);
+}
+
+#[tokio::test]
+async fn bad_input_names_its_field_and_writes_nothing() {
+    let app = TestApp::spawn().await;
+    let (admin, _) = app.signup("mcp-bad@example.com", "mcpbad", PASSWORD).await;
+    let project = app.first_project(&admin).await;
+    assert_ok(post(&app, &admin, &project, orders()).await).await;
+
+    let cases = [
+        (
+            json!({"name": "a", "type": "websocket", "url": "wss://x.test/"}),
+            "type",
+        ),
+        (
+            json!({"name": "a", "type": "http", "url": "ftp://x.test/"}),
+            "url",
+        ),
+        (
+            json!({"name": "a", "type": "http", "url": "not a url"}),
+            "url",
+        ),
+        (
+            json!({"name": "a", "type": "stdio", "command": "   "}),
+            "command",
+        ),
+        (
+            json!({"name": "a", "command": "x", "includeTools": ["ok", "bad["]}),
+            "includeTools[1]",
+        ),
+        (
+            json!({"name": "a", "url": "https://x.test/", "headers": {"Authorization": "Bearer {{mcp.}}"}}),
+            "headers.Authorization",
+        ),
+        (
+            json!({"name": "a", "command": "x", "env": {"T": "{{mcp.TOKEN"}}),
+            "env.T",
+        ),
+        (json!({"name": "orders", "command": "x"}), "name"),
+        (json!({"name": "has space", "command": "x"}), "name"),
+        (json!({"name": "a"}), "type"),
+    ];
+    for (body, field) in cases {
+        let err = assert_field_error(post(&app, &admin, &project, body.clone()).await, field).await;
+        assert_eq!(err["code"], "VALIDATION_ERROR", "{body}: {err}");
+    }
+    assert_eq!(
+        list(&app, &admin, &project).await.len(),
+        1,
+        "nothing was written"
+    );
+
+    // An import with one bad entry writes none of the others.
+    let resp = app
+        .req(
+            &admin,
+            Method::POST,
+            &format!("{}/import", servers_path(&project)),
+        )
+        .json(&json!({"mcpServers": {
+            "fine": {"command": "uvx", "args": ["mcp-server-time"]},
+            "broken": {"type": "http", "url": "gopher://x.test/"},
+        }}))
+        .send()
+        .await
+        .unwrap();
+    assert_field_error(resp, "mcpServers.broken.url").await;
+    assert_eq!(
+        list(&app, &admin, &project).await.len(),
+        1,
+        "nothing was imported"
+    );
+}
+
+#[tokio::test]
+async fn a_config_moves_in_one_paste_and_its_secrets_stay_sealed() {
+    let app = TestApp::spawn().await;
+    let (admin, _) = app
+        .signup("mcp-paste@example.com", "mcppaste", PASSWORD)
+        .await;
+    let project = app.first_project(&admin).await;
+    // As Claude Desktop and Cursor write it: no `type`, a command or a url.
+    let document = json!({"mcpServers": {
+        "time": {"command": "uvx", "args": ["mcp-server-time", "--local-timezone=UTC"]},
+        "everything": {"command": "npx", "args": ["-y", "@modelcontextprotocol/server-everything"],
+            "env": {"API_TOKEN": ENV_SECRET}},
+        "remote": {"url": "https://tools.example.test/mcp",
+            "headers": {"Authorization": format!("Bearer {HEADER_SECRET}")}},
+    }});
+    let resp = app
+        .req(
+            &admin,
+            Method::POST,
+            &format!("{}/import", servers_path(&project)),
+        )
+        .json(&document)
+        .send()
+        .await
+        .unwrap();
+    let imported = assert_ok(resp).await;
+    assert_eq!(imported.as_array().unwrap().len(), 3, "{imported}");
+
+    // Importing again replaces by name: still three.
+    let resp = app
+        .req(
+            &admin,
+            Method::POST,
+            &format!("{}/import", servers_path(&project)),
+        )
+        .json(&document)
+        .send()
+        .await
+        .unwrap();
+    assert_ok(resp).await;
+    assert_eq!(list(&app, &admin, &project).await.len(), 3);
+
+    let resp = app
+        .req(
+            &admin,
+            Method::GET,
+            &format!("{}/export", servers_path(&project)),
+        )
+        .send()
+        .await
+        .unwrap();
+    let exported = assert_ok(resp).await;
+    let servers = &exported["mcpServers"];
+    assert_eq!(servers["time"]["command"], "uvx");
+    assert_eq!(servers["time"]["args"][1], "--local-timezone=UTC");
+    assert_eq!(servers["everything"]["env"]["API_TOKEN"], ENV_SECRET);
+    assert_eq!(servers["remote"]["type"], "http");
+    assert_eq!(
+        servers["remote"]["headers"]["Authorization"],
+        format!("Bearer {HEADER_SECRET}")
+    );
+
+    // The export pastes into another project unchanged.
+    let other = id_of(&app.create_project(&admin, "Second").await);
+    let resp = app
+        .req(
+            &admin,
+            Method::POST,
+            &format!("{}/import", servers_path(&other)),
+        )
+        .json(&exported)
+        .send()
+        .await
+        .unwrap();
+    assert_ok(resp).await;
+    assert_eq!(list(&app, &admin, &other).await.len(), 3);
+
+    // Neither value is anywhere in the database in clear.
+    if is_postgres() {
+        let rows = app.pg_rows_text().await;
+        assert!(rows.contains("mcp-server-time"), "the rows were read");
+        assert!(!rows.contains(HEADER_SECRET) && !rows.contains(ENV_SECRET));
+    }
+    for secret in [HEADER_SECRET, ENV_SECRET] {
+        let found = files_containing(app.data_dir(), secret.as_bytes());
+        assert!(found.is_empty(), "{secret} written to {found:?}");
+    }
+}
+
+fn id_of(v: &Value) -> String {
+    v["id"].as_str().unwrap().to_owned()
+}
