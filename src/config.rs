@@ -50,6 +50,7 @@ pub struct Config {
     pub sandbox: SandboxConfig,
     pub uploads: UploadsConfig,
     pub web: WebConfig,
+    pub mcp: McpConfig,
     pub llm: LlmConfig,
     pub tasks: TasksConfig,
 }
@@ -225,6 +226,15 @@ impl Default for SandboxConfig {
     }
 }
 
+/// Connections to projects' MCP servers.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct McpConfig {
+    /// Let remote MCP servers be on loopback, private and link-local addresses (off: only
+    /// internet addresses). Cloud metadata addresses are refused either way.
+    pub allow_private_addresses: bool,
+}
+
 impl Default for UploadsConfig {
     fn default() -> Self {
         Self {
@@ -330,6 +340,7 @@ impl Default for Config {
             sandbox: SandboxConfig::default(),
             uploads: UploadsConfig::default(),
             web: WebConfig::default(),
+            mcp: McpConfig::default(),
             llm: LlmConfig::default(),
             tasks: TasksConfig::default(),
         }
@@ -476,7 +487,7 @@ const PROVIDER_VARS: [(&str, &str); 7] = [
     ("SIGMIC_DEFAULT_MODEL", "default_model"),
 ];
 
-const SETTINGS: [&str; 14] = [
+const SETTINGS: [&str; 15] = [
     "addr",
     "data_dir",
     "database_url",
@@ -489,6 +500,7 @@ const SETTINGS: [&str; 14] = [
     "sandbox",
     "uploads",
     "web",
+    "mcp",
     "llm",
     "tasks",
 ];

@@ -39,6 +39,8 @@ pub enum StartError {
     Web(#[from] crate::web::WebError),
     #[error("secrets at rest: {0}")]
     Vault(#[from] crate::vault::VaultError),
+    #[error("MCP client: {0}")]
+    Mcp(#[from] crate::mcp::client::McpError),
 }
 
 /// How long running steps get to finish on shutdown before they are interrupted.
@@ -104,7 +106,11 @@ pub async fn open(config: &Config) -> Result<Services, StartError> {
         }
     }
     let vault = crate::vault::Vault::new(&config.encryption_key()?)?;
-    Ok(Services::new(db, Arc::new(config.clone()), vault)?)
+    let mcp = crate::mcp::client::Connector::new(crate::egress::AddressGuard::new(
+        config.mcp.allow_private_addresses,
+        crate::egress::OwnAddresses::from_config(config),
+    ))?;
+    Ok(Services::new(db, Arc::new(config.clone()), vault, mcp)?)
 }
 
 pub async fn start(config: Config) -> Result<Running, StartError> {

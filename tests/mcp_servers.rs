@@ -7,6 +7,7 @@
 use reqwest::{Client, Method};
 use serde_json::{Value, json};
 use sigmic_testkit::harness::*;
+use sigmic_testkit::mcp::{Everything, Transport};
 
 const HEADER_SECRET: &str = "hdr-secret-7f3a9c41e2";
 const ENV_SECRET: &str = "env-secret-b81d55a0c9";
@@ -336,4 +337,144 @@ async fn a_config_moves_in_one_paste_and_its_secrets_stay_sealed() {
 
 fn id_of(v: &Value) -> String {
     v["id"].as_str().unwrap().to_owned()
+}
+
+// ---------------------------------------------------------------- test connection
+
+async fn test_connection(
+    app: &TestApp,
+    client: &Client,
+    project: &str,
+    name: &str,
+    body: Value,
+) -> Value {
+    let resp = app
+        .req(
+            client,
+            Method::POST,
+            &format!("{}/{name}/test", servers_path(project)),
+        )
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_ok(resp).await
+}
+
+#[tokio::test]
+async fn test_connection_lists_a_real_servers_tools_or_says_why_not() {
+    let everything = Everything::start(Transport::StreamableHttp);
+    let app = TestApp::spawn_with(|c| c.mcp.allow_private_addresses = true).await;
+    let (admin, _) = app
+        .signup("mcp-test@example.com", "mcptest", PASSWORD)
+        .await;
+    let project = app.first_project(&admin).await;
+    let body = json!({
+        "name": "everything",
+        "url": everything.url(),
+        "headers": {"X-Token": "{{mcp.TOKEN}}"},
+        "excludeTools": ["trigger-*", "toggle-*"],
+    });
+    assert_ok(post(&app, &admin, &project, body).await).await;
+
+    // A placeholder with no value fails naming the key, before any connection.
+    let result = test_connection(&app, &admin, &project, "everything", json!({})).await;
+    assert_eq!(result["ok"], false, "{result}");
+    assert!(
+        result["error"].as_str().unwrap().contains("TOKEN"),
+        "{result}"
+    );
+
+    let result = test_connection(
+        &app,
+        &admin,
+        &project,
+        "everything",
+        json!({"secrets": {"TOKEN": "t-1"}}),
+    )
+    .await;
+    assert_eq!(result["ok"], true, "{result}");
+    assert!(result["serverInfo"].as_str().is_some(), "{result}");
+    let tools = result["tools"].as_array().unwrap();
+    let tool = |name: &str| {
+        tools
+            .iter()
+            .find(|t| t["name"] == name)
+            .unwrap_or_else(|| panic!("no {name} in {result}"))
+    };
+    let sum = tool("get-sum");
+    assert_eq!(sum["offeredAs"], "mcp__everything__get-sum");
+    assert_eq!(
+        (sum["included"].as_bool(), sum["readOnly"].as_bool()),
+        (Some(true), Some(true))
+    );
+    assert!(
+        sum["description"].as_str().unwrap().contains("sum"),
+        "{sum}"
+    );
+    assert_eq!(sum["inputSchema"]["properties"]["a"]["type"], "number");
+    assert_eq!(
+        tool("trigger-long-running-operation")["included"],
+        false,
+        "excluded by a glob"
+    );
+
+    // The status remembers it.
+    let resp = app
+        .req(
+            &admin,
+            Method::GET,
+            &format!("{}/everything", servers_path(&project)),
+        )
+        .send()
+        .await
+        .unwrap();
+    let server = assert_ok(resp).await;
+    assert_eq!(server["status"]["state"], "ok", "{server}");
+    let included = tools.iter().filter(|t| t["included"] == true).count();
+    assert_eq!(server["status"]["toolCount"], included);
+
+    // Nothing listens: the reason is the connection's.
+    let dead = json!({"name": "dead", "url": "http://127.0.0.1:9/mcp", "timeout": 3000});
+    assert_ok(post(&app, &admin, &project, dead).await).await;
+    let result = test_connection(&app, &admin, &project, "dead", json!({})).await;
+    assert_eq!(result["ok"], false);
+    let reason = result["error"].as_str().unwrap();
+    assert!(reason.contains("connect"), "{reason}");
+    let resp = app
+        .req(
+            &admin,
+            Method::GET,
+            &format!("{}/dead", servers_path(&project)),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(assert_ok(resp).await["status"]["state"], "failed");
+}
+
+#[tokio::test]
+async fn loopback_and_metadata_servers_are_refused_unless_the_operator_allows_private_addresses() {
+    let everything = Everything::start(Transport::StreamableHttp);
+    let app = TestApp::spawn().await;
+    let (admin, _) = app
+        .signup("mcp-guard@example.com", "mcpguard", PASSWORD)
+        .await;
+    let project = app.first_project(&admin).await;
+    for (name, url) in [
+        ("local", everything.url()),
+        (
+            "byname",
+            format!("http://localhost:{}/mcp", everything.port),
+        ),
+        ("metadata", "http://169.254.169.254/mcp".to_owned()),
+    ] {
+        assert_ok(post(&app, &admin, &project, json!({"name": name, "url": url})).await).await;
+        let result = test_connection(&app, &admin, &project, name, json!({})).await;
+        assert_eq!(result["ok"], false, "{name}: {result}");
+        assert!(
+            result["error"].as_str().unwrap().contains("refused"),
+            "{name}: {result}"
+        );
+    }
 }

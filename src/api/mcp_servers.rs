@@ -2,7 +2,7 @@
 
 use axum::extract::State;
 
-use crate::http::extract::{ApiJson, Path};
+use crate::http::extract::{ApiJson, OptionalJson, Path};
 use crate::http::{ApiResult, AppState, Data, Done, Envelope, ErrorEnvelope};
 use crate::services::access::Caller;
 use protocol as dto;
@@ -158,6 +158,33 @@ pub async fn export(
         state
             .services
             .export_mcp_servers(&caller, &project_id)
+            .await?,
+    ))
+}
+
+/// (extension) Connect to an MCP server now and list its tools, or say exactly why it
+/// could not (project admins). The body's optional `env` and `secrets` fill `{{mcp.KEY}}`
+/// for this test only.
+#[utoipa::path(post, path = "/api/v1/projects/{projectId}/mcp-servers/{name}/test", tag = "mcp-servers",
+    security(("session" = [])), request_body(content = Option<dto::McpTestRequest>),
+    params(
+        ("projectId" = String, Path, description = "The project id"),
+        ("name" = String, Path, description = "The server's name"),
+    ),
+    responses(
+        (status = 200, description = "What the connection found (`ok: false` with the reason when it failed)", body = Envelope<dto::McpTestResult>),
+        (status = 404, description = "NOT_FOUND", body = ErrorEnvelope),
+    ))]
+pub async fn test(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((project_id, name)): Path<(String, String)>,
+    OptionalJson(request): OptionalJson<dto::McpTestRequest>,
+) -> ApiResult<dto::McpTestResult> {
+    Ok(Data(
+        state
+            .services
+            .test_mcp_server(&caller, &project_id, &name, request)
             .await?,
     ))
 }

@@ -100,6 +100,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(mcp_servers::list, mcp_servers::create))
         .routes(routes!(mcp_servers::import))
         .routes(routes!(mcp_servers::export))
+        .routes(routes!(mcp_servers::test))
         .routes(routes!(
             mcp_servers::get,
             mcp_servers::replace,

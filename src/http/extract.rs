@@ -44,6 +44,30 @@ impl FromRequestParts<AppState> for MaybeCaller {
 #[from_request(via(axum::Json), rejection(ErrorResponse))]
 pub struct ApiJson<T>(pub T);
 
+/// A JSON body that may be left out: an empty body is `T::default()`.
+pub struct OptionalJson<T>(pub T);
+
+impl<T, S> FromRequest<S> for OptionalJson<T>
+where
+    T: serde::de::DeserializeOwned + Default,
+    S: Send + Sync,
+{
+    type Rejection = ErrorResponse;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let headers = req.headers();
+        let empty = match headers.get(axum::http::header::CONTENT_LENGTH) {
+            Some(len) => len == "0",
+            None => headers.get(axum::http::header::TRANSFER_ENCODING).is_none(),
+        };
+        if empty {
+            return Ok(Self(T::default()));
+        }
+        let ApiJson(value) = ApiJson::<T>::from_request(req, state).await?;
+        Ok(Self(value))
+    }
+}
+
 impl From<JsonRejection> for ErrorResponse {
     fn from(r: JsonRejection) -> Self {
         let code = match r {

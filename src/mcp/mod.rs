@@ -2,6 +2,7 @@
 //! placeholders in it (`template`), and the names their tools are offered to the model by.
 //! The official SDK, `rmcp`, stays behind this module: its majors come often.
 
+pub mod client;
 pub mod spec;
 pub mod template;
 

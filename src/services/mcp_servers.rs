@@ -227,16 +227,77 @@ impl Services {
         rows.iter().map(|row| self.mcp_spec(row)).collect()
     }
 
-    /// One server of the caller's project with its values, for a connection test.
-    pub(crate) async fn mcp_server_spec(
+    /// Connects to a server now and lists its tools, or says exactly why it could not
+    /// (project admins: it uses the stored header and env values). `{{mcp.KEY}}` is filled
+    /// from the request's `env` and `secrets` (secrets win). The outcome becomes the server's
+    /// status.
+    pub async fn test_mcp_server(
         &self,
         caller: &Caller,
         project_id: &str,
         name: &str,
-    ) -> Result<McpServerSpec> {
+        request: dto::McpTestRequest,
+    ) -> Result<dto::McpTestResult> {
         let scope = self.project_scope(caller, project_id).await?;
+        scope.require_admin()?;
         let row = self.mcp_row(&scope, name).await?;
-        self.mcp_spec(&row)
+        let spec = self.mcp_spec(&row)?;
+        let mut values = request.env.unwrap_or_default();
+        let secrets = request.secrets.unwrap_or_default();
+        let redactor = crate::sandbox::Redactor::new(&secrets);
+        values.extend(secrets);
+        let (result, status) = match self.mcp_connector().probe(&spec, &values).await {
+            Ok(probe) => {
+                let tools: Vec<dto::McpToolInfo> = probe
+                    .tools
+                    .iter()
+                    .map(|t| dto::McpToolInfo {
+                        name: t.tool.name.to_string(),
+                        offered_as: t.offered.clone(),
+                        description: t.tool.description.as_deref().map(str::to_owned),
+                        included: t.included,
+                        read_only: t.read_only(),
+                        input_schema: serde_json::Value::Object((*t.tool.input_schema).clone()),
+                    })
+                    .collect();
+                let count = tools.iter().filter(|t| t.included).count();
+                let status = dto::McpServerStatus {
+                    state: dto::McpServerState::Ok,
+                    message: None,
+                    tool_count: u32::try_from(count).ok(),
+                    checked_at: ts(Utc::now()),
+                };
+                let result = dto::McpTestResult {
+                    ok: true,
+                    error: None,
+                    server_info: probe.server_info,
+                    tools,
+                    elapsed_ms: millis(probe.elapsed),
+                };
+                (result, status)
+            }
+            Err((error, elapsed)) => {
+                // A server's error may quote what it was sent.
+                let message = redactor.redact(&error.to_string());
+                let status = dto::McpServerStatus {
+                    state: dto::McpServerState::Failed,
+                    message: Some(message.clone()),
+                    tool_count: None,
+                    checked_at: ts(Utc::now()),
+                };
+                let result = dto::McpTestResult {
+                    ok: false,
+                    error: Some(message),
+                    server_info: None,
+                    tools: Vec::new(),
+                    elapsed_ms: millis(elapsed),
+                };
+                (result, status)
+            }
+        };
+        self.record_mcp_status(scope.project_id(), name, &status)
+            .await?;
+        Ok(result)
     }
 
     /// Remembers what the last connection to a server showed.
@@ -362,6 +423,10 @@ impl Services {
 /// Header and env values are shown to the project's admins (people, not keys).
 fn reveals(scope: &ProjectScope) -> bool {
     scope.role == Role::Admin && scope.require_person().is_ok()
+}
+
+fn millis(d: std::time::Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
 fn name_taken(name: &ServerName, field: &str) -> ApiError {

@@ -16,6 +16,7 @@ mod validate;
 use std::sync::Arc;
 
 use crate::config::Config;
+use crate::mcp::client::Connector;
 use crate::store::Db;
 use crate::vault::Vault;
 
@@ -28,6 +29,7 @@ struct Inner {
     db: Db,
     config: Arc<Config>,
     vault: Vault,
+    mcp: Connector,
     limits: limits::LoginLimits,
     mailer: Option<mail::Mailer>,
     /// A hash to verify unknown emails against, so log-in timing does not reveal accounts.
@@ -38,7 +40,12 @@ struct Inner {
 }
 
 impl Services {
-    pub fn new(db: Db, config: Arc<Config>, vault: Vault) -> Result<Self, mail::MailError> {
+    pub fn new(
+        db: Db,
+        config: Arc<Config>,
+        vault: Vault,
+        mcp: Connector,
+    ) -> Result<Self, mail::MailError> {
         let mailer = match &config.smtp {
             Some(smtp) => Some(mail::Mailer::new(smtp)?),
             None => None,
@@ -49,6 +56,7 @@ impl Services {
                 db,
                 config,
                 vault,
+                mcp,
                 mailer,
                 dummy_hash: tokio::sync::OnceCell::new(),
                 access_changes: tokio::sync::broadcast::channel(256).0,
@@ -67,6 +75,11 @@ impl Services {
     /// Encrypts and decrypts what is stored secret (see `crate::vault`).
     pub fn vault(&self) -> &Vault {
         &self.inner.vault
+    }
+
+    /// Connects to MCP servers under the deployment's address rules.
+    pub fn mcp_connector(&self) -> &Connector {
+        &self.inner.mcp
     }
 
     /// Says that what `user_id` (or keys they created) may reach just shrank.

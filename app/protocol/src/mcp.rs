@@ -201,3 +201,17 @@ pub struct McpTestResult {
     /// Time to connect and list, in milliseconds.
     pub elapsed_ms: u64,
 }
+
+/// Values for a test's `{{mcp.KEY}}` placeholders, as a task would give them. Used for this
+/// test only, never stored.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct McpTestRequest {
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::schema::env_object))]
+    pub env: Option<BTreeMap<String, String>>,
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::schema::env_object))]
+    pub secrets: Option<BTreeMap<String, String>>,
+}

@@ -16,6 +16,7 @@
 use std::path::PathBuf;
 
 pub mod harness;
+pub mod mcp;
 pub mod model;
 pub mod sandbox;
 pub mod tasks;

@@ -1,0 +1,359 @@
+//! One live connection to an MCP server, through `rmcp`: connect within the server's timeout,
+//! list every page of its tools, call them, notice when the server says its list changed,
+//! and close. Remote servers are reached through a resolver that checks every address
+//! against the deployment's address guard, so a configured URL cannot be pointed at cloud
+//! metadata or (unless the operator allows it) at private and loopback addresses.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use rmcp::model::{
+    CallToolRequestParams, CallToolResult, ClientCapabilities, ClientConfig, Implementation, Tool,
+};
+use rmcp::service::{NotificationContext, RoleClient, RunningService};
+use rmcp::transport::StreamableHttpClientTransport;
+use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+use rmcp::{ClientHandler, ServiceExt};
+
+use super::spec::{Endpoint, McpServerSpec};
+use super::{ServerName, offered_name, template};
+use crate::egress::AddressGuard;
+
+/// Why a server could not be used.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum McpError {
+    #[error("{0}")]
+    Placeholder(#[from] template::MissingKey),
+    #[error("`{host}` is refused: {reason}")]
+    Blocked { host: String, reason: String },
+    #[error("no answer within {0} ms")]
+    Timeout(u128),
+    #[error("could not connect: {0}")]
+    Connect(String),
+    #[error("the server failed the request: {0}")]
+    Request(String),
+    #[error("stdio servers run inside the task's sandbox, which this connection has none of")]
+    NoSandbox,
+}
+
+/// A server's tool, as the model is offered it.
+#[derive(Debug, Clone)]
+pub struct RemoteTool {
+    /// `mcp__<server>__<tool>`.
+    pub offered: String,
+    pub tool: Tool,
+    /// `includeTools`/`excludeTools` let it through.
+    pub included: bool,
+}
+
+impl RemoteTool {
+    pub fn read_only(&self) -> bool {
+        self.tool
+            .annotations
+            .as_ref()
+            .and_then(|a| a.read_only_hint)
+            .unwrap_or(false)
+    }
+}
+
+/// Hears what the server tells the client unasked.
+#[derive(Clone, Default)]
+struct Listener {
+    tools_changed: Arc<AtomicBool>,
+}
+
+impl ClientHandler for Listener {
+    fn get_info(&self) -> ClientConfig {
+        ClientConfig::new(
+            ClientCapabilities::default(),
+            Implementation::new("sigmic", env!("CARGO_PKG_VERSION")),
+        )
+    }
+
+    async fn on_tool_list_changed(&self, _context: NotificationContext<RoleClient>) {
+        self.tools_changed.store(true, Ordering::SeqCst);
+    }
+}
+
+/// A connected server.
+pub struct Connection {
+    pub name: ServerName,
+    service: RunningService<RoleClient, Listener>,
+    listener: Listener,
+    spec: McpServerSpec,
+    tools: Vec<RemoteTool>,
+    pub server_info: Option<String>,
+}
+
+/// Makes connections: the HTTP client every remote server is reached through.
+#[derive(Clone)]
+pub struct Connector {
+    guard: AddressGuard,
+    http: reqwest::Client,
+}
+
+impl Connector {
+    pub fn new(guard: AddressGuard) -> Result<Self, McpError> {
+        let http = reqwest::Client::builder()
+            // Every name is resolved, and every address checked, by the guard.
+            .dns_resolver(Arc::new(GuardedResolver {
+                guard: guard.clone(),
+            }))
+            // A proxy from the environment would connect to addresses never checked.
+            .no_proxy()
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(Duration::from_secs(10))
+            .user_agent(concat!(
+                "Sigmic/",
+                env!("CARGO_PKG_VERSION"),
+                " (MCP client)"
+            ))
+            .build()
+            .map_err(|e| McpError::Connect(e.to_string()))?;
+        Ok(Self { guard, http })
+    }
+
+    /// Connects `spec` with `values` (the task's env and secrets) filled into its
+    /// placeholders, and lists its tools; all within the server's timeout.
+    pub async fn connect(
+        &self,
+        spec: &McpServerSpec,
+        values: &BTreeMap<String, String>,
+    ) -> Result<Connection, McpError> {
+        let timeout = spec.timeout;
+        tokio::time::timeout(timeout, self.connect_inner(spec, values))
+            .await
+            .map_err(|_| McpError::Timeout(timeout.as_millis()))?
+    }
+
+    async fn connect_inner(
+        &self,
+        spec: &McpServerSpec,
+        values: &BTreeMap<String, String>,
+    ) -> Result<Connection, McpError> {
+        let listener = Listener::default();
+        let service = match &spec.endpoint {
+            Endpoint::Remote { url, headers, .. } => {
+                let url = template::fill(url, values)?;
+                self.check_host(&url).await?;
+                let mut custom = std::collections::HashMap::new();
+                for (name, value) in headers {
+                    let value = template::fill(value, values)?;
+                    let name = reqwest::header::HeaderName::from_bytes(name.as_bytes())
+                        .map_err(|e| McpError::Connect(format!("header {name}: {e}")))?;
+                    let value = reqwest::header::HeaderValue::from_str(&value)
+                        .map_err(|e| McpError::Connect(format!("header {name}: {e}")))?;
+                    custom.insert(name, value);
+                }
+                let config =
+                    StreamableHttpClientTransportConfig::with_uri(url).custom_headers(custom);
+                let transport =
+                    StreamableHttpClientTransport::with_client(self.http.clone(), config);
+                listener
+                    .clone()
+                    .serve(transport)
+                    .await
+                    .map_err(|e| McpError::Connect(error_chain(&e)))?
+            }
+            Endpoint::Stdio { .. } => return Err(McpError::NoSandbox),
+        };
+        let server_info = service
+            .peer_info()
+            .and_then(|info| info.server_info.clone())
+            .map(|i| format!("{} {}", i.name, i.version));
+        let mut connection = Connection {
+            name: spec.name.clone(),
+            service,
+            listener,
+            spec: spec.clone(),
+            tools: Vec::new(),
+            server_info,
+        };
+        connection.refresh_tools().await?;
+        Ok(connection)
+    }
+
+    /// Checks the URL's host before connecting, so a refusal is reported as such (the
+    /// resolver enforces it again for every connection the transport makes). A host that is
+    /// an address never reaches the resolver: it is checked only here.
+    async fn check_host(&self, url: &str) -> Result<(), McpError> {
+        let parsed = url::Url::parse(url).map_err(|e| McpError::Connect(e.to_string()))?;
+        let port = parsed.port_or_known_default().unwrap_or(80);
+        let ip: Option<IpAddr> = match parsed.host() {
+            Some(url::Host::Ipv4(ip)) => Some(IpAddr::V4(ip)),
+            Some(url::Host::Ipv6(ip)) => Some(IpAddr::V6(ip)),
+            Some(url::Host::Domain(name)) => {
+                if self.guard.is_own_host(name) {
+                    return Err(McpError::Blocked {
+                        host: name.to_owned(),
+                        reason: "it is this Sigmic server".into(),
+                    });
+                }
+                let resolver = GuardedResolver {
+                    guard: self.guard.clone(),
+                };
+                resolver.allowed(name).await.map_err(McpError::Connect)?;
+                None
+            }
+            None => None,
+        };
+        match ip {
+            Some(ip) => self
+                .guard
+                .check(SocketAddr::new(ip, port))
+                .map_err(|refused| McpError::Blocked {
+                    host: ip.to_string(),
+                    reason: refused.to_string(),
+                }),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Connection {
+    /// The server's tools, all of them, `included` saying which the filters let through.
+    pub fn tools(&self) -> &[RemoteTool] {
+        &self.tools
+    }
+
+    /// Whether the server said its tools changed since they were last listed.
+    pub fn tools_changed(&self) -> bool {
+        self.listener.tools_changed.load(Ordering::SeqCst)
+    }
+
+    /// Lists every page of the server's tools again.
+    pub async fn refresh_tools(&mut self) -> Result<(), McpError> {
+        self.listener.tools_changed.store(false, Ordering::SeqCst);
+        let listed = tokio::time::timeout(self.spec.timeout, self.service.peer().list_all_tools())
+            .await
+            .map_err(|_| McpError::Timeout(self.spec.timeout.as_millis()))?
+            .map_err(|e| McpError::Request(e.to_string()))?;
+        self.tools = listed
+            .into_iter()
+            .map(|tool| RemoteTool {
+                offered: offered_name(&self.name, &tool.name),
+                included: self.spec.filter.allows(&tool.name),
+                tool,
+            })
+            .collect();
+        Ok(())
+    }
+
+    /// Calls `tool` (its name on the server). Only a call that outlasts the server's timeout
+    /// is given up on; dropping the call tells the server (`notifications/cancelled`).
+    pub async fn call(
+        &self,
+        tool: &str,
+        arguments: Option<serde_json::Map<String, serde_json::Value>>,
+        timeout: Duration,
+    ) -> Result<CallToolResult, McpError> {
+        let mut params = CallToolRequestParams::new(tool.to_owned());
+        params.arguments = arguments;
+        tokio::time::timeout(timeout, self.service.peer().call_tool(params))
+            .await
+            .map_err(|_| McpError::Timeout(timeout.as_millis()))?
+            .map_err(|e| McpError::Request(e.to_string()))
+    }
+
+    pub fn timeout(&self) -> Duration {
+        self.spec.timeout
+    }
+
+    /// Ends the session (a Streamable HTTP server is told with a DELETE).
+    pub async fn close(self) {
+        let _ = tokio::time::timeout(Duration::from_secs(5), self.service.cancel()).await;
+    }
+}
+
+/// What testing a server found.
+pub struct Probe {
+    pub server_info: Option<String>,
+    pub tools: Vec<RemoteTool>,
+    pub elapsed: Duration,
+}
+
+impl Connector {
+    /// Connects, lists and closes: "Test connection".
+    pub async fn probe(
+        &self,
+        spec: &McpServerSpec,
+        values: &BTreeMap<String, String>,
+    ) -> Result<Probe, (McpError, Duration)> {
+        let started = Instant::now();
+        match self.connect(spec, values).await {
+            Ok(connection) => {
+                let probe = Probe {
+                    server_info: connection.server_info.clone(),
+                    tools: connection.tools.clone(),
+                    elapsed: started.elapsed(),
+                };
+                connection.close().await;
+                Ok(probe)
+            }
+            Err(e) => Err((e, started.elapsed())),
+        }
+    }
+}
+
+/// Resolves names for MCP connections, keeping only the addresses the guard allows.
+struct GuardedResolver {
+    guard: AddressGuard,
+}
+
+impl GuardedResolver {
+    /// `host`'s addresses that the guard allows; an error naming the refusal when none is.
+    async fn allowed(&self, host: &str) -> Result<Vec<SocketAddr>, String> {
+        let found: Vec<SocketAddr> = tokio::net::lookup_host((host, 0))
+            .await
+            .map_err(|e| format!("`{host}` could not be resolved: {e}"))?
+            .collect();
+        let mut refusal = None;
+        let allowed: Vec<SocketAddr> = found
+            .into_iter()
+            .filter(|addr| match self.guard.check(*addr) {
+                Ok(()) => true,
+                Err(r) => {
+                    refusal.get_or_insert(r.to_string());
+                    false
+                }
+            })
+            .collect();
+        if allowed.is_empty() {
+            let reason = refusal.unwrap_or_else(|| "it has no address".into());
+            return Err(format!("`{host}` is refused: {reason}"));
+        }
+        Ok(allowed)
+    }
+}
+
+impl reqwest::dns::Resolve for GuardedResolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let resolver = GuardedResolver {
+            guard: self.guard.clone(),
+        };
+        let host = name.as_str().to_owned();
+        Box::pin(async move {
+            let allowed = resolver.allowed(&host).await?;
+            let addrs: reqwest::dns::Addrs = Box::new(allowed.into_iter());
+            Ok(addrs)
+        })
+    }
+}
+
+/// An error with its causes, as one line: rmcp wraps the reason a connection failed.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = s.source();
+    }
+    out
+}
