@@ -25,6 +25,8 @@ pub enum Error {
     Join(#[from] tokio::task::JoinError),
     #[error("secrets at rest: {0}")]
     Vault(#[from] crate::vault::VaultError),
+    #[error("stored MCP server: {0}")]
+    McpStored(#[from] crate::mcp::stored::StoredError),
 }
 
 impl From<sea_orm::TransactionError<Error>> for Error {

@@ -164,6 +164,10 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         Arc::clone(&sandboxes),
         providers,
         web,
+        crate::mcp::McpAccess {
+            vault: services.vault().clone(),
+            connector: services.mcp_connector().clone(),
+        },
         node_name(addr),
     );
     let workers = runtime.start();

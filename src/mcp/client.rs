@@ -35,8 +35,26 @@ pub enum McpError {
     Connect(String),
     #[error("the server failed the request: {0}")]
     Request(String),
+    #[error("the connection was lost: {0}")]
+    Lost(String),
     #[error("stdio servers run inside the task's sandbox, which this connection has none of")]
     NoSandbox,
+}
+
+impl McpError {
+    /// The connection itself failed (not the request): worth connecting again.
+    pub fn is_connection_lost(&self) -> bool {
+        matches!(self, Self::Lost(_))
+    }
+
+    fn from_service(e: rmcp::ServiceError) -> Self {
+        match e {
+            rmcp::ServiceError::TransportClosed | rmcp::ServiceError::TransportSend(_) => {
+                Self::Lost(error_chain(&e))
+            }
+            other => Self::Request(error_chain(&other)),
+        }
+    }
 }
 
 /// A server's tool, as the model is offered it.
@@ -63,6 +81,9 @@ impl RemoteTool {
 #[derive(Clone, Default)]
 struct Listener {
     tools_changed: Arc<AtomicBool>,
+    /// Any progress notification: a long call is still alive.
+    progress: Arc<tokio::sync::Notify>,
+    next_token: Arc<std::sync::atomic::AtomicI64>,
 }
 
 impl ClientHandler for Listener {
@@ -75,6 +96,14 @@ impl ClientHandler for Listener {
 
     async fn on_tool_list_changed(&self, _context: NotificationContext<RoleClient>) {
         self.tools_changed.store(true, Ordering::SeqCst);
+    }
+
+    async fn on_progress(
+        &self,
+        _params: rmcp::model::ProgressNotificationParam,
+        _context: NotificationContext<RoleClient>,
+    ) {
+        self.progress.notify_waiters();
     }
 }
 
@@ -230,7 +259,7 @@ impl Connection {
         let listed = tokio::time::timeout(self.spec.timeout, self.service.peer().list_all_tools())
             .await
             .map_err(|_| McpError::Timeout(self.spec.timeout.as_millis()))?
-            .map_err(|e| McpError::Request(e.to_string()))?;
+            .map_err(McpError::from_service)?;
         self.tools = listed
             .into_iter()
             .map(|tool| RemoteTool {
@@ -242,20 +271,32 @@ impl Connection {
         Ok(())
     }
 
-    /// Calls `tool` (its name on the server). Only a call that outlasts the server's timeout
-    /// is given up on; dropping the call tells the server (`notifications/cancelled`).
+    /// Calls `tool` (its name on the server). The call is given up on when the server is
+    /// silent (no answer, no progress notification) for its timeout; dropping it tells the
+    /// server (`notifications/cancelled`).
     pub async fn call(
         &self,
         tool: &str,
         arguments: Option<serde_json::Map<String, serde_json::Value>>,
-        timeout: Duration,
     ) -> Result<CallToolResult, McpError> {
+        use rmcp::model::{NumberOrString, ProgressToken, RequestParamsMeta};
         let mut params = CallToolRequestParams::new(tool.to_owned());
         params.arguments = arguments;
-        tokio::time::timeout(timeout, self.service.peer().call_tool(params))
-            .await
-            .map_err(|_| McpError::Timeout(timeout.as_millis()))?
-            .map_err(|e| McpError::Request(e.to_string()))
+        let token = self.listener.next_token.fetch_add(1, Ordering::SeqCst);
+        params.set_progress_token(ProgressToken(NumberOrString::Number(token)));
+        let peer = self.service.peer().clone();
+        let call = peer.call_tool(params);
+        tokio::pin!(call);
+        loop {
+            let progressed = self.listener.progress.notified();
+            tokio::select! {
+                result = &mut call => return result.map_err(McpError::from_service),
+                () = progressed => {}
+                () = tokio::time::sleep(self.spec.timeout) => {
+                    return Err(McpError::Timeout(self.spec.timeout.as_millis()));
+                }
+            }
+        }
     }
 
     pub fn timeout(&self) -> Duration {

@@ -3,12 +3,23 @@
 //! The official SDK, `rmcp`, stays behind this module: its majors come often.
 
 pub mod client;
+pub mod schema;
 pub mod spec;
+pub mod stored;
 pub mod template;
+pub mod toolbox;
 
 pub use spec::{Endpoint, McpServerSpec, ServerName, ToolFilter};
 
 use sha2::{Digest, Sha256};
+
+/// What a worker needs to reach a project's MCP servers: the vault their values are sealed
+/// with, and the connector that applies the deployment's address rules.
+#[derive(Clone)]
+pub struct McpAccess {
+    pub vault: crate::vault::Vault,
+    pub connector: client::Connector,
+}
 
 /// Model providers accept tool names of at most 64 characters out of `[A-Za-z0-9_-]`.
 const TOOL_NAME_MAX: usize = 64;

@@ -256,6 +256,22 @@ impl McpServerSpec {
         }
     }
 
+    /// The keys its `{{mcp.KEY}}` placeholders name.
+    pub fn placeholder_keys(&self) -> Vec<String> {
+        let texts: Vec<&String> = match &self.endpoint {
+            Endpoint::Remote { url, headers, .. } => {
+                std::iter::once(url).chain(headers.values()).collect()
+            }
+            Endpoint::Stdio {
+                command, args, env, ..
+            } => std::iter::once(command)
+                .chain(args.iter())
+                .chain(env.values())
+                .collect(),
+        };
+        texts.into_iter().flat_map(|t| template::keys(t)).collect()
+    }
+
     /// The clear and the secret halves, for the database.
     pub fn to_stored(&self) -> (StoredConfig, SealedValues) {
         let mut stored = StoredConfig {

@@ -43,6 +43,7 @@ pub struct Runtime {
     sandboxes: Arc<SandboxManager>,
     providers: Providers,
     web: Arc<Web>,
+    mcp: crate::mcp::McpAccess,
     /// This process's name in `tasks.worker_id`.
     node: String,
     wake: Notify,
@@ -64,6 +65,7 @@ impl Runtime {
         sandboxes: Arc<SandboxManager>,
         providers: Providers,
         web: Arc<Web>,
+        mcp: crate::mcp::McpAccess,
         node: String,
     ) -> Arc<Self> {
         Arc::new(Self {
@@ -73,6 +75,7 @@ impl Runtime {
             sandboxes,
             providers,
             web,
+            mcp,
             node,
             wake: Notify::new(),
             running: Mutex::new(HashMap::new()),
@@ -105,6 +108,10 @@ impl Runtime {
 
     pub fn web(&self) -> Arc<Web> {
         Arc::clone(&self.web)
+    }
+
+    pub fn mcp(&self) -> &crate::mcp::McpAccess {
+        &self.mcp
     }
 
     /// Cancelled when the process begins to stop: open streams end so shutdown can finish.

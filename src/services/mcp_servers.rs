@@ -14,18 +14,13 @@ use sea_orm::{
 use super::access::{Caller, ProjectScope};
 use super::{Services, new_id, ts};
 use crate::error::{ApiError, Error, Result};
-use crate::mcp::spec::{SealedValues, StoredConfig};
+use crate::mcp::stored;
 use crate::mcp::{McpServerSpec, ServerName};
 use crate::store::entities::{Role, mcp_server};
 use protocol as dto;
 
 /// Servers one project may have.
 const MAX_SERVERS: usize = 50;
-
-/// What the vault binds a server's sealed values to: its row.
-fn vault_owner(id: &str) -> String {
-    format!("mcp-server:{id}")
-}
 
 impl Services {
     pub async fn mcp_servers(
@@ -216,17 +211,6 @@ impl Services {
         Ok(document)
     }
 
-    /// The enabled servers of a project, with their values, for a task's run.
-    pub async fn enabled_mcp_servers(&self, project_id: &str) -> Result<Vec<McpServerSpec>> {
-        let rows = mcp_server::Entity::find()
-            .filter(mcp_server::Column::ProjectId.eq(project_id))
-            .filter(mcp_server::Column::Enabled.eq(true))
-            .order_by_asc(mcp_server::Column::Name)
-            .all(self.db())
-            .await?;
-        rows.iter().map(|row| self.mcp_spec(row)).collect()
-    }
-
     /// Connects to a server now and lists its tools, or says exactly why it could not
     /// (project admins: it uses the stored header and env values). `{{mcp.KEY}}` is filled
     /// from the request's `env` and `secrets` (secrets win). The outcome becomes the server's
@@ -295,29 +279,8 @@ impl Services {
                 (result, status)
             }
         };
-        self.record_mcp_status(scope.project_id(), name, &status)
-            .await?;
+        stored::record_status(self.db(), scope.project_id(), name, &status).await?;
         Ok(result)
-    }
-
-    /// Remembers what the last connection to a server showed.
-    pub async fn record_mcp_status(
-        &self,
-        project_id: &str,
-        name: &str,
-        status: &dto::McpServerStatus,
-    ) -> Result<()> {
-        let json = serde_json::to_string(status).map_err(|_| ApiError::internal())?;
-        mcp_server::Entity::update_many()
-            .col_expr(
-                mcp_server::Column::Status,
-                sea_orm::sea_query::Expr::value(json),
-            )
-            .filter(mcp_server::Column::ProjectId.eq(project_id))
-            .filter(mcp_server::Column::Name.eq(name))
-            .exec(self.db())
-            .await?;
-        Ok(())
     }
 
     async fn mcp_rows(&self, project_id: &str) -> Result<Vec<mcp_server::Model>> {
@@ -337,10 +300,7 @@ impl Services {
     }
 
     fn seal(&self, id: &str, spec: &McpServerSpec) -> Result<(String, String)> {
-        let (stored, sealed) = spec.to_stored();
-        let config = serde_json::to_string(&stored).map_err(|_| ApiError::internal())?;
-        let sealed = serde_json::to_vec(&sealed).map_err(|_| ApiError::internal())?;
-        Ok((config, self.vault().seal(&vault_owner(id), &sealed)?))
+        Ok(stored::columns(self.vault(), id, spec)?)
     }
 
     async fn insert_mcp(
@@ -385,13 +345,7 @@ impl Services {
     }
 
     fn mcp_spec(&self, row: &mcp_server::Model) -> Result<McpServerSpec> {
-        let stored: StoredConfig =
-            serde_json::from_str(&row.config).map_err(|_| ApiError::internal())?;
-        let sealed = self.vault().open(&vault_owner(&row.id), &row.sealed)?;
-        let sealed: SealedValues =
-            serde_json::from_slice(&sealed).map_err(|_| ApiError::internal())?;
-        McpServerSpec::from_stored(&row.name, row.enabled, stored, sealed)
-            .map_err(|_| ApiError::internal().into())
+        Ok(stored::spec(self.vault(), row)?)
     }
 
     fn mcp_dto(&self, row: mcp_server::Model, reveal: bool) -> Result<dto::McpServer> {

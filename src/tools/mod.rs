@@ -17,6 +17,7 @@ use std::sync::Arc;
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::mcp::toolbox::McpToolbox;
 use crate::sandbox::{Redactor, Sandbox};
 use crate::workspace::Workspace;
 
@@ -74,6 +75,8 @@ pub struct ToolContext {
     pub web: Arc<crate::web::Web>,
     /// The project's network policy, which `web_fetch` obeys like the sandbox's programs.
     pub network: crate::egress::NetworkPolicy,
+    /// The run's connected MCP servers, whose tools are offered beside the built-ins.
+    pub mcp: Option<Arc<McpToolbox>>,
 }
 
 /// The built-in tools of one task.
@@ -105,11 +108,35 @@ impl ToolRegistry {
     /// The tools offered to the model: all built-ins, `web_search` only when a search backend
     /// is configured, and neither web tool when the project's network is off.
     pub fn definitions(&self) -> Vec<ToolDefinition> {
-        Builtin::ALL
+        let mut tools: Vec<ToolDefinition> = Builtin::ALL
             .into_iter()
             .filter(|t| self.offered(*t))
             .map(Builtin::definition)
-            .collect()
+            .collect();
+        if let Some(mcp) = &self.ctx.mcp {
+            tools.extend(mcp.definitions());
+        }
+        tools
+    }
+
+    /// The MCP servers' tools as they stand: lists again those a server said changed.
+    pub async fn refresh(&self) {
+        if let Some(mcp) = &self.ctx.mcp {
+            mcp.refresh_changed().await;
+        }
+    }
+
+    /// Whether a call only reads, so it may run beside others: built-ins that read, and MCP
+    /// tools their server marks `readOnlyHint`.
+    pub fn is_read_only(&self, name: &str) -> bool {
+        match Builtin::from_name(name) {
+            Some(tool) => tool.is_read_only(),
+            None => self.ctx.mcp.as_ref().is_some_and(|m| m.is_read_only(name)),
+        }
+    }
+
+    fn mcp_tool(&self, name: &str) -> Option<&Arc<McpToolbox>> {
+        self.ctx.mcp.as_ref().filter(|m| m.offers(name))
     }
 
     fn lookup(&self, name: &str) -> Result<Builtin, String> {
@@ -137,15 +164,19 @@ impl ToolRegistry {
 
     /// Checks a call's name and arguments without running it (for approval prompts).
     pub fn validate(&self, name: &str, args: &Value) -> Result<(), String> {
+        if let Some(mcp) = self.mcp_tool(name) {
+            return mcp.check_arguments(name, args);
+        }
         let tool = self.lookup(name)?;
         args::validate(tool, args.clone())
     }
 
     /// Runs one call. Unknown tools and bad arguments are answered as `ok: false` results.
     pub async fn execute(&self, name: &str, args: Value) -> ToolResult {
-        let result = match self.lookup(name) {
-            Err(message) => ToolResult::error(message),
-            Ok(tool) => self.run(tool, args).await,
+        let result = match (self.mcp_tool(name), self.lookup(name)) {
+            (Some(mcp), _) => mcp.call(name, args, &self.ctx.workspace).await,
+            (None, Err(message)) => ToolResult::error(message),
+            (None, Ok(tool)) => self.run(tool, args).await,
         };
         result.redacted(&self.ctx.redactor)
     }

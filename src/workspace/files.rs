@@ -157,6 +157,15 @@ impl Workspace {
         tool_path: &str,
         content: &str,
     ) -> Result<WriteOutcome, WorkspaceError> {
+        self.write_file(tool_path, content.as_bytes())
+    }
+
+    /// Writes `content` (any bytes: an image a tool returned) as `write_text` does.
+    pub fn write_file(
+        &self,
+        tool_path: &str,
+        content: &[u8],
+    ) -> Result<WriteOutcome, WorkspaceError> {
         let rel = RelPath::parse(tool_path)?;
         if rel.is_root() {
             return Err(WorkspaceError::IsDirectory {
@@ -191,7 +200,7 @@ impl Workspace {
             }
         }
         let created = !self.dir.exists(rel.as_path());
-        self.write_bytes(&rel, tool_path, content.as_bytes())?;
+        self.write_bytes(&rel, tool_path, content)?;
         Ok(WriteOutcome {
             path: rel.display(),
             created,

@@ -5,7 +5,7 @@
 use protocol::task::CallStatus;
 use sea_orm::EntityTrait;
 
-use super::policy::{Policy, Verdict, is_read_only};
+use super::policy::{Policy, Verdict};
 use super::{Run, RunError, Step};
 use crate::ledger::CallRef;
 use crate::runtime::conversation::StoredCall;
@@ -70,7 +70,9 @@ impl Run {
                 self.run_batch(std::mem::take(&mut batch), tools).await?;
                 return Ok(Step::WaitForApproval);
             }
-            if !is_read_only(&call.tool_name) || batch.iter().any(|b| !is_read_only(&b.tool_name)) {
+            if !tools.is_read_only(&call.tool_name)
+                || batch.iter().any(|b| !tools.is_read_only(&b.tool_name))
+            {
                 self.run_batch(std::mem::take(&mut batch), tools).await?;
             }
             batch.push(call.clone());

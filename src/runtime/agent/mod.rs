@@ -113,6 +113,18 @@ impl Run {
             Ok(setup) => setup,
             Err((code, message)) => return self.fail(code, &message).await,
         };
+        let outcome = self.steps(&setup, run_started).await;
+        // MCP connections live as long as the run: ended, failed or given back.
+        setup.close().await;
+        outcome
+    }
+
+    /// The run's loop: calls, model turns, until it ends or waits.
+    async fn steps(
+        &mut self,
+        setup: &Setup,
+        run_started: chrono::DateTime<Utc>,
+    ) -> Result<Outcome, RunError> {
         let limits = self.rt.config().tasks.clone();
         let deadline = run_started
             + chrono::Duration::seconds(i64::try_from(limits.max_run_secs).unwrap_or(i64::MAX / 2));
@@ -156,6 +168,8 @@ impl Run {
                 );
                 return self.fail(RunErrorCode::MaxTurns, &message).await;
             }
+            // A server that said its tools changed is listed again before the model sees them.
+            setup.tools.refresh().await;
             let request = setup.request(&conv, &limits, self.rt.config().llm.max_output_tokens);
             let turn = match self.model_turn(setup.provider.as_ref(), request).await? {
                 Ok(turn) => turn,

@@ -5,7 +5,6 @@
 use serde_json::Value;
 
 use crate::store::entities::task;
-use crate::tools::Builtin;
 
 /// What happens to a call before it runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,9 +35,4 @@ impl Policy {
             Verdict::Ask
         }
     }
-}
-
-/// Calls that only read may run side by side.
-pub(super) fn is_read_only(tool: &str) -> bool {
-    Builtin::from_name(tool).is_some_and(Builtin::is_read_only)
 }

@@ -11,11 +11,16 @@ use super::{Run, RunError};
 use crate::config::TasksConfig;
 use crate::egress::NetworkPolicy;
 use crate::llm::{self, ModelRef, Provider};
+use crate::mcp::stored;
+use crate::mcp::toolbox::McpToolbox;
 use crate::runtime::conversation::{self, Conversation};
+use crate::sandbox::Redactor;
 use crate::sandbox::bwrap::TaskEnv;
 use crate::sandbox::manager::SandboxSpec;
 use crate::store::entities::{project, project_prompt};
 use crate::tools::{ToolContext, ToolRegistry};
+use protocol::stream::{RunStatus, StatusEvent, StreamEvent};
+use protocol::{McpServerState, McpServerStatus};
 
 pub(super) struct Setup {
     pub model: ModelRef,
@@ -48,7 +53,14 @@ impl Setup {
         if run.task.model.as_deref() != Some(name.as_str()) {
             run.ledger().set_model(&run.claim, &name).await?;
         }
-        let tools = match tools(run, project.network_policy(), secrets).await {
+        let env: BTreeMap<String, String> = run
+            .task
+            .env
+            .as_deref()
+            .and_then(|e| serde_json::from_str(e).ok())
+            .unwrap_or_default();
+        let (mcp, redactor) = connect_mcp(run, &project.id, &env, &secrets).await?;
+        let tools = match tools(run, project.network_policy(), env, secrets, mcp, redactor).await {
             Ok(t) => t,
             Err(message) => return Ok(Err((RunErrorCode::SandboxUnavailable, message))),
         };
@@ -71,6 +83,13 @@ impl Setup {
             tools,
             system,
         }))
+    }
+
+    /// Ends what the run holds open: its MCP connections.
+    pub async fn close(&self) {
+        if let Some(mcp) = &self.tools.context().mcp {
+            mcp.close().await;
+        }
     }
 
     /// The model request for the conversation as it stands, compacted to the model's window.
@@ -103,18 +122,16 @@ impl Setup {
     }
 }
 
-/// The built-in tools over the task's sandbox (started now, or taken from the warm pool).
+/// The built-in tools over the task's sandbox (started now, or taken from the warm pool),
+/// and the MCP servers' beside them.
 async fn tools(
     run: &Run,
     network: NetworkPolicy,
+    env: BTreeMap<String, String>,
     secrets: BTreeMap<String, String>,
+    mcp: Option<Arc<McpToolbox>>,
+    redactor: Redactor,
 ) -> Result<ToolRegistry, String> {
-    let env: BTreeMap<String, String> = run
-        .task
-        .env
-        .as_deref()
-        .and_then(|e| serde_json::from_str(e).ok())
-        .unwrap_or_default();
     let spec = SandboxSpec {
         task_id: run.task.id.clone(),
         network: network.clone(),
@@ -135,10 +152,79 @@ async fn tools(
     Ok(ToolRegistry::new(ToolContext {
         sandbox,
         workspace,
-        redactor: run.redactor.clone(),
+        redactor,
         web: run.rt.web(),
         network,
+        mcp,
     }))
+}
+
+/// Connects the project's enabled MCP servers side by side, `{{mcp.KEY}}` filled from the
+/// task's env and secrets (secrets win). A server that cannot connect is named on the stream
+/// with the reason, and the run goes on without it. Answers the redactor the run's tools use:
+/// the secrets, and the env values a placeholder took (filled values are never shown).
+async fn connect_mcp(
+    run: &Run,
+    project_id: &str,
+    env: &BTreeMap<String, String>,
+    secrets: &BTreeMap<String, String>,
+) -> Result<(Option<Arc<McpToolbox>>, Redactor), RunError> {
+    let access = run.rt.mcp();
+    let specs = match stored::enabled(run.db(), &access.vault, project_id).await {
+        Ok(specs) => specs,
+        Err(e) => {
+            tracing::error!(task = %run.task.id, error = %e, "the project's MCP servers could not be read");
+            Vec::new()
+        }
+    };
+    if specs.is_empty() {
+        return Ok((None, run.redactor.clone()));
+    }
+    let mut values = env.clone();
+    values.extend(secrets.iter().map(|(k, v)| (k.clone(), v.clone())));
+    let mut hidden = secrets.clone();
+    for spec in &specs {
+        for key in spec.placeholder_keys() {
+            if let Some(value) = values.get(&key) {
+                hidden.insert(key, value.clone());
+            }
+        }
+    }
+    let redactor = Redactor::new(&hidden);
+    let (toolbox, failures) = McpToolbox::connect(access.connector.clone(), specs, values).await;
+    let now = crate::rfc3339::ts(chrono::Utc::now());
+    for (name, count) in toolbox.tool_counts().await {
+        let status = McpServerStatus {
+            state: McpServerState::Ok,
+            message: None,
+            tool_count: u32::try_from(count).ok(),
+            checked_at: now.clone(),
+        };
+        let _ = stored::record_status(run.db(), project_id, name.as_str(), &status).await;
+    }
+    let mut notices = Vec::new();
+    for failure in failures {
+        let reason = redactor.redact(&failure.reason);
+        let status = McpServerStatus {
+            state: McpServerState::Failed,
+            message: Some(reason.clone()),
+            tool_count: None,
+            checked_at: now.clone(),
+        };
+        let _ = stored::record_status(run.db(), project_id, failure.server.as_str(), &status).await;
+        notices.push(StreamEvent::Status(StatusEvent {
+            status: RunStatus::Connecting,
+            message: Some(format!(
+                "MCP server `{}` is not available for this run: {reason}",
+                failure.server
+            )),
+            attempt: None,
+            delay_ms: None,
+        }));
+    }
+    run.emit(notices).await?;
+    let toolbox = (!toolbox.is_empty()).then(|| Arc::new(toolbox));
+    Ok((toolbox, redactor))
 }
 
 fn context_budget(model: &ModelRef, default_window: u64) -> u64 {

@@ -1,0 +1,183 @@
+//! MCP servers in tasks, through the Task API with the scripted model and a real MCP server
+//! (the reference "everything" server from npm): the project's servers are connected at the
+//! run's start, their tools offered beside the built-ins, called with checked arguments, and a
+//! server that cannot connect is named on the stream while the task goes on.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use reqwest::Method;
+use serde_json::{Value, json};
+use sigmic_testkit::harness::*;
+use sigmic_testkit::mcp::{Everything, Transport};
+use sigmic_testkit::model::{ModelServer, Turn};
+use sigmic_testkit::tasks::{
+    Owner, app_with, create_task, log_all, owner, tool_outputs, wait_status,
+};
+
+async fn add_server(app: &TestApp, o: &Owner, body: Value) {
+    let resp = app
+        .req(
+            &o.client,
+            Method::POST,
+            &format!("/api/v1/projects/{}/mcp-servers", o.project_id),
+        )
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_ok(resp).await;
+}
+
+fn offered_tools(model: &ModelServer, key: &str) -> Vec<String> {
+    let requests = model.requests_for(key);
+    let first = requests.first().expect("the model was asked");
+    first.body["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|t| t["name"].as_str().map(str::to_owned))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_task_calls_a_projects_mcp_tools_beside_the_builtins() {
+    let everything = Everything::start(Transport::StreamableHttp);
+    let model = ModelServer::start().await;
+    let app = app_with(&model, "anthropic", |c| {
+        c.mcp.allow_private_addresses = true
+    })
+    .await;
+    let o = owner(&app).await;
+    add_server(
+        &app,
+        &o,
+        json!({
+            "name": "everything",
+            "url": everything.url(),
+            "headers": {"Authorization": "Bearer {{mcp.SHOP_TOKEN}}"},
+            "includeTools": ["echo", "get-sum", "get-structured-content"],
+        }),
+    )
+    .await;
+    // A server that is not there: named on the stream, and the task goes on.
+    add_server(
+        &app,
+        &o,
+        json!({"name": "offline", "url": "http://127.0.0.1:9/mcp", "timeout": 2000}),
+    )
+    .await;
+
+    let k = format!("mcp-{}", unique());
+    model.script(
+        &k,
+        vec![
+            Turn::tool_call("mcp__everything__get-sum", json!({"a": 2, "b": 40})),
+            Turn::tool_call(
+                "mcp__everything__echo",
+                json!({"message": "hello over MCP"}),
+            ),
+            Turn::tool_call("mcp__everything__get-sum", json!({"a": "two"})),
+            Turn::tool_call(
+                "mcp__everything__get-structured-content",
+                json!({"location": "New York"}),
+            ),
+            Turn::text("done"),
+        ],
+    );
+    let secret = format!("shop-token-{}", unique());
+    let id = create_task(
+        &app,
+        &o.key,
+        json!({
+            "message": format!("{k}: use the tools"),
+            "secrets": {"SHOP_TOKEN": secret},
+        }),
+    )
+    .await;
+    wait_status(&app, &o.key, &id, "completed", 120).await;
+
+    let tools = offered_tools(&model, &k);
+    for name in [
+        "run_shell_command",
+        "read_file",
+        "mcp__everything__get-sum",
+        "mcp__everything__echo",
+    ] {
+        assert!(
+            tools.iter().any(|t| t == name),
+            "{name} not offered: {tools:?}"
+        );
+    }
+    assert!(
+        !tools.iter().any(|t| t == "mcp__everything__get-tiny-image"),
+        "filtered out: {tools:?}"
+    );
+    let get_sum = model.requests_for(&k)[0].body["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "mcp__everything__get-sum")
+        .cloned()
+        .unwrap();
+    assert_eq!(
+        get_sum["input_schema"]["properties"]["a"]["type"], "number",
+        "{get_sum}"
+    );
+
+    let outputs = tool_outputs(&app, &o.key, &id).await;
+    assert!(outputs[0].contains("42"), "{outputs:?}");
+    assert!(outputs[1].contains("hello over MCP"), "{outputs:?}");
+    assert!(
+        outputs[2].contains("input schema") && outputs[2].contains("/a"),
+        "checked before sending: {outputs:?}"
+    );
+    assert!(
+        outputs[3].contains("temperature"),
+        "structured content: {outputs:?}"
+    );
+
+    let events = log_all(&app, &o.key, &id).await;
+    let notice = events
+        .iter()
+        .find(|f| {
+            f.event == "status"
+                && f.data["message"]
+                    .as_str()
+                    .is_some_and(|m| m.contains("offline"))
+        })
+        .unwrap_or_else(|| panic!("no status naming the offline server: {events:?}"));
+    assert_eq!(notice.data["status"], "connecting");
+    let log = serde_json::to_string(&events.iter().map(|f| &f.data).collect::<Vec<_>>()).unwrap();
+    assert!(
+        !log.contains(&secret),
+        "the filled token reached the stream"
+    );
+    assert!(
+        files_containing(app.data_dir(), secret.as_bytes()).is_empty(),
+        "the token was written down"
+    );
+
+    // The servers' statuses say what the run found.
+    let resp = app
+        .req(
+            &o.client,
+            Method::GET,
+            &format!("/api/v1/projects/{}/mcp-servers", o.project_id),
+        )
+        .send()
+        .await
+        .unwrap();
+    let servers = assert_ok(resp).await;
+    let state = |name: &str| {
+        servers
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["name"] == name)
+            .unwrap()["status"]["state"]
+            .clone()
+    };
+    assert_eq!(
+        (state("everything"), state("offline")),
+        (json!("ok"), json!("failed"))
+    );
+}
