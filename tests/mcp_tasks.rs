@@ -181,3 +181,49 @@ async fn a_task_calls_a_projects_mcp_tools_beside_the_builtins() {
         (json!("ok"), json!("failed"))
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_legacy_sse_transport_carries_calls_too() {
+    let everything = Everything::start(Transport::Sse);
+    let model = ModelServer::start().await;
+    let app = app_with(&model, "openai", |c| c.mcp.allow_private_addresses = true).await;
+    let o = owner(&app).await;
+    add_server(
+        &app,
+        &o,
+        json!({"name": "legacy", "type": "sse", "url": everything.url()}),
+    )
+    .await;
+    let resp = app
+        .req(
+            &o.client,
+            Method::POST,
+            &format!("/api/v1/projects/{}/mcp-servers/legacy/test", o.project_id),
+        )
+        .send()
+        .await
+        .unwrap();
+    let result = assert_ok(resp).await;
+    assert_eq!(result["ok"], true, "{result}");
+    assert!(
+        result["tools"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["name"] == "get-sum"),
+        "{result}"
+    );
+
+    let k = format!("sse-{}", unique());
+    model.script(
+        &k,
+        vec![
+            Turn::tool_call("mcp__legacy__get-sum", json!({"a": 20, "b": 3})),
+            Turn::text("done"),
+        ],
+    );
+    let id = create_task(&app, &o.key, json!({"message": format!("{k}: add")})).await;
+    wait_status(&app, &o.key, &id, "completed", 120).await;
+    let outputs = tool_outputs(&app, &o.key, &id).await;
+    assert!(outputs[0].contains("23"), "{outputs:?}");
+}

@@ -19,8 +19,10 @@ use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig
 use rmcp::{ClientHandler, ServiceExt};
 
 use super::spec::{Endpoint, McpServerSpec};
-use super::{ServerName, offered_name, template};
+use super::sse::LegacySse;
+use super::{ServerName, error_chain, offered_name, template};
 use crate::egress::AddressGuard;
+use protocol::McpTransport;
 
 /// Why a server could not be used.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -165,27 +167,46 @@ impl Connector {
     ) -> Result<Connection, McpError> {
         let listener = Listener::default();
         let service = match &spec.endpoint {
-            Endpoint::Remote { url, headers, .. } => {
+            Endpoint::Remote {
+                transport,
+                url,
+                headers,
+            } => {
                 let url = template::fill(url, values)?;
                 self.check_host(&url).await?;
-                let mut custom = std::collections::HashMap::new();
+                let mut filled = reqwest::header::HeaderMap::new();
                 for (name, value) in headers {
                     let value = template::fill(value, values)?;
                     let name = reqwest::header::HeaderName::from_bytes(name.as_bytes())
                         .map_err(|e| McpError::Connect(format!("header {name}: {e}")))?;
                     let value = reqwest::header::HeaderValue::from_str(&value)
                         .map_err(|e| McpError::Connect(format!("header {name}: {e}")))?;
-                    custom.insert(name, value);
+                    filled.insert(name, value);
                 }
-                let config =
-                    StreamableHttpClientTransportConfig::with_uri(url).custom_headers(custom);
-                let transport =
-                    StreamableHttpClientTransport::with_client(self.http.clone(), config);
-                listener
-                    .clone()
-                    .serve(transport)
-                    .await
-                    .map_err(|e| McpError::Connect(error_chain(&e)))?
+                if *transport == McpTransport::Sse {
+                    let transport = LegacySse::connect(self.http.clone(), &url, filled)
+                        .await
+                        .map_err(|e| McpError::Connect(e.to_string()))?;
+                    listener
+                        .clone()
+                        .serve(transport)
+                        .await
+                        .map_err(|e| McpError::Connect(error_chain(&e)))?
+                } else {
+                    let config = StreamableHttpClientTransportConfig::with_uri(url).custom_headers(
+                        filled
+                            .into_iter()
+                            .filter_map(|(k, v)| Some((k?, v)))
+                            .collect(),
+                    );
+                    let transport =
+                        StreamableHttpClientTransport::with_client(self.http.clone(), config);
+                    listener
+                        .clone()
+                        .serve(transport)
+                        .await
+                        .map_err(|e| McpError::Connect(error_chain(&e)))?
+                }
             }
             Endpoint::Stdio { .. } => return Err(McpError::NoSandbox),
         };
@@ -382,19 +403,4 @@ impl reqwest::dns::Resolve for GuardedResolver {
             Ok(addrs)
         })
     }
-}
-
-/// An error with its causes, as one line: rmcp wraps the reason a connection failed.
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let text = s.to_string();
-        if !out.contains(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        source = s.source();
-    }
-    out
 }

@@ -5,6 +5,7 @@
 pub mod client;
 pub mod schema;
 pub mod spec;
+pub mod sse;
 pub mod stored;
 pub mod template;
 pub mod toolbox;
@@ -47,6 +48,22 @@ pub fn offered_name(server: &ServerName, tool: &str) -> String {
     let keep = TOOL_NAME_MAX.saturating_sub(hash.len() + 1);
     let cut: String = name.chars().take(keep).collect();
     format!("{cut}_{hash}")
+}
+
+/// An error with its causes, as one line: rmcp and reqwest wrap the reason a connection
+/// failed.
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = s.source();
+    }
+    out
 }
 
 #[cfg(test)]
