@@ -56,6 +56,8 @@ enum Command {
         #[arg(long)]
         egress_socket: Option<std::path::PathBuf>,
         #[arg(long)]
+        attach_socket: Option<std::path::PathBuf>,
+        #[arg(long)]
         max_file_bytes: u64,
         #[arg(long)]
         address_space_bytes: Option<u64>,
@@ -109,6 +111,7 @@ fn main() -> ExitCode {
     // Inside a sandbox: no runtime, no configuration, nothing but the supervisor's loop.
     if let Command::SandboxSupervisor {
         egress_socket,
+        attach_socket,
         max_file_bytes,
         address_space_bytes,
         max_processes,
@@ -116,6 +119,7 @@ fn main() -> ExitCode {
     {
         return sigmic::sandbox::supervisor::run(sigmic::sandbox::supervisor::Options {
             egress_socket: egress_socket.clone(),
+            attach_socket: attach_socket.clone(),
             max_file_bytes: *max_file_bytes,
             address_space_bytes: *address_space_bytes,
             max_processes: *max_processes,

@@ -227,3 +227,111 @@ async fn the_legacy_sse_transport_carries_calls_too() {
     let outputs = tool_outputs(&app, &o.key, &id).await;
     assert!(outputs[0].contains("23"), "{outputs:?}");
 }
+
+/// Installed by `.ci/setup` where sandboxes see it (a virtualenv of the system's Python).
+const MCP_SERVER_TIME: &str = "/usr/local/lib/sigmic-test/mcp-server-time/bin/mcp-server-time";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn local_servers_run_inside_the_tasks_sandbox() {
+    let model = ModelServer::start().await;
+    let app = app_with(&model, "anthropic", |_| {}).await;
+    let o = owner(&app).await;
+    add_server(
+        &app,
+        &o,
+        json!({
+            "name": "everything",
+            "command": "mcp-server-everything",
+            "args": ["stdio"],
+            "env": {"SHOP_API_KEY": "{{mcp.SHOP_KEY}}"},
+            "includeTools": ["get-env", "get-sum"],
+        }),
+    )
+    .await;
+    add_server(
+        &app,
+        &o,
+        json!({
+            "name": "time",
+            "command": MCP_SERVER_TIME,
+            "args": ["--local-timezone=UTC"],
+            "excludeTools": ["convert_time"],
+        }),
+    )
+    .await;
+
+    let k = format!("stdio-{}", unique());
+    model.script(
+        &k,
+        vec![
+            Turn::tool_call("mcp__everything__get-env", json!({})),
+            Turn::tool_call(
+                "mcp__time__get_current_time",
+                json!({"timezone": "Europe/Berlin"}),
+            ),
+            Turn::tool_call(
+                "mcp__time__get_current_time",
+                json!({"timezone": "Mars/Olympus_Mons"}),
+            ),
+            Turn::tool_call("mcp__everything__get-sum", json!({"a": 1, "b": 2})),
+            Turn::text("done"),
+        ],
+    );
+    let secret = format!("shop-key-{}", unique());
+    let id = create_task(
+        &app,
+        &o.key,
+        json!({
+            "message": format!("{k}: local tools"),
+            "secrets": {"SHOP_KEY": secret},
+        }),
+    )
+    .await;
+    wait_status(&app, &o.key, &id, "completed", 120).await;
+
+    let tools = offered_tools(&model, &k);
+    let events = log_all(&app, &o.key, &id).await;
+    let notices: Vec<&Value> = events
+        .iter()
+        .filter(|f| f.event == "status")
+        .map(|f| &f.data)
+        .collect();
+    assert!(
+        tools.iter().any(|t| t == "mcp__time__get_current_time"),
+        "{tools:?} {notices:?}"
+    );
+    assert!(
+        !tools.iter().any(|t| t == "mcp__time__convert_time"),
+        "{tools:?}"
+    );
+
+    let outputs = tool_outputs(&app, &o.key, &id).await;
+    // The server's environment is the sandbox's: its home, not the host's, and the filled
+    // placeholder, which the output never shows.
+    assert!(outputs[0].contains("/tmp/home"), "{}", outputs[0]);
+    assert!(outputs[0].contains("SHOP_API_KEY"), "{}", outputs[0]);
+    assert!(
+        !outputs[0].contains(&secret),
+        "a filled value reached the output"
+    );
+    assert!(outputs[1].contains("Europe/Berlin"), "{}", outputs[1]);
+    assert!(
+        outputs[2].to_lowercase().contains("timezone"),
+        "{}",
+        outputs[2]
+    );
+    assert!(outputs[3].contains('3'), "{}", outputs[3]);
+    let history = assert_ok(
+        app.bearer(Method::GET, &format!("/api/v1/tasks/{id}/history"), &o.key)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let text = history.to_string();
+    assert!(
+        text.contains("\"status\":\"error\""),
+        "the unknown zone is a failed call: {text}"
+    );
+    assert!(files_containing(app.data_dir(), secret.as_bytes()).is_empty());
+}

@@ -908,3 +908,70 @@ async fn warm_pool_hands_out_a_started_sandbox_whose_workspace_becomes_the_tasks
     assert_eq!(again.id(), sb.id());
     host.close().await;
 }
+
+// ---------------------------------------------------------------- attached programs
+
+/// A program left running for the host (a local MCP server): its stdin and stdout reach the
+/// host over the attach socket, its stderr separately; it runs as the sandbox user in the
+/// workspace; hanging up ends it; a connection without the start's token is turned away.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_attached_programs_streams_reach_the_host_and_hanging_up_ends_it() {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let host = Host::new().await;
+    let id = task("attach");
+    let sb = host.sandbox(&id).await;
+    let program = sigmic::sandbox::Program {
+        command: "echo started >&2; echo \"$(id -u) $PWD $GREETING\"; while read -r line; do echo \"got $line\"; done".into(),
+        cwd: String::new(),
+        env: vec![("GREETING".into(), "hi".into())],
+    };
+    let attached = tokio::time::timeout(Duration::from_secs(20), sb.attach(program))
+        .await
+        .expect("attached in time")
+        .unwrap();
+    let (read, mut write) = attached.stdio.into_split();
+    // Written at once, before the program has said anything: a short message must not wait
+    // for more to come (a one-line-at-a-time protocol would hang).
+    write.write_all(b"ping\n").await.unwrap();
+    let mut lines = BufReader::new(read).lines();
+    let first = tokio::time::timeout(Duration::from_secs(10), lines.next_line())
+        .await
+        .expect("a first line in time")
+        .unwrap()
+        .unwrap();
+    assert_eq!(first, "1000 /workspace hi");
+    let echoed = tokio::time::timeout(Duration::from_secs(10), lines.next_line())
+        .await
+        .expect("an answer in time")
+        .unwrap()
+        .unwrap();
+    assert_eq!(echoed, "got ping");
+    let mut errors = BufReader::new(attached.stderr).lines();
+    assert_eq!(
+        errors.next_line().await.unwrap().as_deref(),
+        Some("started")
+    );
+    // Commands go on beside it.
+    let out = run(&sb, "echo beside").await;
+    assert_eq!(out.stdout, "beside\n");
+    // Hanging up ends the program.
+    drop(write);
+    drop(lines);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let out = run(&sb, "ps -eo args | grep -c '[w]hile read' || true").await;
+        if out.stdout.trim() == "0" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the program still runs: {out:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // A sandboxed program that knocks without a token gets nothing.
+    let out = run(
+        &sb,
+        "python3 -c \"import socket; s = socket.socket(socket.AF_UNIX); s.connect('/.sigmic/attach.sock'); s.sendall(b'guess stdio\\n'); s.settimeout(3); print(repr(s.recv(10)))\"",
+    )
+    .await;
+    assert_eq!(out.stdout.trim(), "b''", "{out:?}");
+    host.close().await;
+}

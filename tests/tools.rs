@@ -33,6 +33,12 @@ impl Sandbox for NoCommands {
     async fn run(&self, _command: Command) -> Result<CommandOutput, SandboxError> {
         Err(SandboxError::Unavailable("not in this test".into()))
     }
+    async fn attach(
+        &self,
+        _program: sigmic::sandbox::Program,
+    ) -> Result<sigmic::sandbox::Attached, SandboxError> {
+        Err(SandboxError::Unavailable("not in this test".into()))
+    }
     fn workspace(&self) -> PathBuf {
         self.0.clone()
     }
@@ -70,6 +76,7 @@ fn env_with(web: Arc<Web>, secrets: &[(&str, &str)]) -> Env {
         redactor: Redactor::new(&secrets),
         web,
         network: NetworkPolicy::Internet,
+        mcp: None,
     };
     Env {
         _tmp: tmp,
@@ -1207,6 +1214,7 @@ mod shell {
             redactor: Redactor::new(&secrets),
             web: web(&WebConfig::default()),
             network: NetworkPolicy::Off,
+            mcp: None,
         };
         Shell {
             _data: data,

@@ -22,6 +22,7 @@ use super::spec::{Endpoint, McpServerSpec};
 use super::sse::LegacySse;
 use super::{ServerName, error_chain, offered_name, template};
 use crate::egress::AddressGuard;
+use crate::sandbox::{Program, Redactor, Sandbox};
 use protocol::McpTransport;
 
 /// Why a server could not be used.
@@ -117,6 +118,16 @@ pub struct Connection {
     spec: McpServerSpec,
     tools: Vec<RemoteTool>,
     pub server_info: Option<String>,
+    /// A local server's stderr, going to the server's log.
+    stderr_log: Option<tokio::task::JoinHandle<()>>,
+}
+
+/// Where a connection is made from: a task's sandbox (local servers run there) and what is
+/// kept out of logs.
+#[derive(Clone, Default)]
+pub struct Place {
+    pub sandbox: Option<Arc<dyn Sandbox>>,
+    pub redactor: Redactor,
 }
 
 /// Makes connections: the HTTP client every remote server is reached through.
@@ -153,9 +164,10 @@ impl Connector {
         &self,
         spec: &McpServerSpec,
         values: &BTreeMap<String, String>,
+        place: &Place,
     ) -> Result<Connection, McpError> {
         let timeout = spec.timeout;
-        tokio::time::timeout(timeout, self.connect_inner(spec, values))
+        tokio::time::timeout(timeout, self.connect_inner(spec, values, place))
             .await
             .map_err(|_| McpError::Timeout(timeout.as_millis()))?
     }
@@ -164,8 +176,10 @@ impl Connector {
         &self,
         spec: &McpServerSpec,
         values: &BTreeMap<String, String>,
+        place: &Place,
     ) -> Result<Connection, McpError> {
         let listener = Listener::default();
+        let mut stderr_log = None;
         let service = match &spec.endpoint {
             Endpoint::Remote {
                 transport,
@@ -208,7 +222,45 @@ impl Connector {
                         .map_err(|e| McpError::Connect(error_chain(&e)))?
                 }
             }
-            Endpoint::Stdio { .. } => return Err(McpError::NoSandbox),
+            Endpoint::Stdio {
+                command,
+                args,
+                env,
+                cwd,
+            } => {
+                let Some(sandbox) = &place.sandbox else {
+                    return Err(McpError::NoSandbox);
+                };
+                let mut line = format!("exec {}", shell_quote(&template::fill(command, values)?));
+                for arg in args {
+                    line.push(' ');
+                    line.push_str(&shell_quote(&template::fill(arg, values)?));
+                }
+                let mut filled = Vec::new();
+                for (name, value) in env {
+                    filled.push((name.clone(), template::fill(value, values)?));
+                }
+                let program = Program {
+                    command: line,
+                    cwd: cwd.clone().unwrap_or_default(),
+                    env: filled,
+                };
+                let attached = sandbox
+                    .attach(program)
+                    .await
+                    .map_err(|e| McpError::Connect(e.to_string()))?;
+                stderr_log = Some(log_stderr(
+                    spec.name.clone(),
+                    attached.stderr,
+                    place.redactor.clone(),
+                ));
+                let (read, write) = attached.stdio.into_split();
+                listener
+                    .clone()
+                    .serve((read, write))
+                    .await
+                    .map_err(|e| McpError::Connect(error_chain(&e)))?
+            }
         };
         let server_info = service
             .peer_info()
@@ -221,6 +273,7 @@ impl Connector {
             spec: spec.clone(),
             tools: Vec::new(),
             server_info,
+            stderr_log,
         };
         connection.refresh_tools().await?;
         Ok(connection)
@@ -324,9 +377,13 @@ impl Connection {
         self.spec.timeout
     }
 
-    /// Ends the session (a Streamable HTTP server is told with a DELETE).
+    /// Ends the session (a Streamable HTTP server is told with a DELETE; a local server's
+    /// stdin closes and it is ended).
     pub async fn close(self) {
         let _ = tokio::time::timeout(Duration::from_secs(5), self.service.cancel()).await;
+        if let Some(log) = self.stderr_log {
+            log.abort();
+        }
     }
 }
 
@@ -343,9 +400,10 @@ impl Connector {
         &self,
         spec: &McpServerSpec,
         values: &BTreeMap<String, String>,
+        place: &Place,
     ) -> Result<Probe, (McpError, Duration)> {
         let started = Instant::now();
-        match self.connect(spec, values).await {
+        match self.connect(spec, values, place).await {
             Ok(connection) => {
                 let probe = Probe {
                     server_info: connection.server_info.clone(),
@@ -402,5 +460,49 @@ impl reqwest::dns::Resolve for GuardedResolver {
             let addrs: reqwest::dns::Addrs = Box::new(allowed.into_iter());
             Ok(addrs)
         })
+    }
+}
+
+/// `word` as one shell word.
+fn shell_quote(word: &str) -> String {
+    if !word.is_empty()
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./=:@%+,".contains(c))
+    {
+        return word.to_owned();
+    }
+    format!("'{}'", word.replace('\'', "'\\''"))
+}
+
+/// A local server's stderr, line by line into the server's log, secrets taken out. Never to
+/// the model.
+fn log_stderr(
+    server: ServerName,
+    stream: tokio::net::UnixStream,
+    redactor: Redactor,
+) -> tokio::task::JoinHandle<()> {
+    use tokio::io::AsyncBufReadExt;
+    tokio::spawn(async move {
+        let mut lines = tokio::io::BufReader::new(stream).lines();
+        while let Ok(Some(line)) = lines.next_line().await {
+            let line: String = line.chars().take(2000).collect();
+            tracing::info!(mcp_server = %server, "stderr: {}", redactor.redact(&line));
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shell_quote;
+
+    #[test]
+    fn words_are_quoted_for_the_shell() {
+        assert_eq!(shell_quote("npx"), "npx");
+        assert_eq!(shell_quote("--local-timezone=UTC"), "--local-timezone=UTC");
+        assert_eq!(shell_quote("a b"), "'a b'");
+        assert_eq!(shell_quote("it's"), "'it'\\''s'");
+        assert_eq!(shell_quote("$(rm -rf /)"), "'$(rm -rf /)'");
+        assert_eq!(shell_quote(""), "''");
     }
 }

@@ -49,6 +49,7 @@ pub fn check_arguments(schema: &Value, args: &Value) -> Result<(), String> {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
     use serde_json::json;
 

@@ -10,7 +10,7 @@ use base64::Engine;
 use rmcp::model::{CallToolResult, ContentBlock, ResourceContents};
 use serde_json::{Map, Value};
 
-use super::client::{Connection, Connector, McpError, RemoteTool};
+use super::client::{Connection, Connector, McpError, Place, RemoteTool};
 use super::schema::clean_for_providers;
 use super::{McpServerSpec, ServerName};
 use crate::tools::{ToolDefinition, ToolResult};
@@ -47,6 +47,8 @@ pub struct McpToolbox {
     connector: Connector,
     /// The run's env and secrets, for `{{mcp.KEY}}` when a dropped connection is made again.
     values: BTreeMap<String, String>,
+    /// The task's sandbox, where local servers run.
+    place: Place,
     servers: Vec<Server>,
     offered: RwLock<Vec<Offered>>,
 }
@@ -57,9 +59,12 @@ impl McpToolbox {
         connector: Connector,
         specs: Vec<McpServerSpec>,
         values: BTreeMap<String, String>,
+        place: Place,
     ) -> (Self, Vec<Failure>) {
         let attempts = futures_util::future::join_all(
-            specs.iter().map(|spec| connector.connect(spec, &values)),
+            specs
+                .iter()
+                .map(|spec| connector.connect(spec, &values, &place)),
         )
         .await;
         let mut servers = Vec::new();
@@ -79,6 +84,7 @@ impl McpToolbox {
         let toolbox = Self {
             connector,
             values,
+            place,
             servers,
             offered: RwLock::new(Vec::new()),
         };
@@ -235,7 +241,11 @@ impl McpToolbox {
         if let Some(old) = guard.take() {
             old.close().await;
         }
-        match self.connector.connect(&server.spec, &self.values).await {
+        match self
+            .connector
+            .connect(&server.spec, &self.values, &self.place)
+            .await
+        {
             Ok(connection) => *guard = Some(connection),
             Err(e) => {
                 tracing::warn!(server = %server.spec.name, error = %e, "MCP server could not be reconnected")

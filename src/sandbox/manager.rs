@@ -544,6 +544,14 @@ impl Sandbox for LazySandbox {
         self.manager.acquire(&self.spec).await?.run(command).await
     }
 
+    async fn attach(&self, program: super::Program) -> Result<super::Attached, SandboxError> {
+        self.manager
+            .acquire(&self.spec)
+            .await?
+            .attach(program)
+            .await
+    }
+
     fn workspace(&self) -> PathBuf {
         self.dir.clone()
     }

@@ -13,6 +13,11 @@ pub struct Request {
     pub timeout_ms: u64,
     /// Bytes kept per stream.
     pub max_output: usize,
+    /// Start the command and leave it running, its stdin and stdout (and stderr) connected
+    /// to the host's attach socket, each connection introduced by this one-time token. The
+    /// answer comes as soon as it started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attach: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

@@ -76,11 +76,33 @@ pub enum SandboxError {
     Io(#[from] std::io::Error),
 }
 
+/// A program to start inside a sandbox and leave running (a local MCP server).
+#[derive(Debug, Clone, Default)]
+pub struct Program {
+    /// Run with `/bin/sh -c`.
+    pub command: String,
+    /// Working directory relative to `/workspace`.
+    pub cwd: String,
+    /// On top of the task's environment.
+    pub env: Vec<(String, String)>,
+}
+
+/// A started program's streams, on the host: stdin and stdout on one socket, stderr on
+/// another. Hanging up `stdio` ends the program.
+pub struct Attached {
+    pub stdio: tokio::net::UnixStream,
+    pub stderr: tokio::net::UnixStream,
+}
+
 /// A task's computer: a workspace directory and a way to run commands against it.
 #[async_trait]
 pub trait Sandbox: Send + Sync {
     /// Runs one command and waits for it (bounded by its timeout).
     async fn run(&self, command: Command) -> Result<CommandOutput, SandboxError>;
+
+    /// Starts a program that keeps running, as the sandbox user, seeing the workspace, with
+    /// its streams handed to the host.
+    async fn attach(&self, program: Program) -> Result<Attached, SandboxError>;
 
     /// The host directory mounted read-write at `/workspace` inside the sandbox. Host-side
     /// code must reach it only through `crate::workspace`, which refuses every escape.

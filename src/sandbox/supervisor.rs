@@ -22,6 +22,8 @@ use super::policy;
 pub struct Options {
     /// The egress proxy's socket, relayed to from the sandbox's loopback; no network without.
     pub egress_socket: Option<std::path::PathBuf>,
+    /// The host's socket that attached programs' streams connect to.
+    pub attach_socket: Option<std::path::PathBuf>,
     /// Largest file a command may write (`RLIMIT_FSIZE`).
     pub max_file_bytes: u64,
     /// Address-space cap per process, only when no cgroup limits memory.
@@ -62,7 +64,15 @@ pub fn run(options: Options) -> ExitCode {
     for line in stdin.lock().lines() {
         let Ok(line) = line else { break };
         let response = match serde_json::from_str::<Request>(&line) {
-            Ok(req) => execute(req, options.max_processes),
+            Ok(req) => match (&req.attach, &options.attach_socket) {
+                (Some(token), Some(socket)) => attach(&req, socket, token),
+                (Some(_), None) => Response {
+                    id: req.id,
+                    spawn_error: Some("this sandbox has no attach socket".into()),
+                    ..Response::default()
+                },
+                (None, _) => execute(req, options.max_processes),
+            },
             Err(e) => Response {
                 spawn_error: Some(format!("bad request: {e}")),
                 ..Response::default()
@@ -285,6 +295,104 @@ fn execute(req: Request, process_limit: Option<u64>) -> Response {
         }
     }
     response
+}
+
+/// Starts `req.command` and leaves it running with its streams on the host's attach socket:
+/// stdin and stdout on one connection, stderr on another. When the host hangs up, the
+/// program's process group is killed.
+fn attach(req: &Request, socket: &std::path::Path, token: &str) -> Response {
+    use std::os::unix::net::UnixStream;
+    let mut response = Response {
+        id: req.id,
+        ..Response::default()
+    };
+    let connect = |channel: &str| -> std::io::Result<UnixStream> {
+        let mut stream = UnixStream::connect(socket)?;
+        stream.write_all(format!("{token} {channel}\n").as_bytes())?;
+        Ok(stream)
+    };
+    let (stdio, errors) = match (connect("stdio"), connect("stderr")) {
+        (Ok(a), Ok(b)) => (a, b),
+        (Err(e), _) | (_, Err(e)) => {
+            response.spawn_error = Some(format!("could not reach the host: {e}"));
+            return response;
+        }
+    };
+    let child = Command::new("/bin/sh")
+        .arg("-c")
+        .arg(&req.command)
+        .current_dir(&req.cwd)
+        .env_clear()
+        .envs(req.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .spawn();
+    let mut child = match child {
+        Ok(c) => c,
+        Err(e) => {
+            response.spawn_error = Some(format!("could not start the program: {e}"));
+            return response;
+        }
+    };
+    let pid = Pid::from_raw(i32::try_from(child.id()).unwrap_or(i32::MAX));
+    let (Some(mut stdin), Some(mut stdout), Some(mut stderr)) =
+        (child.stdin.take(), child.stdout.take(), child.stderr.take())
+    else {
+        let _ = killpg(pid, Signal::SIGKILL);
+        response.spawn_error = Some("the program's pipes are missing".into());
+        return response;
+    };
+    let (Ok(mut from_host), Ok(mut to_host)) = (stdio.try_clone(), stdio.try_clone()) else {
+        let _ = killpg(pid, Signal::SIGKILL);
+        response.spawn_error = Some("could not share the host connection".into());
+        return response;
+    };
+    // Threads may be refused at the process limit: the program is then ended, not left
+    // running unreachable.
+    let started = [
+        thread::Builder::new().spawn(move || {
+            pump(&mut from_host, &mut stdin);
+            drop(stdin);
+            let _ = killpg(pid, Signal::SIGKILL);
+        }),
+        thread::Builder::new().spawn(move || {
+            pump(&mut stdout, &mut to_host);
+            let _ = to_host.shutdown(std::net::Shutdown::Write);
+        }),
+        thread::Builder::new().spawn(move || {
+            let mut errors = errors;
+            pump(&mut stderr, &mut errors);
+        }),
+    ];
+    if started.iter().any(Result::is_err) {
+        let _ = killpg(pid, Signal::SIGKILL);
+        let _ = stdio.shutdown(std::net::Shutdown::Both);
+        response.spawn_error = Some("the sandbox has no room for the program's threads".into());
+    }
+    // Reaped by whichever wait comes first (a command's reaper takes any exit).
+    drop(child);
+    response
+}
+
+/// Copies as data comes: `std::io::copy` between a socket and a pipe uses `splice`, which
+/// may hold a short message back until more arrives, and a protocol of one line at a time
+/// would wait forever.
+fn pump(from: &mut impl Read, to: &mut impl Write) {
+    let mut buf = [0u8; 16 * 1024];
+    loop {
+        match from.read(&mut buf) {
+            Ok(0) => return,
+            Ok(n) => {
+                if to.write_all(&buf[..n]).and_then(|()| to.flush()).is_err() {
+                    return;
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => return,
+        }
+    }
 }
 
 /// Processes short of the limit that count as at it: the supervisor's own threads count

@@ -14,6 +14,7 @@ use sea_orm::{
 use super::access::{Caller, ProjectScope};
 use super::{Services, new_id, ts};
 use crate::error::{ApiError, Error, Result};
+use crate::mcp::client::Place;
 use crate::mcp::stored;
 use crate::mcp::{McpServerSpec, ServerName};
 use crate::store::entities::{Role, mcp_server};
@@ -230,7 +231,11 @@ impl Services {
         let secrets = request.secrets.unwrap_or_default();
         let redactor = crate::sandbox::Redactor::new(&secrets);
         values.extend(secrets);
-        let (result, status) = match self.mcp_connector().probe(&spec, &values).await {
+        let (result, status) = match self
+            .mcp_connector()
+            .probe(&spec, &values, &Place::default())
+            .await
+        {
             Ok(probe) => {
                 let tools: Vec<dto::McpToolInfo> = probe
                     .tools

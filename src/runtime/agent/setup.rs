@@ -11,6 +11,7 @@ use super::{Run, RunError};
 use crate::config::TasksConfig;
 use crate::egress::NetworkPolicy;
 use crate::llm::{self, ModelRef, Provider};
+use crate::mcp::client::Place;
 use crate::mcp::stored;
 use crate::mcp::toolbox::McpToolbox;
 use crate::runtime::conversation::{self, Conversation};
@@ -59,11 +60,20 @@ impl Setup {
             .as_deref()
             .and_then(|e| serde_json::from_str(e).ok())
             .unwrap_or_default();
-        let (mcp, redactor) = connect_mcp(run, &project.id, &env, &secrets).await?;
-        let tools = match tools(run, project.network_policy(), env, secrets, mcp, redactor).await {
-            Ok(t) => t,
-            Err(message) => return Ok(Err((RunErrorCode::SandboxUnavailable, message))),
-        };
+        let (sandbox, workspace) =
+            match sandbox(run, project.network_policy(), env.clone(), secrets.clone()).await {
+                Ok(s) => s,
+                Err(message) => return Ok(Err((RunErrorCode::SandboxUnavailable, message))),
+            };
+        let (mcp, redactor) = connect_mcp(run, &project.id, &env, &secrets, &sandbox).await?;
+        let tools = ToolRegistry::new(ToolContext {
+            sandbox,
+            workspace,
+            redactor,
+            web: run.rt.web(),
+            network: project.network_policy(),
+            mcp,
+        });
         let prompts: Vec<(String, String)> = project_prompt::Entity::find()
             .filter(project_prompt::Column::ProjectId.eq(&project.id))
             .order_by_asc(project_prompt::Column::Position)
@@ -122,16 +132,20 @@ impl Setup {
     }
 }
 
-/// The built-in tools over the task's sandbox (started now, or taken from the warm pool),
-/// and the MCP servers' beside them.
-async fn tools(
+/// The task's sandbox (taken from the warm pool, or started with its first use) and its
+/// workspace.
+async fn sandbox(
     run: &Run,
     network: NetworkPolicy,
     env: BTreeMap<String, String>,
     secrets: BTreeMap<String, String>,
-    mcp: Option<Arc<McpToolbox>>,
-    redactor: Redactor,
-) -> Result<ToolRegistry, String> {
+) -> Result<
+    (
+        Arc<dyn crate::sandbox::Sandbox>,
+        crate::workspace::Workspace,
+    ),
+    String,
+> {
     let spec = SandboxSpec {
         task_id: run.task.id.clone(),
         network: network.clone(),
@@ -149,14 +163,7 @@ async fn tools(
         .open_workspace(&run.task.id)
         .await
         .map_err(|e| e.to_string())?;
-    Ok(ToolRegistry::new(ToolContext {
-        sandbox,
-        workspace,
-        redactor,
-        web: run.rt.web(),
-        network,
-        mcp,
-    }))
+    Ok((sandbox, workspace))
 }
 
 /// Connects the project's enabled MCP servers side by side, `{{mcp.KEY}}` filled from the
@@ -168,6 +175,7 @@ async fn connect_mcp(
     project_id: &str,
     env: &BTreeMap<String, String>,
     secrets: &BTreeMap<String, String>,
+    sandbox: &Arc<dyn crate::sandbox::Sandbox>,
 ) -> Result<(Option<Arc<McpToolbox>>, Redactor), RunError> {
     let access = run.rt.mcp();
     let specs = match stored::enabled(run.db(), &access.vault, project_id).await {
@@ -191,7 +199,12 @@ async fn connect_mcp(
         }
     }
     let redactor = Redactor::new(&hidden);
-    let (toolbox, failures) = McpToolbox::connect(access.connector.clone(), specs, values).await;
+    let place = Place {
+        sandbox: Some(Arc::clone(sandbox)),
+        redactor: redactor.clone(),
+    };
+    let (toolbox, failures) =
+        McpToolbox::connect(access.connector.clone(), specs, values, place).await;
     let now = crate::rfc3339::ts(chrono::Utc::now());
     for (name, count) in toolbox.tool_counts().await {
         let status = McpServerStatus {

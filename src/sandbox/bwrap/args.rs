@@ -62,6 +62,7 @@ const ETC_ALLOWED: &[&str] = &[
 pub(super) fn bwrap_args(
     workspace: &Path,
     egress_socket: &Path,
+    attach_socket: &Path,
     limits: &Limits,
     launch: &Launch,
 ) -> Vec<String> {
@@ -161,6 +162,9 @@ pub(super) fn bwrap_args(
         "--bind".into(),
         egress_socket.display().to_string(),
         relay::SOCKET_IN_SANDBOX.into(),
+        "--bind".into(),
+        attach_socket.display().to_string(),
+        super::attach::SOCKET_IN_SANDBOX.into(),
     ]);
     a.extend(["--chdir".into(), "/workspace".into()]);
     a.extend([
@@ -169,6 +173,8 @@ pub(super) fn bwrap_args(
         "sandbox-supervisor".into(),
         "--egress-socket".into(),
         relay::SOCKET_IN_SANDBOX.into(),
+        "--attach-socket".into(),
+        super::attach::SOCKET_IN_SANDBOX.into(),
         "--max-file-bytes".into(),
         limits.max_file_bytes.to_string(),
     ]);

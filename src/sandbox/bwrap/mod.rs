@@ -5,6 +5,7 @@
 //! is given; this file is the handle the manager keeps and the `Sandbox` it implements.
 
 mod args;
+mod attach;
 mod env;
 mod limits;
 mod session;
@@ -18,7 +19,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 
 use super::messages::Request;
-use super::{Command, CommandOutput, Redactor, Sandbox, SandboxError};
+use super::{Attached, Command, CommandOutput, Program, Redactor, Sandbox, SandboxError};
 use crate::egress::{AddressGuard, NetworkPolicy, SharedPolicy};
 use crate::workspace::Owner;
 use env::base_env;
@@ -31,6 +32,8 @@ pub use limits::Limits;
 /// Slack on top of a command's own timeout before the host gives up on the supervisor.
 const ANSWER_SLACK: Duration = Duration::from_secs(10);
 const SIGXFSZ: i32 = 25;
+/// Time a program may take to start and connect its streams.
+const ATTACH_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How sandboxes are started on this host; the same for every sandbox of a manager.
 #[derive(Debug, Clone)]
@@ -184,6 +187,7 @@ impl Sandbox for BwrapSandbox {
             env,
             timeout_ms: u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX),
             max_output: self.limits.max_output,
+            attach: None,
         };
         live.next_id += 1;
         let (watcher, over_quota) = self.watch_workspace();
@@ -301,6 +305,61 @@ impl Sandbox for BwrapSandbox {
             truncated,
             limit,
         })
+    }
+
+    async fn attach(&self, program: Program) -> Result<Attached, SandboxError> {
+        let cwd = sandbox_cwd(&program.cwd)?;
+        let (mut env, _) = self
+            .env
+            .read()
+            .map(|e| e.clone())
+            .map_err(|_| SandboxError::Failed("environment lock poisoned".into()))?;
+        env.extend(program.env);
+        self.touch();
+        let token =
+            crate::secrets::random_hex(16).map_err(|e| SandboxError::Failed(e.to_string()))?;
+        let mut guard = self.live.lock().await;
+        if guard.is_none() {
+            *guard = Some(self.start().await?);
+        }
+        let Some(live) = guard.as_mut() else {
+            return Err(SandboxError::Failed("sandbox not running".into()));
+        };
+        let stdio = live.attach.expect(&token, attach::Channel::Stdio);
+        let stderr = live.attach.expect(&token, attach::Channel::Stderr);
+        let req = Request {
+            id: live.next_id,
+            command: program.command,
+            cwd,
+            env,
+            timeout_ms: 0,
+            max_output: 0,
+            attach: Some(token.clone()),
+        };
+        live.next_id += 1;
+        let answer = Self::exchange(live, &req, ATTACH_TIMEOUT).await;
+        let forget = |live: &session::Live| live.attach.forget(&token);
+        let response = match answer {
+            Ok(r) => r,
+            Err(e) => {
+                forget(live);
+                return Err(e);
+            }
+        };
+        if let Some(why) = response.spawn_error {
+            forget(live);
+            return Err(SandboxError::Failed(why));
+        }
+        drop(guard);
+        let streams = async {
+            Ok::<_, tokio::sync::oneshot::error::RecvError>((stdio.await?, stderr.await?))
+        };
+        match tokio::time::timeout(ATTACH_TIMEOUT, streams).await {
+            Ok(Ok((stdio, stderr))) => Ok(Attached { stdio, stderr }),
+            _ => Err(SandboxError::Failed(
+                "the started program's streams never reached the host".into(),
+            )),
+        }
     }
 
     fn workspace(&self) -> PathBuf {

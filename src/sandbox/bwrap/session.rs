@@ -11,6 +11,7 @@ use tokio::process::{Child, ChildStdin, ChildStdout};
 
 use super::BwrapSandbox;
 use super::args::bwrap_args;
+use super::attach::AttachPoint;
 use crate::egress::EgressProxy;
 use crate::sandbox::cgroup::{self, Cgroup};
 use crate::sandbox::messages::{Ready, Request, Response};
@@ -31,6 +32,8 @@ pub(super) struct Live {
     pub(super) cgroup: Option<Cgroup>,
     /// Its only way to the network (ends with it).
     _egress: EgressProxy,
+    /// Where programs it runs for the host connect their streams (ends with it).
+    pub(super) attach: AttachPoint,
     pub(super) next_id: u64,
 }
 
@@ -84,7 +87,16 @@ impl BwrapSandbox {
             self.launch.owner,
         )
         .map_err(|e| SandboxError::Unavailable(format!("egress proxy: {e}")))?;
-        let args = bwrap_args(&workspace, &socket, &self.limits, &self.launch);
+        let attach_path = socket.with_extension("attach");
+        let attach = AttachPoint::start(&attach_path, self.launch.owner)
+            .map_err(|e| SandboxError::Unavailable(format!("attach socket: {e}")))?;
+        let args = bwrap_args(
+            &workspace,
+            &socket,
+            &attach_path,
+            &self.limits,
+            &self.launch,
+        );
         let mut child = command
             .args(args)
             .env_clear()
@@ -142,6 +154,7 @@ impl BwrapSandbox {
             stdout,
             cgroup,
             _egress: egress,
+            attach,
             next_id: 1,
         })
     }
