@@ -146,6 +146,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         crate::egress::AddressGuard::from_config(&config),
     )
     .await?;
+    services.use_sandboxes(Arc::clone(&sandboxes));
     let sandbox_status = match sandboxes.unavailable() {
         None => "bubblewrap".to_owned(),
         Some(reason) => format!("UNAVAILABLE ({reason})"),

@@ -478,3 +478,53 @@ async fn loopback_and_metadata_servers_are_refused_unless_the_operator_allows_pr
         );
     }
 }
+
+/// Installed by `.ci/setup` where sandboxes see it (a virtualenv of the system's Python).
+const MCP_SERVER_TIME: &str = "/usr/local/lib/sigmic-test/mcp-server-time/bin/mcp-server-time";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_connection_starts_a_local_server_in_a_sandbox_of_its_own() {
+    let app = TestApp::spawn().await;
+    let (admin, _) = app
+        .signup("mcp-local@example.com", "mcplocal", PASSWORD)
+        .await;
+    let project = app.first_project(&admin).await;
+    let time =
+        json!({"name": "time", "command": MCP_SERVER_TIME, "args": ["--local-timezone=UTC"]});
+    assert_ok(post(&app, &admin, &project, time).await).await;
+    let result = test_connection(&app, &admin, &project, "time", json!({})).await;
+    assert_eq!(result["ok"], true, "{result}");
+    assert!(
+        result["serverInfo"].as_str().unwrap().contains("mcp-time"),
+        "{result}"
+    );
+    let names: Vec<&str> = result["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|t| t["name"].as_str())
+        .collect();
+    assert!(
+        names.contains(&"get_current_time") && names.contains(&"convert_time"),
+        "{names:?}"
+    );
+
+    // A program that is not there: the reason is the shell's own words.
+    let missing = json!({"name": "missing", "command": "no-such-mcp-server", "timeout": 5000});
+    assert_ok(post(&app, &admin, &project, missing).await).await;
+    let result = test_connection(&app, &admin, &project, "missing", json!({})).await;
+    assert_eq!(result["ok"], false, "{result}");
+    assert!(
+        result["error"].as_str().unwrap().contains("not found"),
+        "{result}"
+    );
+
+    // The throwaway sandboxes are gone.
+    let workspaces = app.data_dir().join("workspaces");
+    let left: Vec<_> = std::fs::read_dir(&workspaces)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("mcp-test-"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}

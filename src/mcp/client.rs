@@ -249,17 +249,28 @@ impl Connector {
                     .attach(program)
                     .await
                     .map_err(|e| McpError::Connect(e.to_string()))?;
+                let said = Arc::new(std::sync::Mutex::new(Vec::new()));
                 stderr_log = Some(log_stderr(
                     spec.name.clone(),
                     attached.stderr,
                     place.redactor.clone(),
+                    Arc::clone(&said),
                 ));
                 let (read, write) = attached.stdio.into_split();
-                listener
-                    .clone()
-                    .serve((read, write))
-                    .await
-                    .map_err(|e| McpError::Connect(error_chain(&e)))?
+                match listener.clone().serve((read, write)).await {
+                    Ok(service) => service,
+                    Err(e) => {
+                        // The program's own words say more than "connection closed": give
+                        // them a moment to arrive.
+                        tokio::time::sleep(Duration::from_millis(200)).await;
+                        let said = said.lock().map(|s| s.join(" / ")).unwrap_or_default();
+                        let mut reason = error_chain(&e);
+                        if !said.is_empty() {
+                            reason.push_str(&format!(" (the server's stderr: {said})"));
+                        }
+                        return Err(McpError::Connect(reason));
+                    }
+                }
             }
         };
         let server_info = service
@@ -477,17 +488,27 @@ fn shell_quote(word: &str) -> String {
 
 /// A local server's stderr, line by line into the server's log, secrets taken out. Never to
 /// the model.
+/// Keeps the last lines it said, for the reason a start failed.
 fn log_stderr(
     server: ServerName,
     stream: tokio::net::UnixStream,
     redactor: Redactor,
+    said: Arc<std::sync::Mutex<Vec<String>>>,
 ) -> tokio::task::JoinHandle<()> {
     use tokio::io::AsyncBufReadExt;
+    const KEPT: usize = 5;
     tokio::spawn(async move {
         let mut lines = tokio::io::BufReader::new(stream).lines();
         while let Ok(Some(line)) = lines.next_line().await {
-            let line: String = line.chars().take(2000).collect();
-            tracing::info!(mcp_server = %server, "stderr: {}", redactor.redact(&line));
+            let line: String = line.chars().take(500).collect();
+            let line = redactor.redact(&line);
+            tracing::info!(mcp_server = %server, "stderr: {line}");
+            if let Ok(mut kept) = said.lock() {
+                if kept.len() == KEPT {
+                    kept.remove(0);
+                }
+                kept.push(line);
+            }
         }
     })
 }

@@ -14,9 +14,15 @@ use sea_orm::{
 use super::access::{Caller, ProjectScope};
 use super::{Services, new_id, ts};
 use crate::error::{ApiError, Error, Result};
-use crate::mcp::client::Place;
+use std::sync::Arc;
+
+use crate::mcp::Endpoint;
+use crate::mcp::client::{McpError, Place};
 use crate::mcp::stored;
 use crate::mcp::{McpServerSpec, ServerName};
+use crate::sandbox::Sandbox;
+use crate::sandbox::bwrap::TaskEnv;
+use crate::sandbox::manager::SandboxSpec;
 use crate::store::entities::{Role, mcp_server};
 use protocol as dto;
 
@@ -230,12 +236,49 @@ impl Services {
         let mut values = request.env.unwrap_or_default();
         let secrets = request.secrets.unwrap_or_default();
         let redactor = crate::sandbox::Redactor::new(&secrets);
+        let task_env = TaskEnv {
+            env: values.clone(),
+            secrets: secrets.clone(),
+        };
         values.extend(secrets);
-        let (result, status) = match self
-            .mcp_connector()
-            .probe(&spec, &values, &Place::default())
-            .await
-        {
+        // A local server starts in a sandbox of its own for the test, under the project's
+        // network policy, removed right after.
+        let throwaway = match (&spec.endpoint, self.sandboxes()) {
+            (Endpoint::Stdio { .. }, Some(manager)) => {
+                let task_id = format!("mcp-test-{}", new_id());
+                let sandbox = manager
+                    .acquire(&SandboxSpec {
+                        task_id: task_id.clone(),
+                        network: scope.project.network_policy(),
+                        env: task_env,
+                    })
+                    .await;
+                Some((Arc::clone(manager), task_id, sandbox))
+            }
+            _ => None,
+        };
+        let mut place = Place {
+            sandbox: None,
+            redactor: redactor.clone(),
+        };
+        let mut sandbox_error = None;
+        if let Some((_, _, sandbox)) = &throwaway {
+            match sandbox {
+                Ok(sb) => place.sandbox = Some(Arc::clone(sb) as Arc<dyn Sandbox>),
+                Err(e) => sandbox_error = Some(e.to_string()),
+            }
+        }
+        let probe = match sandbox_error {
+            Some(e) => Err((McpError::Connect(e), std::time::Duration::ZERO)),
+            None => self.mcp_connector().probe(&spec, &values, &place).await,
+        };
+        if let Some((manager, task_id, _)) = throwaway {
+            drop(place);
+            if let Err(e) = manager.delete(&task_id).await {
+                tracing::warn!(error = %e, "the test sandbox could not be removed");
+            }
+        }
+        let (result, status) = match probe {
             Ok(probe) => {
                 let tools: Vec<dto::McpToolInfo> = probe
                     .tools

@@ -30,6 +30,9 @@ struct Inner {
     config: Arc<Config>,
     vault: Vault,
     mcp: Connector,
+    /// Where "Test connection" starts a local MCP server: a throwaway sandbox. Set once the
+    /// server has its sandboxes (a CLI command has none).
+    sandboxes: std::sync::OnceLock<Arc<crate::sandbox::manager::SandboxManager>>,
     limits: limits::LoginLimits,
     mailer: Option<mail::Mailer>,
     /// A hash to verify unknown emails against, so log-in timing does not reveal accounts.
@@ -57,6 +60,7 @@ impl Services {
                 config,
                 vault,
                 mcp,
+                sandboxes: std::sync::OnceLock::new(),
                 mailer,
                 dummy_hash: tokio::sync::OnceCell::new(),
                 access_changes: tokio::sync::broadcast::channel(256).0,
@@ -75,6 +79,15 @@ impl Services {
     /// Encrypts and decrypts what is stored secret (see `crate::vault`).
     pub fn vault(&self) -> &Vault {
         &self.inner.vault
+    }
+
+    /// Gives the services the server's sandboxes (for testing local MCP servers).
+    pub fn use_sandboxes(&self, sandboxes: Arc<crate::sandbox::manager::SandboxManager>) {
+        let _ = self.inner.sandboxes.set(sandboxes);
+    }
+
+    pub(crate) fn sandboxes(&self) -> Option<&Arc<crate::sandbox::manager::SandboxManager>> {
+        self.inner.sandboxes.get()
     }
 
     /// Connects to MCP servers under the deployment's address rules.
