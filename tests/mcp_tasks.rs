@@ -335,3 +335,118 @@ async fn local_servers_run_inside_the_tasks_sandbox() {
     );
     assert!(files_containing(app.data_dir(), secret.as_bytes()).is_empty());
 }
+
+/// What real servers rarely do on demand, from our own test server: long calls kept alive
+/// by progress, a hanging call given up on and cancelled at the server, `isError`, an image,
+/// an oversized result, a tool list that changes, and a tool list in pages.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_edges_of_mcp_from_a_server_of_our_own() {
+    use sigmic_testkit::mcp::TestServer;
+    use std::sync::atomic::Ordering;
+    let lab = TestServer::start().await;
+    let model = ModelServer::start().await;
+    let app = app_with(&model, "anthropic", |c| {
+        c.mcp.allow_private_addresses = true
+    })
+    .await;
+    let o = owner(&app).await;
+    add_server(
+        &app,
+        &o,
+        json!({"name": "lab", "url": lab.url(), "timeout": 1500}),
+    )
+    .await;
+
+    let k = format!("lab-{}", unique());
+    model.script(
+        &k,
+        vec![
+            Turn::tool_call("mcp__lab__slow", json!({"ms": 3000, "steps": 12})),
+            Turn::tool_call("mcp__lab__hang", json!({})),
+            Turn::tool_call("mcp__lab__fail", json!({})),
+            Turn::tool_call("mcp__lab__image", json!({})),
+            Turn::tool_call("mcp__lab__big", json!({"kb": 200})),
+            Turn::tool_call("mcp__lab__add_tool", json!({})),
+            Turn::tool_call("mcp__lab__extra", json!({})),
+            Turn::text("done"),
+        ],
+    );
+    let id = create_task(&app, &o.key, json!({"message": format!("{k}: edges")})).await;
+    wait_status(&app, &o.key, &id, "completed", 120).await;
+    let outputs = tool_outputs(&app, &o.key, &id).await;
+
+    assert!(
+        outputs[0].contains("slept 3000 ms"),
+        "progress kept it alive: {}",
+        outputs[0]
+    );
+    assert!(
+        outputs[1].contains("no answer within 1500 ms"),
+        "{}",
+        outputs[1]
+    );
+    assert!(
+        outputs[2].contains("the order system is down"),
+        "{}",
+        outputs[2]
+    );
+    assert!(
+        outputs[3].contains("image/png") && outputs[3].contains("saved as mcp/lab/"),
+        "{}",
+        outputs[3]
+    );
+    assert!(
+        outputs[4].contains("[the result was cut at"),
+        "{}",
+        &outputs[4][outputs[4].len().saturating_sub(200)..]
+    );
+    assert!(outputs[4].len() < 100 * 1024, "{}", outputs[4].len());
+    assert!(outputs[6].contains("extra works"), "{}", outputs[6]);
+
+    // The hanging call was cancelled at the server.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while lab.seen.cancelled.load(Ordering::SeqCst) == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the server never heard of the cancel"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    // The image is a file of the workspace.
+    let saved = outputs[3]
+        .split("saved as ")
+        .nth(1)
+        .unwrap()
+        .split(']')
+        .next()
+        .unwrap();
+    let file = app.data_dir().join("workspaces").join(&id).join(saved);
+    assert!(
+        std::fs::read(&file).unwrap().starts_with(b"\x89PNG"),
+        "{}",
+        file.display()
+    );
+
+    // Every page of the list was offered; `extra` only after it was announced.
+    let requests = model.requests_for(&k);
+    let names = |i: usize| -> Vec<String> {
+        requests[i].body["tools"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|t| t["name"].as_str().map(str::to_owned))
+            .collect()
+    };
+    assert!(
+        names(0).contains(&"mcp__lab__page_7".to_owned()),
+        "{:?}",
+        names(0)
+    );
+    assert!(!names(0).contains(&"mcp__lab__extra".to_owned()));
+    assert!(
+        names(6).contains(&"mcp__lab__extra".to_owned()),
+        "{:?}",
+        names(6)
+    );
+    assert!(lab.seen.listings.load(Ordering::SeqCst) >= 4);
+}

@@ -87,3 +87,237 @@ impl Drop for Everything {
         let _ = self.child.wait();
     }
 }
+
+// ---------------------------------------------------------------- a test server of our own
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+use rmcp::ErrorData;
+use rmcp::handler::server::ServerHandler;
+use rmcp::model::{
+    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, ListToolsResult,
+    PaginatedRequestParams, ProgressNotificationParam, ServerCapabilities, ServerConfig, Tool,
+};
+use rmcp::service::{RequestContext, RoleServer};
+use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
+use serde_json::json;
+
+/// What the test server saw, for assertions.
+#[derive(Default)]
+pub struct Seen {
+    /// Calls that were cancelled by the client (`notifications/cancelled`).
+    pub cancelled: AtomicUsize,
+    /// Calls of each kind that started.
+    pub calls: AtomicUsize,
+    /// `tools/list` requests.
+    pub listings: AtomicUsize,
+    /// `add_tool` was called: `extra` is listed.
+    pub extra: AtomicBool,
+}
+
+/// Tools, five per page of `tools/list`:
+/// `echo {text}`, `slow {ms, steps}` (progress every step), `hang`, `fail` (`isError`),
+/// `image` (a PNG), `big {kb}`, `add_tool`
+/// (`extra` appears, announced with `tools/list_changed`), `page_0`…`page_7` (padding, to
+/// page the list), and `extra` once added.
+#[derive(Clone)]
+struct Tools {
+    seen: Arc<Seen>,
+}
+
+const PAGE: usize = 5;
+/// A 1×1 PNG.
+const PNG: &str = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==";
+
+fn tool(name: &str, description: &str, schema: serde_json::Value) -> Tool {
+    let schema = match schema {
+        serde_json::Value::Object(map) => map,
+        _ => serde_json::Map::new(),
+    };
+    Tool::new(name.to_owned(), description.to_owned(), Arc::new(schema))
+}
+
+fn object(properties: serde_json::Value, required: &[&str]) -> serde_json::Value {
+    json!({"type": "object", "properties": properties, "required": required})
+}
+
+impl Tools {
+    fn all(&self) -> Vec<Tool> {
+        let mut tools = vec![
+            tool(
+                "echo",
+                "Says the text back.",
+                object(json!({"text": {"type": "string"}}), &["text"]),
+            ),
+            tool(
+                "slow",
+                "Takes `ms` milliseconds, reporting progress `steps` times.",
+                object(
+                    json!({"ms": {"type": "integer"}, "steps": {"type": "integer"}}),
+                    &["ms"],
+                ),
+            ),
+            tool("hang", "Never answers.", object(json!({}), &[])),
+            tool("fail", "Always fails.", object(json!({}), &[])),
+            tool("image", "Returns a tiny PNG.", object(json!({}), &[])),
+            tool(
+                "big",
+                "Returns `kb` kilobytes of text.",
+                object(json!({"kb": {"type": "integer"}}), &["kb"]),
+            ),
+            tool(
+                "crash",
+                "Drops the connection mid-call (once).",
+                object(json!({}), &[]),
+            ),
+            tool("add_tool", "Adds the tool `extra`.", object(json!({}), &[])),
+        ];
+        for i in 0..8 {
+            tools.push(tool(
+                &format!("page_{i}"),
+                "Padding.",
+                object(json!({}), &[]),
+            ));
+        }
+        if self.seen.extra.load(Ordering::SeqCst) {
+            tools.push(tool("extra", "Appeared later.", object(json!({}), &[])));
+        }
+        tools
+    }
+}
+
+fn text(t: impl Into<String>) -> CallToolResponse {
+    CallToolResponse::Complete(CallToolResult::success(vec![ContentBlock::text(t.into())]))
+}
+
+impl ServerHandler for Tools {
+    fn get_info(&self) -> ServerConfig {
+        ServerConfig::new(
+            ServerCapabilities::builder()
+                .enable_tools()
+                .enable_tool_list_changed()
+                .build(),
+        )
+    }
+
+    async fn list_tools(
+        &self,
+        request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListToolsResult, ErrorData> {
+        self.seen.listings.fetch_add(1, Ordering::SeqCst);
+        let start: usize = request
+            .and_then(|r| r.cursor)
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(0);
+        let all = self.all();
+        let page: Vec<Tool> = all.iter().skip(start).take(PAGE).cloned().collect();
+        let mut result = ListToolsResult::with_all_items(page);
+        if start + PAGE < all.len() {
+            result.next_cursor = Some((start + PAGE).to_string());
+        }
+        Ok(result)
+    }
+
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        self.seen.calls.fetch_add(1, Ordering::SeqCst);
+        let args = request.arguments.unwrap_or_default();
+        let int = |k: &str| args.get(k).and_then(|v| v.as_u64()).unwrap_or(0);
+        match request.name.as_ref() {
+            "echo" => Ok(text(
+                args.get("text")
+                    .and_then(|v| v.as_str())
+                    .unwrap_or_default(),
+            )),
+            "slow" => {
+                let steps = int("steps").max(1);
+                let each = std::time::Duration::from_millis(int("ms") / steps);
+                let token = context.meta.get_progress_token();
+                for step in 0..steps {
+                    tokio::time::sleep(each).await;
+                    if let Some(token) = token.clone() {
+                        let _ = context
+                            .peer
+                            .notify_progress(ProgressNotificationParam::new(
+                                token,
+                                (step + 1) as f64,
+                            ))
+                            .await;
+                    }
+                }
+                Ok(text(format!("slept {} ms", int("ms"))))
+            }
+            "hang" => {
+                context.ct.cancelled().await;
+                self.seen.cancelled.fetch_add(1, Ordering::SeqCst);
+                Ok(text("cancelled"))
+            }
+            "fail" => Ok(CallToolResponse::Complete(CallToolResult::error(vec![
+                ContentBlock::text("the order system is down"),
+            ]))),
+            "image" => Ok(CallToolResponse::Complete(CallToolResult::success(vec![
+                ContentBlock::text("here is the chart"),
+                ContentBlock::image(PNG, "image/png"),
+            ]))),
+            "big" => Ok(text(
+                "x".repeat(usize::try_from(int("kb")).unwrap_or(0) * 1024),
+            )),
+            "add_tool" => {
+                self.seen.extra.store(true, Ordering::SeqCst);
+                let _ = context.peer.notify_tool_list_changed().await;
+                Ok(text("added"))
+            }
+            "extra" => Ok(text("extra works")),
+            name if name.starts_with("page_") => Ok(text(name.to_owned())),
+            other => Err(ErrorData::invalid_params(format!("no tool {other}"), None)),
+        }
+    }
+}
+
+/// Our own MCP server on a loopback port (Streamable HTTP), in this process.
+pub struct TestServer {
+    pub seen: Arc<Seen>,
+    pub port: u16,
+    stop: tokio_util::sync::CancellationToken,
+}
+
+impl TestServer {
+    pub async fn start() -> Self {
+        let seen = Arc::new(Seen::default());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let stop = tokio_util::sync::CancellationToken::new();
+        let tools = Tools {
+            seen: Arc::clone(&seen),
+        };
+        let service = StreamableHttpService::new(
+            move || Ok(tools.clone()),
+            Arc::new(LocalSessionManager::default()),
+            StreamableHttpServerConfig::default().with_cancellation_token(stop.child_token()),
+        );
+        let router = axum::Router::new().nest_service("/mcp", service);
+        let ended = stop.clone();
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, router)
+                .with_graceful_shutdown(async move { ended.cancelled().await })
+                .await;
+        });
+        Self { seen, port, stop }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}/mcp", self.port)
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
