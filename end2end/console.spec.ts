@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { test, expect, type Locator, type Page } from '@playwright/test';
+import { script } from './support/model';
 
 // The Console's main path, as a person walks it (issue 2):
 // sign up → the default project → an API key used over HTTP → invite a member → the member
@@ -320,5 +321,61 @@ test('network policy: an admin limits the project to a few domains', async ({ pa
   await expect(page.getByRole('radio', { name: /^Only these domains/ })).toBeChecked();
   await expect(domains).toHaveValue('pypi.org\n*.githubusercontent.com');
   await shot(page, 'network-policy');
+  expect(errors).toEqual([]);
+});
+
+test('MCP servers: paste a config, test the connection, and a chat calls its tool', async ({ page }) => {
+  const stamp = `${Date.now().toString(36)}${Math.floor(Math.random() * 1296).toString(36)}`;
+  const errors: string[] = [];
+  watchErrors(page, errors, 'admin');
+  const signup = await page.request.post('/api/v1/auth/signup', {
+    data: { email: `mcp-${stamp}@example.com`, username: `mcp-${stamp}`, password: PASSWORD },
+  });
+  expect(signup.status(), await signup.text()).toBeLessThan(300);
+  const me = (await (await page.request.get('/api/v1/me')).json()).data;
+  const projectId: string = me.projects[0].id;
+
+  await open(page, `/p/${projectId}/settings/mcp`);
+  await expect(page.getByText('No MCP servers yet', { exact: false })).toBeVisible();
+  // As Claude Desktop writes it: a local server, run inside the task's sandbox.
+  const config = {
+    mcpServers: {
+      everything: { command: 'mcp-server-everything', args: ['stdio'], includeTools: ['get-sum', 'echo'] },
+    },
+  };
+  const box = page.getByRole('textbox', { name: 'Add servers: paste JSON' });
+  await box.fill('{"mcpServers": {"broken": {"type": "http", "url": "ftp://nowhere"}}}');
+  await page.getByRole('button', { name: 'Add' }).click();
+  await expect(page.getByText('http:// or https://', { exact: false })).toBeVisible();
+  await box.fill(JSON.stringify(config));
+  await page.getByRole('button', { name: 'Add' }).click();
+  await expect(page.getByRole('status').filter({ hasText: 'Added 1.' })).toBeVisible();
+  const card = page.getByTestId('mcp-server-everything');
+  await expect(card).toContainText('mcp-server-everything stdio');
+
+  await card.getByRole('button', { name: 'Test connection' }).click();
+  const result = page.getByTestId('mcp-test-result');
+  await expect(result).toContainText('get-sum', { timeout: 30_000 });
+  await expect(result).toContainText('Returns the sum of two numbers');
+  await expect(page.getByTestId('mcp-server-everything').getByTestId('mcp-status')).toHaveText('Connected · 2 tools');
+  await shot(page, 'mcp-servers');
+
+  const key = `mcp-${stamp}`;
+  await script(key, [
+    { calls: [{ name: 'mcp__everything__get-sum', args: { a: 2, b: 3 } }] },
+    { text: 'The sum is 5.' },
+  ]);
+  await open(page, `/p/${projectId}`);
+  const message = page.getByRole('textbox', { name: 'Message' });
+  await message.fill(`Add two and three ${key}`);
+  await message.press('Enter');
+  await page.waitForURL(/\/p\/[^/]+\/c\/[^/]+$/);
+  await expect(page.getByRole('article', { name: 'Sigmic' }).last()).toContainText('The sum is 5.', { timeout: 60_000 });
+  await expect(
+    page.getByRole('list', { name: 'Tool calls' }).locator('li.tool-call').filter({ hasText: 'mcp__everything__get-sum' }),
+  ).toBeVisible();
+  const taskId = decodeURIComponent(new URL(page.url()).pathname.split('/').pop() ?? '');
+  const history = await (await page.request.get(`/api/v1/tasks/${taskId}/history`)).json();
+  expect(JSON.stringify(history)).toContain('The sum of 2 and 3 is 5');
   expect(errors).toEqual([]);
 });

@@ -270,6 +270,81 @@ impl Backend for Console {
             .await?)
     }
 
+    async fn mcp_servers(
+        &self,
+        ctx: &RequestCtx,
+        project_id: String,
+    ) -> Result<Vec<dto::McpServer>, ApiError> {
+        let caller = self.caller(ctx).await?;
+        Ok(self.services.mcp_servers(&caller, &project_id).await?)
+    }
+
+    async fn create_mcp_server(
+        &self,
+        ctx: &RequestCtx,
+        project_id: String,
+        input: dto::McpServerInput,
+    ) -> Result<dto::McpServer, ApiError> {
+        let caller = self.caller(ctx).await?;
+        Ok(self
+            .services
+            .create_mcp_server(&caller, &project_id, input)
+            .await?)
+    }
+
+    async fn import_mcp_servers(
+        &self,
+        ctx: &RequestCtx,
+        project_id: String,
+        document: dto::McpServersDocument,
+    ) -> Result<Vec<dto::McpServer>, ApiError> {
+        let caller = self.caller(ctx).await?;
+        Ok(self
+            .services
+            .import_mcp_servers(&caller, &project_id, document)
+            .await?)
+    }
+
+    async fn replace_mcp_server(
+        &self,
+        ctx: &RequestCtx,
+        project_id: String,
+        name: String,
+        input: dto::McpServerInput,
+    ) -> Result<dto::McpServer, ApiError> {
+        let caller = self.caller(ctx).await?;
+        Ok(self
+            .services
+            .replace_mcp_server(&caller, &project_id, &name, input)
+            .await?)
+    }
+
+    async fn delete_mcp_server(
+        &self,
+        ctx: &RequestCtx,
+        project_id: String,
+        name: String,
+    ) -> Result<(), ApiError> {
+        let caller = self.caller(ctx).await?;
+        Ok(self
+            .services
+            .delete_mcp_server(&caller, &project_id, &name)
+            .await?)
+    }
+
+    async fn test_mcp_server(
+        &self,
+        ctx: &RequestCtx,
+        project_id: String,
+        name: String,
+    ) -> Result<dto::McpTestResult, ApiError> {
+        let caller = self.caller(ctx).await?;
+        Ok(self
+            .services
+            .test_mcp_server(&caller, &project_id, &name, dto::McpTestRequest::default())
+            .await?)
+    }
+
     fn openapi_json(&self) -> String {
         self.openapi_json.as_str().to_owned()
     }

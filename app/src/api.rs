@@ -296,3 +296,115 @@ pub async fn set_network_policy(
             ServerError(e)
         })
 }
+
+// ---------------------------------------------------------------- MCP servers
+
+#[server(prefix = "/_console")]
+pub async fn get_mcp_servers(project_id: String) -> Result<Vec<dto::McpServer>, ServerError> {
+    let (b, ctx) = current()?;
+    Ok(b.mcp_servers(&ctx, project_id).await?)
+}
+
+/// Adds what was pasted: a `{"mcpServers": {…}}` document (Claude Desktop, Cursor, VS Code)
+/// or one server's object.
+#[server(prefix = "/_console")]
+pub async fn paste_mcp_servers(project_id: String, json: String) -> Result<usize, ServerError> {
+    let (b, ctx) = current()?;
+    let value: serde_json::Value = serde_json::from_str(&json).map_err(|e| {
+        ServerError(dto::ApiError::field(
+            "json",
+            format!("This is not JSON: {e}."),
+        ))
+    })?;
+    let is_document = value.get("mcpServers").is_some() || value.get("servers").is_some();
+    if is_document {
+        let document: dto::McpServersDocument = serde_json::from_value(value).map_err(|e| {
+            ServerError(dto::ApiError::field(
+                "json",
+                format!("Not an mcpServers document: {e}."),
+            ))
+        })?;
+        let written = b.import_mcp_servers(&ctx, project_id, document).await;
+        Ok(written.map_err(onto_json_field)?.len())
+    } else {
+        let input: dto::McpServerInput = serde_json::from_value(value).map_err(|e| {
+            ServerError(dto::ApiError::field(
+                "json",
+                format!("Not an MCP server: {e}."),
+            ))
+        })?;
+        b.create_mcp_server(&ctx, project_id, input)
+            .await
+            .map_err(onto_json_field)?;
+        Ok(1)
+    }
+}
+
+/// The form has one field, the JSON: every field error goes there, naming its path.
+#[cfg(feature = "ssr")]
+fn onto_json_field(e: dto::ApiError) -> ServerError {
+    if e.fields.is_empty() {
+        return ServerError(e);
+    }
+    let message = e
+        .fields
+        .iter()
+        .map(|(field, why)| format!("{field}: {why}"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    ServerError(dto::ApiError::field("json", message))
+}
+
+/// Replaces one server with the JSON of the edit box.
+#[server(prefix = "/_console")]
+pub async fn edit_mcp_server(
+    project_id: String,
+    name: String,
+    json: String,
+) -> Result<dto::McpServer, ServerError> {
+    let (b, ctx) = current()?;
+    let input: dto::McpServerInput = serde_json::from_str(&json).map_err(|e| {
+        ServerError(dto::ApiError::field(
+            "json",
+            format!("Not an MCP server: {e}."),
+        ))
+    })?;
+    b.replace_mcp_server(&ctx, project_id, name, input)
+        .await
+        .map_err(onto_json_field)
+}
+
+#[server(prefix = "/_console")]
+pub async fn set_mcp_server_enabled(
+    project_id: String,
+    name: String,
+    enabled: bool,
+) -> Result<dto::McpServer, ServerError> {
+    let (b, ctx) = current()?;
+    let current = b
+        .mcp_servers(&ctx, project_id.clone())
+        .await?
+        .into_iter()
+        .find(|s| s.name == name)
+        .ok_or_else(|| ServerError(dto::ApiError::not_found("MCP server")))?;
+    let mut input = dto::McpServerInput::from(current);
+    input.enabled = Some(enabled);
+    Ok(b.replace_mcp_server(&ctx, project_id, name, input).await?)
+}
+
+#[server(prefix = "/_console")]
+pub async fn delete_mcp_server(project_id: String, name: String) -> Result<(), ServerError> {
+    let (b, ctx) = current()?;
+    Ok(b.delete_mcp_server(&ctx, project_id, name).await?)
+}
+
+/// "Test connection": the server's name with what the test found.
+#[server(prefix = "/_console")]
+pub async fn test_mcp_server(
+    project_id: String,
+    name: String,
+) -> Result<(String, dto::McpTestResult), ServerError> {
+    let (b, ctx) = current()?;
+    let result = b.test_mcp_server(&ctx, project_id, name.clone()).await?;
+    Ok((name, result))
+}

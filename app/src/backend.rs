@@ -123,6 +123,43 @@ pub trait Backend: Send + Sync + 'static {
         key_id: String,
     ) -> Result<(), ApiError>;
 
+    async fn mcp_servers(
+        &self,
+        ctx: &RequestCtx,
+        project_id: String,
+    ) -> Result<Vec<dto::McpServer>, ApiError>;
+    async fn create_mcp_server(
+        &self,
+        ctx: &RequestCtx,
+        project_id: String,
+        input: dto::McpServerInput,
+    ) -> Result<dto::McpServer, ApiError>;
+    async fn import_mcp_servers(
+        &self,
+        ctx: &RequestCtx,
+        project_id: String,
+        document: dto::McpServersDocument,
+    ) -> Result<Vec<dto::McpServer>, ApiError>;
+    async fn replace_mcp_server(
+        &self,
+        ctx: &RequestCtx,
+        project_id: String,
+        name: String,
+        input: dto::McpServerInput,
+    ) -> Result<dto::McpServer, ApiError>;
+    async fn delete_mcp_server(
+        &self,
+        ctx: &RequestCtx,
+        project_id: String,
+        name: String,
+    ) -> Result<(), ApiError>;
+    async fn test_mcp_server(
+        &self,
+        ctx: &RequestCtx,
+        project_id: String,
+        name: String,
+    ) -> Result<dto::McpTestResult, ApiError>;
+
     /// The OpenAPI document of the REST API, as JSON.
     fn openapi_json(&self) -> String;
 }

@@ -15,7 +15,7 @@ use leptos_meta::{Link, MetaTags, Script, Stylesheet, Title, provide_meta_contex
 use leptos_router::components::{ParentRoute, Route, Router, Routes};
 use leptos_router::{SsrMode, path};
 
-use pages::{auth, chat as chat_page, docs, layout, network, org, projects};
+use pages::{auth, chat as chat_page, docs, layout, mcp, network, org, projects};
 
 /// The HTML document around every page.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -63,6 +63,7 @@ pub fn App() -> impl IntoView {
                             <Route path=path!("/members") view=projects::MembersTab ssr=SsrMode::Async />
                             <Route path=path!("/api-keys") view=projects::ApiKeysTab ssr=SsrMode::Async />
                             <Route path=path!("/network") view=network::NetworkTab ssr=SsrMode::Async />
+                            <Route path=path!("/mcp") view=mcp::McpTab ssr=SsrMode::Async />
                         </ParentRoute>
                         // The Chat UI: the conversation list stays while the page beside it
                         // changes between a new conversation and the project's ones.

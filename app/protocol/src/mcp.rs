@@ -155,6 +155,26 @@ pub struct McpServer {
     pub updated_at: String,
 }
 
+impl From<McpServer> for McpServerInput {
+    /// The server as it would be written again (values as the reader was shown them).
+    fn from(s: McpServer) -> Self {
+        Self {
+            name: Some(s.name),
+            kind: Some(s.kind.as_str().to_owned()),
+            url: s.url,
+            headers: s.headers,
+            timeout: s.timeout,
+            command: s.command,
+            args: s.args,
+            env: s.env,
+            cwd: s.cwd,
+            enabled: Some(s.enabled),
+            include_tools: s.include_tools,
+            exclude_tools: s.exclude_tools,
+        }
+    }
+}
+
 /// The `{"mcpServers": {name: server}}` document Claude Desktop, Cursor and VS Code use
 /// (VS Code's `servers` key is read too).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
