@@ -75,6 +75,15 @@ enum BenchCommand {
         #[arg(long, default_value = "true")]
         command: String,
     },
+    /// MCP connection time (Streamable HTTP, legacy SSE, stdio in a sandbox) and a tool
+    /// call's cost through Sigmic against a bare client, with the reference server.
+    Mcp {
+        #[arg(long, default_value_t = 200)]
+        runs: usize,
+        /// The reference server's program (npm `@modelcontextprotocol/server-everything`).
+        #[arg(long, default_value = "mcp-server-everything")]
+        server: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -128,7 +137,9 @@ fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("SIGMIC_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+                // The MCP SDK reports every session's start and end at info: too much for an
+                // operator's log, where a failed connection is reported by Sigmic itself.
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,rmcp=warn")),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -200,6 +211,9 @@ async fn run(cli: Cli) -> Result<(), String> {
         Command::Bench {
             command: BenchCommand::Sandbox { runs, command },
         } => sigmic::bench::sandbox(runs, &command).await,
+        Command::Bench {
+            command: BenchCommand::Mcp { runs, server },
+        } => sigmic::bench::mcp(runs, &server).await,
         // Handled in `main` before any runtime starts.
         Command::SandboxSupervisor { .. } => Ok(()),
         Command::Key {

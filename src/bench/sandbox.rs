@@ -1,31 +1,11 @@
 //! `sigmic bench sandbox`: what a task waits for its commands, against a plain process spawn.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
+use super::{Series, ms};
 use crate::config::SandboxConfig;
 use crate::sandbox::manager::{SandboxManager, SandboxSpec};
 use crate::sandbox::{Command, Sandbox};
-
-struct Series {
-    name: &'static str,
-    samples: Vec<Duration>,
-}
-
-impl Series {
-    fn pct(&self, p: f64) -> Duration {
-        let mut s = self.samples.clone();
-        s.sort();
-        if s.is_empty() {
-            return Duration::ZERO;
-        }
-        let rank = ((p / 100.0) * (s.len() as f64 - 1.0)).round() as usize;
-        s[rank.min(s.len() - 1)]
-    }
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
-}
 
 pub async fn sandbox(runs: usize, command: &str) -> Result<(), String> {
     let data = std::env::temp_dir().join(format!("sigmic-bench-{}", crate::ids::new_id()));
@@ -43,10 +23,7 @@ pub async fn sandbox(runs: usize, command: &str) -> Result<(), String> {
     let cmd = || Command::new(command);
 
     // Plain process spawn of the same command: the floor.
-    let mut plain = Series {
-        name: "plain process spawn",
-        samples: Vec::new(),
-    };
+    let mut plain = Series::new("plain process spawn");
     for _ in 0..runs {
         let t = Instant::now();
         let out = tokio::process::Command::new("/bin/sh")
@@ -63,10 +40,7 @@ pub async fn sandbox(runs: usize, command: &str) -> Result<(), String> {
 
     // A task's first command, with a sandbox waiting in the pool (the pool refills between
     // tasks, as it does between real tasks; the refill is not timed).
-    let mut first = Series {
-        name: "first command (warm pool)",
-        samples: Vec::new(),
-    };
+    let mut first = Series::new("first command (warm pool)");
     for i in 0..runs {
         manager.fill_pool().await;
         let spec = SandboxSpec {
@@ -87,10 +61,7 @@ pub async fn sandbox(runs: usize, command: &str) -> Result<(), String> {
     }
 
     // A task's first command with no pool: the sandbox starts on demand.
-    let mut cold = Series {
-        name: "first command (cold start)",
-        samples: Vec::new(),
-    };
+    let mut cold = Series::new("first command (cold start)");
     for i in 0..runs {
         let spec = SandboxSpec {
             task_id: format!("cold-{i}"),
@@ -113,10 +84,7 @@ pub async fn sandbox(runs: usize, command: &str) -> Result<(), String> {
     };
     let sb = manager.acquire(&spec).await.map_err(|e| e.to_string())?;
     sb.run(cmd()).await.map_err(|e| e.to_string())?;
-    let mut warm = Series {
-        name: "next command (warm sandbox)",
-        samples: Vec::new(),
-    };
+    let mut warm = Series::new("next command (warm sandbox)");
     for _ in 0..runs {
         let t = Instant::now();
         sb.run(cmd()).await.map_err(|e| e.to_string())?;
