@@ -8,7 +8,6 @@
 
 use std::io;
 use std::net::SocketAddr;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -45,17 +44,7 @@ impl EgressProxy {
         guard: AddressGuard,
         owner: Option<Owner>,
     ) -> io::Result<Self> {
-        let _ = std::fs::remove_file(path);
-        let listener = UnixListener::bind(path)?;
-        if let Some(owner) = owner {
-            nix::unistd::chown(
-                path,
-                Some(nix::unistd::Uid::from_raw(owner.uid)),
-                Some(nix::unistd::Gid::from_raw(owner.gid)),
-            )
-            .map_err(io::Error::from)?;
-        }
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+        let listener = crate::workspace::private_socket(path, owner)?;
         let task = tokio::spawn(serve(listener, policy, guard));
         Ok(Self {
             path: path.to_owned(),

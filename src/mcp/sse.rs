@@ -54,19 +54,8 @@ impl LegacySse {
             .send()
             .await
             .map_err(|e| SseError::Http(error_chain(&e)))?;
-        let status = response.status();
-        if !status.is_success() {
-            let body: String = response
-                .text()
-                .await
-                .unwrap_or_default()
-                .chars()
-                .take(500)
-                .collect();
-            return Err(SseError::Status {
-                status: status.as_u16(),
-                body,
-            });
+        if !response.status().is_success() {
+            return Err(refusal(response).await);
         }
         let mut events = response.bytes_stream().eventsource();
         let endpoint = loop {
@@ -132,21 +121,10 @@ impl Transport<RoleClient> for LegacySse {
                 .send()
                 .await
                 .map_err(|e| SseError::Http(error_chain(&e)))?;
-            let status = response.status();
-            if status.is_success() {
+            if response.status().is_success() {
                 Ok(())
             } else {
-                let body: String = response
-                    .text()
-                    .await
-                    .unwrap_or_default()
-                    .chars()
-                    .take(500)
-                    .collect();
-                Err(SseError::Status {
-                    status: status.as_u16(),
-                    body,
-                })
+                Err(refusal(response).await)
             }
         }
     }
@@ -159,6 +137,19 @@ impl Transport<RoleClient> for LegacySse {
         self.reader.abort();
         Ok(())
     }
+}
+
+/// A non-success answer, with the start of what the server said.
+async fn refusal(response: reqwest::Response) -> SseError {
+    let status = response.status().as_u16();
+    let body = response
+        .text()
+        .await
+        .unwrap_or_default()
+        .chars()
+        .take(500)
+        .collect();
+    SseError::Status { status, body }
 }
 
 impl Drop for LegacySse {

@@ -208,6 +208,22 @@ fn reaper() -> std::io::Result<(mpsc::Sender<Pid>, mpsc::Receiver<Exit>)> {
     Ok((pid_tx, done_rx))
 }
 
+/// `/bin/sh -c` with the request's command, directory and environment, in a process group of
+/// its own (so a timeout or a hang-up ends all it started), its output piped.
+fn shell(req: &Request) -> Command {
+    let mut command = Command::new("/bin/sh");
+    command
+        .arg("-c")
+        .arg(&req.command)
+        .current_dir(&req.cwd)
+        .env_clear()
+        .envs(req.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0);
+    command
+}
+
 fn execute(req: Request, process_limit: Option<u64>) -> Response {
     let mut response = Response {
         id: req.id,
@@ -229,17 +245,7 @@ fn execute(req: Request, process_limit: Option<u64>) -> Response {
             return response;
         }
     };
-    let child = Command::new("/bin/sh")
-        .arg("-c")
-        .arg(&req.command)
-        .current_dir(&req.cwd)
-        .env_clear()
-        .envs(req.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .spawn();
+    let child = shell(&req).stdin(Stdio::null()).spawn();
     let mut child = match child {
         Ok(c) => c,
         Err(e) => {
@@ -318,17 +324,7 @@ fn attach(req: &Request, socket: &std::path::Path, token: &str) -> Response {
             return response;
         }
     };
-    let child = Command::new("/bin/sh")
-        .arg("-c")
-        .arg(&req.command)
-        .current_dir(&req.cwd)
-        .env_clear()
-        .envs(req.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .spawn();
+    let child = shell(req).stdin(Stdio::piped()).spawn();
     let mut child = match child {
         Ok(c) => c,
         Err(e) => {

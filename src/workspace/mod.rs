@@ -28,7 +28,7 @@ use cap_std::fs::{Dir, File, Metadata, OpenOptions, OpenOptionsExt};
 pub use artifacts::{Artifact, ArtifactDownload, Category, category_of};
 pub use error::{UploadError, WorkspaceError};
 pub use files::{DirEntryInfo, EntryKind, Listing, ReadOutcome, TextSlice, WriteOutcome};
-pub use owner::Owner;
+pub use owner::{Owner, private_socket};
 pub use path::{MOUNT, RelPath};
 pub use search::{GlobMatches, SearchMatch, SearchMatches};
 pub use uploads::{UploadBatch, UploadedFile};

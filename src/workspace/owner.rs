@@ -18,6 +18,27 @@ pub struct Owner {
     pub gid: u32,
 }
 
+/// A Unix socket at `path` that only `owner` (the sandbox user), or this process's own user
+/// when sandboxes run as it, can connect to.
+pub fn private_socket(
+    path: &Path,
+    owner: Option<Owner>,
+) -> std::io::Result<tokio::net::UnixListener> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let _ = std::fs::remove_file(path);
+    let listener = tokio::net::UnixListener::bind(path)?;
+    if let Some(owner) = owner {
+        nix::unistd::chown(
+            path,
+            Some(Uid::from_raw(owner.uid)),
+            Some(Gid::from_raw(owner.gid)),
+        )
+        .map_err(std::io::Error::from)?;
+    }
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    Ok(listener)
+}
+
 impl Owner {
     /// `nobody:nogroup` when we are root (we can switch to it); `None` otherwise, when the
     /// sandbox runs as the server's own unprivileged user.

@@ -5,7 +5,6 @@
 //! so a sandboxed program that connects too is turned away.
 
 use std::collections::HashMap;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -15,6 +14,7 @@ use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::oneshot;
 
 use crate::workspace::Owner;
+use crate::workspace::private_socket;
 
 /// Where the attach socket is mounted inside a sandbox.
 pub const SOCKET_IN_SANDBOX: &str = "/.sigmic/attach.sock";
@@ -53,17 +53,7 @@ pub struct AttachPoint {
 impl AttachPoint {
     /// Listens on `path`, connectable only by the sandbox's user.
     pub fn start(path: &Path, owner: Option<Owner>) -> std::io::Result<Self> {
-        let _ = std::fs::remove_file(path);
-        let listener = UnixListener::bind(path)?;
-        if let Some(owner) = owner {
-            nix::unistd::chown(
-                path,
-                Some(nix::unistd::Uid::from_raw(owner.uid)),
-                Some(nix::unistd::Gid::from_raw(owner.gid)),
-            )
-            .map_err(std::io::Error::from)?;
-        }
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+        let listener = private_socket(path, owner)?;
         let waiting: Waiting = Arc::default();
         let task = tokio::spawn(accept(listener, Arc::clone(&waiting)));
         Ok(Self {
