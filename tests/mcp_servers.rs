@@ -7,7 +7,7 @@
 use reqwest::{Client, Method};
 use serde_json::{Value, json};
 use sigmic_testkit::harness::*;
-use sigmic_testkit::mcp::{Everything, Transport};
+use sigmic_testkit::mcp::{Everything, MCP_SERVER_TIME, Transport};
 
 const HEADER_SECRET: &str = "hdr-secret-7f3a9c41e2";
 const ENV_SECRET: &str = "env-secret-b81d55a0c9";
@@ -31,6 +31,24 @@ async fn post(app: &TestApp, client: &Client, project: &str, body: Value) -> req
         .send()
         .await
         .unwrap()
+}
+
+/// `POST …/mcp-servers/import` with an `{"mcpServers": {…}}` document.
+async fn import(
+    app: &TestApp,
+    client: &Client,
+    project: &str,
+    document: &Value,
+) -> reqwest::Response {
+    app.req(
+        client,
+        Method::POST,
+        &format!("{}/import", servers_path(project)),
+    )
+    .json(document)
+    .send()
+    .await
+    .unwrap()
 }
 
 fn orders() -> Value {
@@ -225,19 +243,11 @@ async fn bad_input_names_its_field_and_writes_nothing() {
     );
 
     // An import with one bad entry writes none of the others.
-    let resp = app
-        .req(
-            &admin,
-            Method::POST,
-            &format!("{}/import", servers_path(&project)),
-        )
-        .json(&json!({"mcpServers": {
-            "fine": {"command": "uvx", "args": ["mcp-server-time"]},
-            "broken": {"type": "http", "url": "gopher://x.test/"},
-        }}))
-        .send()
-        .await
-        .unwrap();
+    let document = json!({"mcpServers": {
+        "fine": {"command": "uvx", "args": ["mcp-server-time"]},
+        "broken": {"type": "http", "url": "gopher://x.test/"},
+    }});
+    let resp = import(&app, &admin, &project, &document).await;
     assert_field_error(resp, "mcpServers.broken.url").await;
     assert_eq!(
         list(&app, &admin, &project).await.len(),
@@ -261,30 +271,12 @@ async fn a_config_moves_in_one_paste_and_its_secrets_stay_sealed() {
         "remote": {"url": "https://tools.example.test/mcp",
             "headers": {"Authorization": format!("Bearer {HEADER_SECRET}")}},
     }});
-    let resp = app
-        .req(
-            &admin,
-            Method::POST,
-            &format!("{}/import", servers_path(&project)),
-        )
-        .json(&document)
-        .send()
-        .await
-        .unwrap();
+    let resp = import(&app, &admin, &project, &document).await;
     let imported = assert_ok(resp).await;
     assert_eq!(imported.as_array().unwrap().len(), 3, "{imported}");
 
     // Importing again replaces by name: still three.
-    let resp = app
-        .req(
-            &admin,
-            Method::POST,
-            &format!("{}/import", servers_path(&project)),
-        )
-        .json(&document)
-        .send()
-        .await
-        .unwrap();
+    let resp = import(&app, &admin, &project, &document).await;
     assert_ok(resp).await;
     assert_eq!(list(&app, &admin, &project).await.len(), 3);
 
@@ -310,16 +302,7 @@ async fn a_config_moves_in_one_paste_and_its_secrets_stay_sealed() {
 
     // The export pastes into another project unchanged.
     let other = id_of(&app.create_project(&admin, "Second").await);
-    let resp = app
-        .req(
-            &admin,
-            Method::POST,
-            &format!("{}/import", servers_path(&other)),
-        )
-        .json(&exported)
-        .send()
-        .await
-        .unwrap();
+    let resp = import(&app, &admin, &other, &exported).await;
     assert_ok(resp).await;
     assert_eq!(list(&app, &admin, &other).await.len(), 3);
 
@@ -478,9 +461,6 @@ async fn loopback_and_metadata_servers_are_refused_unless_the_operator_allows_pr
         );
     }
 }
-
-/// Installed by `.ci/setup` where sandboxes see it (a virtualenv of the system's Python).
-const MCP_SERVER_TIME: &str = "/usr/local/lib/sigmic-test/mcp-server-time/bin/mcp-server-time";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn test_connection_starts_a_local_server_in_a_sandbox_of_its_own() {

@@ -7,7 +7,7 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 use sigmic_testkit::harness::*;
-use sigmic_testkit::mcp::{Everything, Transport};
+use sigmic_testkit::mcp::{Everything, MCP_SERVER_TIME, Transport};
 use sigmic_testkit::model::{ModelServer, Turn};
 use sigmic_testkit::tasks::{
     Owner, app_with, create_task, log_all, owner, tool_outputs, wait_status,
@@ -227,9 +227,6 @@ async fn the_legacy_sse_transport_carries_calls_too() {
     let outputs = tool_outputs(&app, &o.key, &id).await;
     assert!(outputs[0].contains("23"), "{outputs:?}");
 }
-
-/// Installed by `.ci/setup` where sandboxes see it (a virtualenv of the system's Python).
-const MCP_SERVER_TIME: &str = "/usr/local/lib/sigmic-test/mcp-server-time/bin/mcp-server-time";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn local_servers_run_inside_the_tasks_sandbox() {

@@ -8,6 +8,10 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// `mcp-server-time` from PyPI, installed by `.ci/setup` where sandboxes see it (a
+/// virtualenv of the system's Python under `/usr/local`).
+pub const MCP_SERVER_TIME: &str = "/usr/local/lib/sigmic-test/mcp-server-time/bin/mcp-server-time";
+
 /// How a started server speaks.
 #[derive(Debug, Clone, Copy)]
 pub enum Transport {
