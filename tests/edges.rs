@@ -96,6 +96,52 @@ async fn behind_a_trusted_proxy_the_client_is_the_hop_it_added() {
     app.stop().await;
 }
 
+/// serde would read `[]` as a settings object whose fields are all left out; every body the
+/// API takes is an object, and anything else is refused before it changes anything.
+#[tokio::test]
+async fn a_body_that_is_not_an_object_is_refused() {
+    let app = TestApp::spawn().await;
+    let (admin, _) = app.signup("ida@example.com", "ida", PASSWORD).await;
+    let project = app.first_project(&admin).await;
+    let settings = format!("/api/v1/projects/{project}/settings");
+    let resp = app
+        .req(&admin, Method::PUT, &settings)
+        .json(&json!({"network": {"mode": "off"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_ok(resp).await;
+    for body in [
+        "[]",
+        "[null, {\"mode\": \"internet\"}]",
+        "\"x\"",
+        "3",
+        "null",
+    ] {
+        let resp = app
+            .req(&admin, Method::PUT, &settings)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let err = assert_error(resp, 400, "VALIDATION_ERROR").await;
+        assert!(
+            err["message"].as_str().unwrap().contains("JSON object"),
+            "{body}: {err}"
+        );
+    }
+    let now = assert_ok(
+        app.req(&admin, Method::GET, &settings)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(now["network"]["mode"], "off", "{now}");
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn every_body_has_a_bound() {
     let app = TestApp::spawn().await;

@@ -2,7 +2,8 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::body::{Body, Bytes};
+use axum::extract::rejection::{BytesRejection, JsonRejection, PathRejection, QueryRejection};
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::middleware::Next;
@@ -40,9 +41,43 @@ impl FromRequestParts<AppState> for MaybeCaller {
 }
 
 /// JSON bodies; a malformed one answers `VALIDATION_ERROR` saying what was wrong.
-#[derive(FromRequest)]
-#[from_request(via(axum::Json), rejection(ErrorResponse))]
+///
+/// Every body the API takes is an object. serde's derived structs would also accept an array
+/// of their fields in order (`[]` for one whose fields are all optional), so anything else is
+/// refused before it is read.
 pub struct ApiJson<T>(pub T);
+
+impl<T, S> FromRequest<S> for ApiJson<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ErrorResponse;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let (parts, body) = req.into_parts();
+        let bytes = Bytes::from_request(Request::from_parts(parts.clone(), body), state).await?;
+        let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
+        if first.is_some_and(|b| *b != b'{') {
+            return Err(ErrorResponse(ApiError::new(
+                ErrorCode::ValidationError,
+                "The request body is not valid: it must be a JSON object",
+            )));
+        }
+        let req = Request::from_parts(parts, Body::from(bytes));
+        let axum::Json(value) = axum::Json::<T>::from_request(req, state).await?;
+        Ok(Self(value))
+    }
+}
+
+impl From<BytesRejection> for ErrorResponse {
+    fn from(r: BytesRejection) -> Self {
+        ErrorResponse(ApiError::new(
+            ErrorCode::PayloadTooLarge,
+            format!("The request body is not valid: {}", r.body_text()),
+        ))
+    }
+}
 
 /// A JSON body that may be left out: an empty body is `T::default()`.
 pub struct OptionalJson<T>(pub T);
