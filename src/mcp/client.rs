@@ -38,8 +38,12 @@ pub enum McpError {
     Connect(String),
     #[error("the server failed the request: {0}")]
     Request(String),
+    /// Found closed before the request was sent: nothing reached the server.
     #[error("the connection was lost: {0}")]
     Lost(String),
+    /// Broke while a request was out: the server may or may not have acted on it.
+    #[error("the connection dropped during the request: {0}")]
+    Dropped(String),
     #[error("stdio servers run inside the task's sandbox, which this connection has none of")]
     NoSandbox,
 }
@@ -47,13 +51,13 @@ pub enum McpError {
 impl McpError {
     /// The connection itself failed (not the request): worth connecting again.
     pub fn is_connection_lost(&self) -> bool {
-        matches!(self, Self::Lost(_))
+        matches!(self, Self::Lost(_) | Self::Dropped(_))
     }
 
     fn from_service(e: rmcp::ServiceError) -> Self {
         match e {
             rmcp::ServiceError::TransportClosed | rmcp::ServiceError::TransportSend(_) => {
-                Self::Lost(error_chain(&e))
+                Self::Dropped(error_chain(&e))
             }
             other => Self::Request(error_chain(&other)),
         }
@@ -77,6 +81,18 @@ impl RemoteTool {
             .as_ref()
             .and_then(|a| a.read_only_hint)
             .unwrap_or(false)
+    }
+
+    /// Running it twice does no more than running it once (read-only or idempotent, by the
+    /// server's annotations): a call cut off by a dropped connection may be sent again.
+    pub fn repeatable(&self) -> bool {
+        self.read_only()
+            || self
+                .tool
+                .annotations
+                .as_ref()
+                .and_then(|a| a.idempotent_hint)
+                .unwrap_or(false)
     }
 }
 
@@ -367,6 +383,9 @@ impl Connection {
         use rmcp::model::{NumberOrString, ProgressToken, RequestParamsMeta};
         let mut params = CallToolRequestParams::new(tool.to_owned());
         params.arguments = arguments;
+        if self.is_closed() {
+            return Err(McpError::Lost("the server had closed it".into()));
+        }
         let token = self.listener.next_token.fetch_add(1, Ordering::SeqCst);
         params.set_progress_token(ProgressToken(NumberOrString::Number(token)));
         let peer = self.service.peer().clone();
@@ -382,6 +401,11 @@ impl Connection {
                 }
             }
         }
+    }
+
+    /// The session has ended: the program exited, the server went away, or it was closed.
+    pub fn is_closed(&self) -> bool {
+        self.service.is_closed() || self.service.peer().is_transport_closed()
     }
 
     pub fn timeout(&self) -> Duration {

@@ -34,6 +34,7 @@ struct Offered {
     server: usize,
     tool: String,
     read_only: bool,
+    repeatable: bool,
     definition: ToolDefinition,
 }
 
@@ -184,7 +185,9 @@ impl McpToolbox {
     }
 
     /// Runs one call of an offered tool. Arguments are checked against the tool's schema
-    /// first; a dropped connection is made again once before the call fails.
+    /// first. A dropped connection is made again once before the call fails; the call itself
+    /// is sent again only when that cannot do anything twice: the connection was found closed
+    /// before sending, or the server marks the tool read-only or idempotent.
     pub async fn call(&self, name: &str, args: Value, workspace: &Workspace) -> ToolResult {
         let Some(offered) = self.find(name) else {
             return ToolResult::error(format!("Unknown tool `{name}`."));
@@ -213,16 +216,33 @@ impl McpToolbox {
             let guard = server.connection.read().await;
             match guard.as_ref() {
                 Some(c) => c.call(&offered.tool, Some(arguments.clone())).await,
-                None => Err(McpError::Connect("the connection was lost".into())),
+                None => Err(McpError::Lost(
+                    "an earlier attempt to connect again failed".into(),
+                )),
             }
         };
         let outcome = match outcome {
             Err(e) if e.is_connection_lost() => {
-                self.reconnect(server).await;
-                let guard = server.connection.read().await;
-                match guard.as_ref() {
-                    Some(c) => c.call(&offered.tool, Some(arguments)).await,
-                    None => Err(e),
+                let again = matches!(e, McpError::Lost(_)) || offered.repeatable;
+                match self.reconnect(server).await {
+                    Err(reason) => Err(McpError::Lost(format!(
+                        "{e}; connecting again failed: {reason}"
+                    ))),
+                    Ok(()) if !again => {
+                        return ToolResult::error(format!(
+                            "The connection to the MCP server `{}` dropped while `{}` was running, \
+                             so whether it took effect is unknown. The connection is back: check \
+                             before calling it again. ({e})",
+                            server.spec.name, offered.tool
+                        ));
+                    }
+                    Ok(()) => {
+                        let guard = server.connection.read().await;
+                        match guard.as_ref() {
+                            Some(c) => c.call(&offered.tool, Some(arguments)).await,
+                            None => Err(e),
+                        }
+                    }
                 }
             }
             other => other,
@@ -236,8 +256,12 @@ impl McpToolbox {
         }
     }
 
-    async fn reconnect(&self, server: &Server) {
+    async fn reconnect(&self, server: &Server) -> Result<(), McpError> {
         let mut guard = server.connection.write().await;
+        if guard.as_ref().is_some_and(|c| !c.is_closed()) {
+            // Another call got here first and connected again.
+            return Ok(());
+        }
         if let Some(old) = guard.take() {
             old.close().await;
         }
@@ -246,9 +270,14 @@ impl McpToolbox {
             .connect(&server.spec, &self.values, &self.place)
             .await
         {
-            Ok(connection) => *guard = Some(connection),
+            Ok(connection) => {
+                tracing::info!(server = %server.spec.name, "MCP server reconnected");
+                *guard = Some(connection);
+                Ok(())
+            }
             Err(e) => {
-                tracing::warn!(server = %server.spec.name, error = %e, "MCP server could not be reconnected")
+                tracing::warn!(server = %server.spec.name, error = %e, "MCP server could not be reconnected");
+                Err(e)
             }
         }
     }
@@ -275,6 +304,7 @@ fn offer(server: usize, server_name: &ServerName, tool: &RemoteTool) -> Offered 
         server,
         tool: tool.tool.name.to_string(),
         read_only: tool.read_only(),
+        repeatable: tool.repeatable(),
         definition: ToolDefinition {
             name: tool.offered.clone(),
             description,
