@@ -447,3 +447,267 @@ async fn the_edges_of_mcp_from_a_server_of_our_own() {
     );
     assert!(lab.seen.listings.load(Ordering::SeqCst) >= 4);
 }
+
+/// A local server whose process dies mid-call. The connection is made again once (a new
+/// process in the same sandbox); a read-only call is sent again and answers, a call that
+/// may have acted is not sent twice and says so, and a server that will not come back fails
+/// the call with the reason while the task goes on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_dies_mid_call_is_connected_again_once() {
+    use sigmic_testkit::mcp::{CRASHY_SERVER, MCP_PYTHON};
+    let model = ModelServer::start().await;
+    let app = app_with(&model, "anthropic", |_| {}).await;
+    let o = owner(&app).await;
+    add_server(
+        &app,
+        &o,
+        json!({"name": "crashy", "command": MCP_PYTHON, "args": ["-c", CRASHY_SERVER]}),
+    )
+    .await;
+
+    let k = format!("crashy-{}", unique());
+    model.script(
+        &k,
+        vec![
+            Turn::tool_call("mcp__crashy__balance", json!({})),
+            Turn::tool_call("mcp__crashy__charge", json!({"amount": 5})),
+            Turn::tool_call("mcp__crashy__balance", json!({})),
+            Turn::tool_call("mcp__crashy__die_for_good", json!({})),
+            Turn::tool_call("mcp__crashy__balance", json!({})),
+            Turn::text("done"),
+        ],
+    );
+    let id = create_task(&app, &o.key, json!({"message": format!("{k}: crash")})).await;
+    wait_status(&app, &o.key, &id, "completed", 120).await;
+    let outputs = tool_outputs(&app, &o.key, &id).await;
+
+    assert!(
+        outputs[0].contains("balance 42 (process 2)"),
+        "read-only: sent again to the new process: {}",
+        outputs[0]
+    );
+    assert!(
+        outputs[1].contains("whether it took effect is unknown"),
+        "{}",
+        outputs[1]
+    );
+    assert!(
+        outputs[2].contains("balance 42 (process 3)"),
+        "the connection is back after the charge: {}",
+        outputs[2]
+    );
+    assert!(
+        outputs[3].contains("connecting again failed"),
+        "{}",
+        outputs[3]
+    );
+    assert!(
+        outputs[4].contains("could not run `balance`"),
+        "{}",
+        outputs[4]
+    );
+    // Every process ran in the task's sandbox, writing to its workspace: three answered (a
+    // fourth would mean `charge` was sent again and killed it), the last would not start.
+    let starts = std::fs::read_to_string(
+        app.data_dir()
+            .join("workspaces")
+            .join(&id)
+            .join(".crashy-starts"),
+    )
+    .unwrap();
+    assert_eq!(starts.lines().count(), 3, "{starts}");
+}
+
+/// The orders in the seed use case: twelve, and what each should have been paid.
+fn orders() -> Vec<Value> {
+    (1..=12)
+        .map(|i| json!({"order": format!("o-{i}"), "amount": i * 10}))
+        .collect()
+}
+
+/// The payments: one order unpaid (o-4), one paid short (o-7), one payment for an order
+/// that does not exist (o-99).
+fn payments() -> Vec<Value> {
+    let mut paid: Vec<Value> = (1..=12)
+        .filter(|i| *i != 4)
+        .map(|i| {
+            let amount = if i == 7 { 65 } else { i * 10 };
+            json!({"payment": format!("p-{i}"), "order": format!("o-{i}"), "amount": amount})
+        })
+        .collect();
+    paid.push(json!({"payment": "p-99", "order": "o-99", "amount": 5}));
+    paid
+}
+
+const MATCH_PY: &str = r#"import csv, json
+orders = {o["order"]: o["amount"] for o in json.load(open("orders.json"))}
+paid = {}
+for p in json.load(open("payments.json")):
+    paid[p["order"]] = paid.get(p["order"], 0) + p["amount"]
+with open("discrepancies.csv", "w", newline="") as f:
+    w = csv.writer(f)
+    w.writerow(["order", "expected", "paid", "issue"])
+    for order in sorted(set(orders) | set(paid), key=lambda o: int(o[2:])):
+        expected, got = orders.get(order), paid.get(order)
+        if expected is None:
+            w.writerow([order, "", got, "payment without order"])
+        elif got is None:
+            w.writerow([order, expected, "", "unpaid"])
+        elif got != expected:
+            w.writerow([order, expected, got, "amount differs"])
+print("matched", len(orders), "orders against", len(paid), "paid orders")
+"#;
+
+/// Sigmic's first use case end to end: reconcile two systems. Two MCP servers with paged
+/// listings, reached with tokens that arrive as the task's `secrets` and fill `{{mcp.KEY}}`;
+/// the agent pages through both, runs a matching script in the sandbox, and the discrepancy
+/// CSV comes from the artifacts API. The tokens are found nowhere: not in the data dir, the
+/// server's log, or the stream.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reconcile_orders_against_payments_over_two_mcp_servers() {
+    use sigmic_testkit::mcp::Ledger;
+    // Random, as real tokens are: a secret's first six characters are redacted wherever they
+    // stand, so a token beginning like a word would hide that word too.
+    let orders_token = format!("ot_{}", random_hex(16));
+    let payments_token = format!("pt_{}", random_hex(16));
+    let orders_server = Ledger::start("orders", &orders_token, orders(), 5).await;
+    let payments_server = Ledger::start("payments", &payments_token, payments(), 5).await;
+    let model = ModelServer::start().await;
+    let app = app_with(&model, "anthropic", |c| {
+        c.mcp.allow_private_addresses = true
+    })
+    .await;
+    let o = owner(&app).await;
+    for (name, url, key) in [
+        ("orders", orders_server.url(), "ORDERS_TOKEN"),
+        ("payments", payments_server.url(), "PAYMENTS_TOKEN"),
+    ] {
+        add_server(
+            &app,
+            &o,
+            json!({
+                "name": name,
+                "type": "http",
+                "url": url,
+                "headers": {"Authorization": format!("Bearer {{{{mcp.{key}}}}}")},
+            }),
+        )
+        .await;
+    }
+
+    let k = format!("reconcile-{}", unique());
+    let mut turns = Vec::new();
+    for system in ["orders", "payments"] {
+        let tool = format!("mcp__{system}__list_{system}");
+        turns.push(Turn::tool_call(&tool, json!({})));
+        turns.push(Turn::tool_call(&tool, json!({"cursor": "5"})));
+        turns.push(Turn::tool_call(&tool, json!({"cursor": "10"})));
+    }
+    // What the model read from the pages, written down for the script.
+    turns.push(Turn::tool_call(
+        "write_file",
+        json!({"path": "orders.json", "content": Value::Array(orders()).to_string()}),
+    ));
+    turns.push(Turn::tool_call(
+        "write_file",
+        json!({"path": "payments.json", "content": Value::Array(payments()).to_string()}),
+    ));
+    turns.push(Turn::tool_call(
+        "write_file",
+        json!({"path": "match.py", "content": MATCH_PY}),
+    ));
+    turns.push(Turn::tool_call(
+        "run_shell_command",
+        json!({"command": "python3 match.py"}),
+    ));
+    turns.push(Turn::text("Three discrepancies: see discrepancies.csv."));
+    model.script(&k, turns);
+
+    let id = create_task(
+        &app,
+        &o.key,
+        json!({
+            "message": format!("{k}: reconcile this month's orders against payments"),
+            "secrets": {"ORDERS_TOKEN": orders_token, "PAYMENTS_TOKEN": payments_token},
+        }),
+    )
+    .await;
+    wait_status(&app, &o.key, &id, "completed", 120).await;
+
+    let outputs = tool_outputs(&app, &o.key, &id).await;
+    // Each page came from its server, and the last says there is no more.
+    for (i, first) in [
+        (0, "o-1"),
+        (1, "o-6"),
+        (2, "o-11"),
+        (3, "p-1"),
+        (4, "p-7"),
+        (5, "p-12"),
+    ] {
+        assert!(outputs[i].contains(first), "page {i}: {}", outputs[i]);
+    }
+    assert!(outputs[2].contains("\"nextCursor\":null"), "{}", outputs[2]);
+    assert!(outputs[5].contains("p-99"), "{}", outputs[5]);
+    assert_eq!(
+        orders_server
+            .calls
+            .load(std::sync::atomic::Ordering::SeqCst),
+        3
+    );
+    assert_eq!(
+        payments_server
+            .calls
+            .load(std::sync::atomic::Ordering::SeqCst),
+        3
+    );
+    assert!(
+        outputs[9].contains("matched 12 orders against 12 paid orders"),
+        "{}",
+        outputs[9]
+    );
+    // The pages reached the model as the results of its calls.
+    let requests = model.requests_for(&k);
+    assert!(requests[1].body.to_string().contains("o-5"));
+
+    let resp = app
+        .bearer(
+            Method::GET,
+            &format!("/api/v1/tasks/{id}/artifacts/download?path=discrepancies.csv"),
+            &o.key,
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["content-type"], "text/csv");
+    assert_eq!(
+        resp.text().await.unwrap().replace("\r\n", "\n"),
+        "order,expected,paid,issue\n\
+         o-4,40,,unpaid\n\
+         o-7,70,65,amount differs\n\
+         o-99,,5,payment without order\n"
+    );
+
+    let events = log_all(&app, &o.key, &id).await;
+    let stream =
+        serde_json::to_string(&events.iter().map(|f| &f.data).collect::<Vec<_>>()).unwrap();
+    let log = server_log();
+    assert!(log.contains(&id), "the log was kept");
+    let rows = if is_postgres() {
+        app.pg_rows_text().await
+    } else {
+        String::new()
+    };
+    for token in [&orders_token, &payments_token] {
+        assert!(
+            !stream.contains(token.as_str()),
+            "a token reached the stream"
+        );
+        assert!(!log.contains(token.as_str()), "a token reached the log");
+        assert!(
+            files_containing(app.data_dir(), token.as_bytes()).is_empty(),
+            "a token was written down"
+        );
+        assert!(!rows.contains(token.as_str()), "a token is in the database");
+    }
+}

@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 use reqwest::{Client, Method, RequestBuilder, Response, StatusCode};
 use serde_json::{Value, json};
 use sigmic::config::Config;
+use tracing_subscriber::fmt::TestWriter;
+use tracing_subscriber::fmt::writer::{MakeWriter, MakeWriterExt};
 
 pub const PASSWORD: &str = "correct horse battery";
 pub const SESSION_COOKIE: &str = "sigmic_session";
@@ -122,6 +124,38 @@ pub struct TestApp {
     pub dir: tempfile::TempDir,
 }
 
+/// Everything the servers of this test binary have logged so far.
+static LOG: std::sync::Mutex<Vec<u8>> = std::sync::Mutex::new(Vec::new());
+
+#[derive(Clone, Copy)]
+struct KeptLog;
+
+impl std::io::Write for KeptLog {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        LOG.lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> MakeWriter<'a> for KeptLog {
+    type Writer = KeptLog;
+
+    fn make_writer(&'a self) -> KeptLog {
+        *self
+    }
+}
+
+/// The log of every server this test binary started (they share one subscriber).
+pub fn server_log() -> String {
+    String::from_utf8_lossy(&LOG.lock().unwrap_or_else(|e| e.into_inner())).into_owned()
+}
+
 impl TestApp {
     pub async fn spawn() -> TestApp {
         Self::spawn_with(|_| {}).await
@@ -129,10 +163,11 @@ impl TestApp {
 
     /// Starts a server after `tweak` has adjusted the test configuration.
     pub async fn spawn_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
-        // The server's log, shown with a failing test's output.
+        // The server's log, shown with a failing test's output and kept for `server_log`.
         let _ = tracing_subscriber::fmt()
             .with_env_filter("sigmic=info,warn")
-            .with_test_writer()
+            .with_ansi(false)
+            .with_writer(TestWriter::new().and(KeptLog))
             .try_init();
         let dir = tempfile::tempdir().expect("temp dir");
         let db = TestDb::create().await;

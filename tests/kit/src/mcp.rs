@@ -12,6 +12,12 @@ use std::time::{Duration, Instant};
 /// virtualenv of the system's Python under `/usr/local`).
 pub const MCP_SERVER_TIME: &str = "/usr/local/lib/sigmic-test/mcp-server-time/bin/mcp-server-time";
 
+/// The Python of that installation, which has the official Python MCP SDK.
+pub const MCP_PYTHON: &str = "/usr/local/lib/sigmic-test/mcp-server-time/bin/python";
+
+/// A stdio server for `python -c` whose process dies mid-call on demand (see the file).
+pub const CRASHY_SERVER: &str = include_str!("../fixtures/crashy_mcp.py");
+
 /// How a started server speaks.
 #[derive(Debug, Clone, Copy)]
 pub enum Transport {
@@ -97,6 +103,7 @@ impl Drop for Everything {
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
+use axum::response::IntoResponse;
 use rmcp::ErrorData;
 use rmcp::handler::server::ServerHandler;
 use rmcp::model::{
@@ -170,11 +177,6 @@ impl Tools {
                 "big",
                 "Returns `kb` kilobytes of text.",
                 object(json!({"kb": {"type": "integer"}}), &["kb"]),
-            ),
-            tool(
-                "crash",
-                "Drops the connection mid-call (once).",
-                object(json!({}), &[]),
             ),
             tool("add_tool", "Adds the tool `extra`.", object(json!({}), &[])),
         ];
@@ -294,24 +296,10 @@ pub struct TestServer {
 impl TestServer {
     pub async fn start() -> Self {
         let seen = Arc::new(Seen::default());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let stop = tokio_util::sync::CancellationToken::new();
         let tools = Tools {
             seen: Arc::clone(&seen),
         };
-        let service = StreamableHttpService::new(
-            move || Ok(tools.clone()),
-            Arc::new(LocalSessionManager::default()),
-            StreamableHttpServerConfig::default().with_cancellation_token(stop.child_token()),
-        );
-        let router = axum::Router::new().nest_service("/mcp", service);
-        let ended = stop.clone();
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, router)
-                .with_graceful_shutdown(async move { ended.cancelled().await })
-                .await;
-        });
+        let (port, stop) = serve(tools, None).await;
         Self { seen, port, stop }
     }
 
@@ -321,6 +309,150 @@ impl TestServer {
 }
 
 impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
+/// Serves `handler` over Streamable HTTP at `/mcp` on a free loopback port; with `token`,
+/// only requests carrying `Authorization: Bearer <token>` get through.
+async fn serve<H: ServerHandler + Clone + Send + Sync + 'static>(
+    handler: H,
+    token: Option<String>,
+) -> (u16, tokio_util::sync::CancellationToken) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let stop = tokio_util::sync::CancellationToken::new();
+    let service = StreamableHttpService::new(
+        move || Ok(handler.clone()),
+        Arc::new(LocalSessionManager::default()),
+        StreamableHttpServerConfig::default().with_cancellation_token(stop.child_token()),
+    );
+    let router =
+        axum::Router::new()
+            .nest_service("/mcp", service)
+            .layer(axum::middleware::from_fn(
+                move |req: axum::extract::Request, next: axum::middleware::Next| {
+                    let expected = token.as_ref().map(|t| format!("Bearer {t}"));
+                    async move {
+                        let given = req
+                            .headers()
+                            .get("authorization")
+                            .and_then(|v| v.to_str().ok());
+                        match expected {
+                            Some(e) if given != Some(e.as_str()) => {
+                                axum::http::StatusCode::UNAUTHORIZED.into_response()
+                            }
+                            _ => next.run(req).await,
+                        }
+                    }
+                },
+            ));
+    let ended = stop.clone();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, router)
+            .with_graceful_shutdown(async move { ended.cancelled().await })
+            .await;
+    });
+    (port, stop)
+}
+
+// ------------------------------------------------ systems of record with paged listings
+
+/// A system of record behind MCP ("orders", "payments"): one read-only tool,
+/// `list_<name> {cursor?}`, answering a page of records as JSON
+/// (`{"items": […], "nextCursor": "…"}`), and only to callers with its bearer token.
+pub struct Ledger {
+    pub port: u16,
+    /// `list_<name>` calls that got through.
+    pub calls: Arc<AtomicUsize>,
+    stop: tokio_util::sync::CancellationToken,
+}
+
+#[derive(Clone)]
+struct LedgerTools {
+    name: String,
+    records: Arc<Vec<serde_json::Value>>,
+    page: usize,
+    calls: Arc<AtomicUsize>,
+}
+
+impl ServerHandler for LedgerTools {
+    fn get_info(&self) -> ServerConfig {
+        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+    }
+
+    async fn list_tools(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListToolsResult, ErrorData> {
+        let mut list = tool(
+            &format!("list_{}", self.name),
+            &format!(
+                "Lists {} in pages of {}; pass the answer's nextCursor as cursor for the next.",
+                self.name, self.page
+            ),
+            json!({"type": "object", "properties": {"cursor": {"type": "string"}}}),
+        );
+        list.annotations = Some(rmcp::model::ToolAnnotations::new().read_only(true));
+        Ok(ListToolsResult::with_all_items(vec![list]))
+    }
+
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        if request.name.as_ref() != format!("list_{}", self.name) {
+            return Err(ErrorData::invalid_params("no such tool", None));
+        }
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        let start: usize = request
+            .arguments
+            .as_ref()
+            .and_then(|a| a.get("cursor"))
+            .and_then(|c| c.as_str())
+            .map(|c| {
+                c.parse()
+                    .map_err(|_| ErrorData::invalid_params("bad cursor", None))
+            })
+            .transpose()?
+            .unwrap_or(0);
+        let items: Vec<&serde_json::Value> =
+            self.records.iter().skip(start).take(self.page).collect();
+        let next =
+            (start + self.page < self.records.len()).then(|| (start + self.page).to_string());
+        Ok(text(
+            json!({"items": items, "nextCursor": next}).to_string(),
+        ))
+    }
+}
+
+impl Ledger {
+    pub async fn start(
+        name: &str,
+        token: &str,
+        records: Vec<serde_json::Value>,
+        page: usize,
+    ) -> Self {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let tools = LedgerTools {
+            name: name.to_owned(),
+            records: Arc::new(records),
+            page,
+            calls: Arc::clone(&calls),
+        };
+        let (port, stop) = serve(tools, Some(token.to_owned())).await;
+        Self { port, calls, stop }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}/mcp", self.port)
+    }
+}
+
+impl Drop for Ledger {
     fn drop(&mut self) {
         self.stop.cancel();
     }
