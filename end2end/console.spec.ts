@@ -324,7 +324,7 @@ test('network policy: an admin limits the project to a few domains', async ({ pa
   expect(errors).toEqual([]);
 });
 
-test('MCP servers: paste a config, test the connection, and a chat calls its tool', async ({ page }) => {
+test('MCP servers: add by form, paste a config, test the connection, and a chat calls its tool', async ({ page }) => {
   const stamp = `${Date.now().toString(36)}${Math.floor(Math.random() * 1296).toString(36)}`;
   const errors: string[] = [];
   watchErrors(page, errors, 'admin');
@@ -343,6 +343,21 @@ test('MCP servers: paste a config, test the connection, and a chat calls its too
       everything: { command: 'mcp-server-everything', args: ['stdio'], includeTools: ['get-sum', 'echo'] },
     },
   };
+  // One server by the form: a wrong URL is named under its field, then a local server.
+  const form = page.getByTestId('mcp-add-form');
+  await form.getByLabel('Name').fill('sums');
+  await form.getByLabel('URL').fill('ftp://nowhere');
+  await form.getByRole('button', { name: 'Add server' }).click();
+  await expect(form.locator('#url-error')).toContainText('http:// or https://');
+  await form.getByLabel('Type').selectOption('stdio');
+  await expect(form.getByLabel('URL')).toBeHidden();
+  await form.getByLabel('Command').fill('mcp-server-everything');
+  await form.getByLabel('Arguments').fill('stdio');
+  await form.getByLabel('Only these tools').fill('get-sum');
+  await form.getByRole('button', { name: 'Add server' }).click();
+  await expect(page.getByTestId('mcp-server-sums')).toContainText('mcp-server-everything stdio');
+
+  await page.getByRole('button', { name: 'Paste JSON' }).click();
   const box = page.getByRole('textbox', { name: 'Add servers: paste JSON' });
   await box.fill('{"mcpServers": {"broken": {"type": "http", "url": "ftp://nowhere"}}}');
   await page.getByRole('button', { name: 'Add' }).click();

@@ -355,6 +355,128 @@ fn onto_json_field(e: dto::ApiError) -> ServerError {
     ServerError(dto::ApiError::field("json", message))
 }
 
+/// Adds one server from the form: lists hold one entry per line (`Name: value` for headers,
+/// `KEY=value` for env), tool names or globs may also be split by commas.
+#[allow(clippy::too_many_arguments)]
+#[server(prefix = "/_console")]
+pub async fn add_mcp_server(
+    project_id: String,
+    name: String,
+    kind: String,
+    url: String,
+    headers: String,
+    timeout: String,
+    command: String,
+    args: String,
+    env: String,
+    cwd: String,
+    include_tools: String,
+    exclude_tools: String,
+) -> Result<dto::McpServer, ServerError> {
+    let (b, ctx) = current()?;
+    let remote = kind != "stdio";
+    let timeout = match timeout.trim() {
+        "" => None,
+        t => Some(t.parse::<u64>().map_err(|_| {
+            ServerError(dto::ApiError::field(
+                "timeout",
+                "A whole number of milliseconds.",
+            ))
+        })?),
+    };
+    let input = dto::McpServerInput {
+        name: Some(name.trim().to_owned()),
+        kind: Some(kind),
+        url: remote.then(|| url.trim().to_owned()),
+        headers: if remote {
+            pairs(&headers, ':', "headers")?
+        } else {
+            Default::default()
+        },
+        timeout,
+        command: (!remote).then(|| command.trim().to_owned()),
+        args: if remote { Vec::new() } else { lines(&args) },
+        env: if remote {
+            Default::default()
+        } else {
+            pairs(&env, '=', "env")?
+        },
+        cwd: (!remote && !cwd.trim().is_empty()).then(|| cwd.trim().to_owned()),
+        enabled: Some(true),
+        include_tools: names(&include_tools),
+        exclude_tools: names(&exclude_tools),
+    };
+    b.create_mcp_server(&ctx, project_id, input)
+        .await
+        .map_err(onto_form_fields)
+}
+
+#[cfg(feature = "ssr")]
+fn lines(text: &str) -> Vec<String> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+#[cfg(feature = "ssr")]
+fn names(text: &str) -> Vec<String> {
+    text.split([',', '\n'])
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// `KEY<sep>value` lines; a line without the separator is the field's error.
+#[cfg(feature = "ssr")]
+fn pairs(
+    text: &str,
+    sep: char,
+    field: &str,
+) -> Result<std::collections::BTreeMap<String, String>, ServerError> {
+    lines(text)
+        .into_iter()
+        .map(|line| match line.split_once(sep) {
+            Some((k, v)) => Ok((k.trim().to_owned(), v.trim().to_owned())),
+            None => Err(ServerError(dto::ApiError::field(
+                field,
+                format!("`{line}` has no `{sep}`: write one KEY{sep}value per line."),
+            ))),
+        })
+        .collect()
+}
+
+/// The API names fields by their JSON path (`headers.Authorization`, `includeTools[1]`); the
+/// form's inputs are named for the top of that path.
+#[cfg(feature = "ssr")]
+fn onto_form_fields(mut e: dto::ApiError) -> ServerError {
+    let fields = std::mem::take(&mut e.fields);
+    for (path, why) in fields {
+        let top = path.split(['.', '[']).next().unwrap_or_default();
+        let input = match top {
+            "type" => "kind",
+            "includeTools" => "include_tools",
+            "excludeTools" => "exclude_tools",
+            other => other,
+        };
+        let message = if path == top {
+            why
+        } else {
+            format!("{path}: {why}")
+        };
+        e.fields
+            .entry(input.to_owned())
+            .and_modify(|m| {
+                m.push(' ');
+                m.push_str(&message);
+            })
+            .or_insert(message);
+    }
+    ServerError(e)
+}
+
 /// Replaces one server with the JSON of the edit box.
 #[server(prefix = "/_console")]
 pub async fn edit_mcp_server(

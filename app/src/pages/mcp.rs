@@ -6,11 +6,12 @@ use leptos::prelude::*;
 use protocol::{McpServer, McpServerInput, McpServerState, McpTestResult, Role};
 
 use crate::api::{
-    DeleteMcpServer, EditMcpServer, PasteMcpServers, SetMcpServerEnabled, TestMcpServer,
-    get_mcp_servers,
+    AddMcpServer, DeleteMcpServer, EditMcpServer, PasteMcpServers, SetMcpServerEnabled,
+    TestMcpServer, get_mcp_servers,
 };
 use crate::components::{FieldError, FormError, LoadError, Loading};
 use crate::error::ServerError;
+use crate::pages::mcp_form::AddServerForm;
 use crate::pages::projects::current_project;
 
 const EXAMPLE: &str =
@@ -21,6 +22,8 @@ pub fn McpTab() -> impl IntoView {
     let (project_id, project) = current_project();
     let is_admin = move || project.get().is_some_and(|p| p.role == Role::Admin);
     let paste = ServerAction::<PasteMcpServers>::new();
+    let add = ServerAction::<AddMcpServer>::new();
+    let by_form = RwSignal::new(true);
     let edit = ServerAction::<EditMcpServer>::new();
     let toggle = ServerAction::<SetMcpServerEnabled>::new();
     let delete = ServerAction::<DeleteMcpServer>::new();
@@ -30,6 +33,7 @@ pub fn McpTab() -> impl IntoView {
             (
                 project_id.get(),
                 paste.version().get(),
+                add.version().get(),
                 edit.version().get(),
                 toggle.version().get(),
                 delete.version().get(),
@@ -50,6 +54,17 @@ pub fn McpTab() -> impl IntoView {
                 "The systems this project's agent can reach. Their tools are offered to every task as mcp__<server>__<tool>. Local (command) servers run inside the task's sandbox; write {{mcp.KEY}} where a task's env or secrets should go."
             </p>
             {move || is_admin().then(|| view! {
+                <div class="mb-3 flex gap-2" role="group" aria-label="How to add a server">
+                    <button class="btn" type="button" aria-pressed=move || by_form.get().to_string()
+                        on:click=move |_| by_form.set(true)>"Fill in a form"</button>
+                    <button class="btn" type="button" aria-pressed=move || (!by_form.get()).to_string()
+                        on:click=move |_| by_form.set(false)>"Paste JSON"</button>
+                </div>
+            })}
+            {move || (is_admin() && by_form.get()).then(|| view! {
+                <AddServerForm project_id action=add />
+            })}
+            {move || (is_admin() && !by_form.get()).then(|| view! {
                 <ActionForm action=paste>
                     <input type="hidden" name="project_id" value=move || project_id.get() />
                     <label class="label" for="mcp-json">"Add servers: paste JSON"</label>
@@ -132,6 +147,11 @@ fn ServerCard(
             "text-red-700 dark:text-red-400",
         ),
     };
+    // When a run or a test last connected: "2026-12-07T05:37:02.123Z" as "2026-12-07 05:37 UTC".
+    let checked = server.status.as_ref().map(|s| {
+        let minute = s.checked_at.get(..16).unwrap_or(&s.checked_at);
+        format!("Last connected {} UTC", minute.replace('T', " "))
+    });
     let testing_this = {
         let name = name.clone();
         move || test.pending().get() && test.input().get().is_some_and(|i| i.name == name)
@@ -176,7 +196,7 @@ fn ServerCard(
                     <span class="ml-2 rounded bg-slate-100 px-1.5 py-0.5 font-mono text-xs dark:bg-slate-800">{server.kind.as_str()}</span>
                     {(!server.enabled).then(|| view! { <span class="ml-2 text-xs text-slate-500">"disabled"</span> })}
                 </h3>
-                <p class=format!("text-sm {}", status.1) data-testid="mcp-status">{status.0}</p>
+                <p class=format!("text-sm {}", status.1) data-testid="mcp-status" title=checked>{status.0}</p>
             </div>
             <p class="mt-1 break-all font-mono text-xs text-slate-600 dark:text-slate-400">{target}</p>
             <div class="mt-3 flex flex-wrap gap-2">

@@ -3,6 +3,7 @@ pub mod chat;
 pub mod docs;
 pub mod layout;
 pub mod mcp;
+pub mod mcp_form;
 pub mod network;
 pub mod org;
 pub mod projects;
