@@ -27,6 +27,8 @@ pub enum Error {
     Vault(#[from] crate::vault::VaultError),
     #[error("stored MCP server: {0}")]
     McpStored(#[from] crate::mcp::stored::StoredError),
+    #[error("CSV: {0}")]
+    Csv(#[from] csv::Error),
 }
 
 impl From<sea_orm::TransactionError<Error>> for Error {

@@ -17,6 +17,7 @@ pub mod ids;
 pub mod ledger;
 pub mod llm;
 pub mod mcp;
+pub mod policy;
 pub mod rfc3339;
 pub mod routes;
 pub mod runtime;

@@ -84,6 +84,13 @@ enum BenchCommand {
         #[arg(long, default_value = "mcp-server-everything")]
         server: String,
     },
+    /// Deciding a tool call by a project's tool policy with many rules (p50, p99).
+    Policy {
+        #[arg(long, default_value_t = 10_000)]
+        runs: usize,
+        #[arg(long, default_value_t = 200)]
+        rules: usize,
+    },
 }
 
 #[derive(Subcommand)]
@@ -214,6 +221,9 @@ async fn run(cli: Cli) -> Result<(), String> {
         Command::Bench {
             command: BenchCommand::Mcp { runs, server },
         } => sigmic::bench::mcp(runs, &server).await,
+        Command::Bench {
+            command: BenchCommand::Policy { runs, rules },
+        } => sigmic::bench::policy(runs, rules),
         // Handled in `main` before any runtime starts.
         Command::SandboxSupervisor { .. } => Ok(()),
         Command::Key {

@@ -7,6 +7,7 @@ mod m0001_accounts;
 mod m0002_tasks;
 mod m0003_network;
 mod m0004_mcp_servers;
+mod m0005_policies;
 
 pub struct Migrator;
 
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0002_tasks::Migration),
             Box::new(m0003_network::Migration),
             Box::new(m0004_mcp_servers::Migration),
+            Box::new(m0005_policies::Migration),
         ]
     }
 }

@@ -2,6 +2,7 @@
 //! Routes and their OpenAPI descriptions are registered together, so the document cannot
 //! forget an endpoint.
 
+mod audit;
 mod auth;
 mod conversations;
 mod errors_doc;
@@ -9,7 +10,9 @@ mod health;
 mod keys;
 mod mcp_servers;
 mod org;
+mod policies;
 mod projects;
+mod prompts;
 mod tasks;
 
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -35,6 +38,9 @@ use crate::http::AppState;
         (name = "projects", description = "Projects and their members"),
         (name = "api-keys", description = "API keys of a project"),
         (name = "mcp-servers", description = "(extension) A project's MCP servers: what its agent can reach"),
+        (name = "tool-policies", description = "(extension) A project's tool policy: which calls run, ask a person, or never run"),
+        (name = "prompts", description = "(extension) A project's prompts, added to every task's system prompt"),
+        (name = "audit", description = "(extension) A project's audit log of tool call decisions"),
         (name = "health", description = "Liveness, readiness and this document"),
         (name = "tasks", description = "Tasks: create, stream, follow up, approve, cancel, files"),
         (name = "conversations", description = "(extension) The caller's own tasks as the Chat UI history shows them: list and search, rename, delete"),
@@ -106,6 +112,13 @@ pub fn router() -> OpenApiRouter<AppState> {
             mcp_servers::replace,
             mcp_servers::delete
         ))
+        .routes(routes!(policies::list, policies::create))
+        .routes(routes!(policies::check))
+        .routes(routes!(policies::get, policies::replace, policies::delete))
+        .routes(routes!(prompts::list, prompts::create))
+        .routes(routes!(prompts::get, prompts::replace, prompts::delete))
+        .routes(routes!(audit::list))
+        .routes(routes!(audit::export))
         .routes(routes!(keys::list, keys::create))
         .routes(routes!(keys::revoke))
         .routes(routes!(keys::create_legacy))

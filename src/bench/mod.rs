@@ -1,10 +1,13 @@
 //! `sigmic bench …`: figures measured from outside the server's request path, printed for
-//! people to read (the sandbox's command latency; MCP connection and call costs).
+//! people to read (the sandbox's command latency; MCP connection and call costs; deciding a
+//! tool call by a project's policy).
 
 mod mcp;
+mod policy;
 mod sandbox;
 
 pub use mcp::mcp;
+pub use policy::policy;
 pub use sandbox::sandbox;
 
 use std::time::Duration;

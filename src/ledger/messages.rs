@@ -215,7 +215,7 @@ pub(super) async fn finish_call(
         .filter(task_tool_call::Column::CallId.eq(call_id))
         .exec(txn)
         .await?;
-    Ok(())
+    super::audit::record_outcome(txn, task_id, call_id, super::audit::outcome_of(status)).await
 }
 
 /// The calls of a task not finished yet.

@@ -8,6 +8,7 @@
 //! A worker's writes are fenced by the lease epoch of its claim: one that lost its lease (it
 //! stalled, or the task was cancelled) finds them refused with `LedgerError::Fenced` and stops.
 
+mod audit;
 mod error;
 pub mod hub;
 mod lease;
@@ -26,6 +27,7 @@ use sea_orm::{
 };
 use serde_json::Value;
 
+pub use audit::Decided;
 pub use error::LedgerError;
 pub use lease::{Claim, Renewal};
 pub use log::{Logged, Writer, read_after};

@@ -2,6 +2,7 @@
 //! cancel, delete. No lease is needed; a cancel fences whoever runs the task.
 
 use chrono::{DateTime, Utc};
+use protocol::policy::AuditActor;
 use protocol::stream::{ErrorEvent, RunErrorCode, StreamEvent, ToolResultEvent};
 use protocol::task::{ApprovalOutcome, AttachedFile, CallStatus};
 use sea_orm::sea_query::{Expr, ExprTrait};
@@ -10,8 +11,8 @@ use sea_orm::{
 };
 
 use super::{
-    CANCELLED_CALL, DECLINED_CALL, Ledger, LedgerError, Logged, Result, Writer, log, messages,
-    set_status, without_lease,
+    CANCELLED_CALL, DECLINED_CALL, Ledger, LedgerError, Logged, Result, Writer, audit, log,
+    messages, set_status, without_lease,
 };
 use crate::store::entities::{TaskStatus, task, task_event, task_message, task_tool_call};
 
@@ -84,15 +85,16 @@ impl Ledger {
         Ok(())
     }
 
-    /// A person's decision on a call waiting for approval; the task goes back to the queue.
-    /// `ProceedAlways` allows the tool for the rest of the task, and so every call of it
-    /// waiting now.
+    /// A person's decision on a call waiting for approval (`by`, for the audit log); the task
+    /// goes back to the queue. `ProceedAlways` allows the tool for the rest of the task where
+    /// the project's rules do not ask each time.
     pub async fn decide(
         &self,
         task_id: &str,
         call_id: &str,
         tool_name: &str,
         outcome: ApprovalOutcome,
+        by: AuditActor,
     ) -> Result<()> {
         let (status, output) = match outcome {
             ApprovalOutcome::Cancel => (CallStatus::Cancelled, Some(DECLINED_CALL.to_owned())),
@@ -123,6 +125,15 @@ impl Ledger {
                     .await?;
                 if res.rows_affected == 0 {
                     return Err(LedgerError::AlreadyDecided);
+                }
+                let answer = if status == CallStatus::Cancelled {
+                    "denied"
+                } else {
+                    "approved"
+                };
+                audit::record_answer(txn, &id, &cid, answer, &by).await?;
+                if status == CallStatus::Cancelled {
+                    audit::record_outcome(txn, &id, &cid, "denied").await?;
                 }
                 if outcome == ApprovalOutcome::ProceedAlways {
                     allow_tool(txn, &id, &tool).await?;

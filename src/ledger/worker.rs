@@ -7,8 +7,8 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, TransactionTrait};
 
 use super::{
-    Answer, CallRef, Claim, INTERNAL_FAILURE, Ledger, LedgerError, Logged, Result, Writer,
-    ensure_held, log, messages, set_status, without_lease,
+    Answer, CallRef, Claim, Decided, INTERNAL_FAILURE, Ledger, LedgerError, Logged, Result, Writer,
+    audit, ensure_held, log, messages, set_status, without_lease,
 };
 use crate::store::entities::{TaskStatus, task};
 
@@ -53,22 +53,89 @@ impl Ledger {
         Ok(())
     }
 
-    /// Calls that wait for a person from now on.
-    pub async fn ask_approval(&self, claim: &Claim, calls: Vec<CallRef>) -> Result<()> {
-        self.announce_calls(claim, calls, CallStatus::AwaitingApproval)
+    /// Calls that wait for a person from now on, with the policy's decisions for the audit log.
+    pub async fn ask_approval(
+        &self,
+        claim: &Claim,
+        project_id: &str,
+        calls: Vec<CallRef>,
+        decided: Vec<Decided>,
+    ) -> Result<()> {
+        self.announce_calls(
+            claim,
+            project_id,
+            calls,
+            decided,
+            CallStatus::AwaitingApproval,
+        )
+        .await
+    }
+
+    /// Calls that run now; `decided` holds those the policy decided just now (a call a person
+    /// approved was recorded when it asked).
+    pub async fn start_calls(
+        &self,
+        claim: &Claim,
+        project_id: &str,
+        calls: Vec<CallRef>,
+        decided: Vec<Decided>,
+    ) -> Result<()> {
+        self.announce_calls(claim, project_id, calls, decided, CallStatus::Executing)
             .await
     }
 
-    /// Calls that run now.
-    pub async fn start_calls(&self, claim: &Claim, calls: Vec<CallRef>) -> Result<()> {
-        self.announce_calls(claim, calls, CallStatus::Executing)
-            .await
+    /// Calls the project's policy does not allow: they never run, and the model reads why.
+    /// The stream shows each as a call that ended in an error, as it shows any other.
+    pub async fn deny_calls(
+        &self,
+        claim: &Claim,
+        project_id: &str,
+        denied: Vec<(CallRef, Decided)>,
+    ) -> Result<()> {
+        if denied.is_empty() {
+            return Ok(());
+        }
+        let mut events = Vec::new();
+        let mut rows = Vec::new();
+        for (call, decided) in denied {
+            let output = format!(
+                "Not allowed by this project's tool policy ({}). This call did not run; do not retry it. Continue without it, or tell the user what you needed.",
+                decided.reason
+            );
+            events.push(StreamEvent::ToolCall(ToolCallEvent {
+                call_id: call.call_id.clone(),
+                tool_name: call.tool_name,
+                status: CallStatus::Executing,
+                args: call.args,
+            }));
+            events.push(StreamEvent::ToolResult(ToolResultEvent {
+                call_id: call.call_id.clone(),
+                status: CallStatus::Error,
+                output: output.clone(),
+            }));
+            rows.push((call.call_id, output, decided));
+        }
+        let (id, project) = (claim.task_id.clone(), project_id.to_owned());
+        self.transact(&claim.task_id, claim.writer(), events, move |txn| {
+            Box::pin(async move {
+                let decisions = rows.iter().map(|(.., d)| d.clone()).collect();
+                audit::record_decisions(txn, &project, &id, decisions).await?;
+                for (call_id, output, _) in rows {
+                    audit::record_outcome(txn, &id, &call_id, "denied").await?;
+                    messages::finish_call(txn, &id, &call_id, CallStatus::Error, &output).await?;
+                }
+                Ok(())
+            })
+        })
+        .await
     }
 
     async fn announce_calls(
         &self,
         claim: &Claim,
+        project_id: &str,
         calls: Vec<CallRef>,
+        decided: Vec<Decided>,
         status: CallStatus,
     ) -> Result<()> {
         if calls.is_empty() {
@@ -88,9 +155,10 @@ impl Ledger {
             .collect();
         // Only a call nobody decided on yet can start waiting.
         let from = (status == CallStatus::AwaitingApproval).then_some(CallStatus::Pending);
-        let id = claim.task_id.clone();
+        let (id, project) = (claim.task_id.clone(), project_id.to_owned());
         self.transact(&claim.task_id, claim.writer(), events, move |txn| {
             Box::pin(async move {
+                audit::record_decisions(txn, &project, &id, decided).await?;
                 messages::set_call_status(txn, &id, ids, status, from).await?;
                 Ok(())
             })

@@ -44,6 +44,8 @@ pub struct Runtime {
     providers: Providers,
     web: Arc<Web>,
     mcp: crate::mcp::McpAccess,
+    /// Projects' tool policies, compiled once per change.
+    policies: crate::policy::store::PolicyCache,
     /// This process's name in `tasks.worker_id`.
     node: String,
     wake: Notify,
@@ -76,6 +78,7 @@ impl Runtime {
             providers,
             web,
             mcp,
+            policies: Default::default(),
             node,
             wake: Notify::new(),
             running: Mutex::new(HashMap::new()),
@@ -100,6 +103,10 @@ impl Runtime {
 
     pub fn sandboxes(&self) -> &Arc<SandboxManager> {
         &self.sandboxes
+    }
+
+    pub fn policies(&self) -> &crate::policy::store::PolicyCache {
+        &self.policies
     }
 
     pub fn providers(&self) -> &Providers {

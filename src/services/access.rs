@@ -112,6 +112,22 @@ impl ProjectScope {
 }
 
 impl Caller {
+    /// Who acted, as the audit log names them.
+    pub fn audit_actor(&self) -> protocol::policy::AuditActor {
+        match self {
+            Caller::User(u) => protocol::policy::AuditActor {
+                kind: "user".to_owned(),
+                id: u.user.id.clone(),
+                name: u.user.username.clone(),
+            },
+            Caller::ApiKey(k) => protocol::policy::AuditActor {
+                kind: "apiKey".to_owned(),
+                id: k.key.id.clone(),
+                name: k.key.name.clone(),
+            },
+        }
+    }
+
     pub fn org_scope(&self) -> Result<OrgScope, ApiError> {
         match self {
             Caller::User(u) => match &u.org {

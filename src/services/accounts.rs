@@ -214,6 +214,12 @@ impl Services {
                                 model: Set(None),
                                 network_mode: Set("internet".to_owned()),
                                 network_allow: Set(None),
+                                policy_mode: Set(protocol::policy::PolicyMode::default()
+                                    .as_str()
+                                    .to_owned()),
+                                auto_execute: Set(true),
+                                max_turns: Set(None),
+                                max_minutes: Set(None),
                             }
                             .insert(txn)
                             .await?;

@@ -3,13 +3,16 @@
 
 pub mod access;
 pub mod accounts;
+pub mod audit;
 pub mod conversations;
 pub mod keys;
 pub mod limits;
 pub mod mail;
 pub mod mcp_servers;
 pub mod orgs;
+pub mod policies;
 pub mod projects;
+pub mod prompts;
 pub mod tasks;
 mod validate;
 

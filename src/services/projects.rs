@@ -11,7 +11,8 @@ use super::{Services, new_id, ts, validate};
 use crate::egress::NetworkPolicy;
 use crate::error::{ApiError, Error, Result};
 use crate::store::entities::{
-    Role, api_key, mcp_server, org_member, project, project_member, user,
+    Role, api_key, audit_entry, mcp_server, org_member, project, project_member, project_prompt,
+    tool_policy, user,
 };
 use protocol as dto;
 
@@ -21,6 +22,31 @@ fn project_dto(p: project::Model, role: Role) -> dto::Project {
         name: p.name,
         role: role.into(),
         created_at: ts(p.created_at),
+    }
+}
+
+fn settings_dto(p: &project::Model) -> dto::ProjectSettings {
+    let positive = |n: Option<i32>| n.and_then(|n| u32::try_from(n).ok());
+    dto::ProjectSettings {
+        model: p.model.clone(),
+        network: p.network_policy().to_settings(),
+        policy_mode: p.policy_mode(),
+        auto_execute: p.auto_execute,
+        max_turns: positive(p.max_turns),
+        max_minutes: positive(p.max_minutes),
+    }
+}
+
+/// A project's bound on its runs: at least 1, at most the operator's.
+fn within(field: &str, value: Option<u32>, operator: u64, unit: &str) -> Result<Option<i32>> {
+    match value {
+        None => Ok(None),
+        Some(v) if v == 0 || u64::from(v) > operator => Err(ApiError::field(
+            field,
+            format!("Between 1 and {operator} {unit}, this server's limit."),
+        )
+        .into()),
+        Some(v) => Ok(Some(i32::try_from(v).unwrap_or(i32::MAX))),
     }
 }
 
@@ -87,6 +113,10 @@ impl Services {
             model: Set(None),
             network_mode: Set("internet".to_owned()),
             network_allow: Set(None),
+            policy_mode: Set(protocol::policy::PolicyMode::default().as_str().to_owned()),
+            auto_execute: Set(true),
+            max_turns: Set(None),
+            max_minutes: Set(None),
         }
         .insert(self.db())
         .await?;
@@ -139,10 +169,7 @@ impl Services {
         project_id: &str,
     ) -> Result<dto::ProjectSettings> {
         let scope = self.project_scope(caller, project_id).await?;
-        Ok(dto::ProjectSettings {
-            network: scope.project.network_policy().to_settings(),
-            model: scope.project.model,
-        })
+        Ok(settings_dto(&scope.project))
     }
 
     /// Changes a project's settings (project admins): all of them, as a PUT does. The model
@@ -170,21 +197,35 @@ impl Services {
             };
             ApiError::field(&field, e.reason)
         })?;
+        let limits = &self.config().tasks;
+        let max_turns = within(
+            "maxTurns",
+            settings.max_turns,
+            u64::from(limits.max_turns),
+            "model calls",
+        )?;
+        let max_minutes = within(
+            "maxMinutes",
+            settings.max_minutes,
+            limits.max_run_secs / 60,
+            "minutes",
+        )?;
         let (mode, allow) = network.to_stored();
-        project::Entity::update_many()
-            .col_expr(project::Column::Model, Expr::value(model.clone()))
-            .col_expr(project::Column::NetworkMode, Expr::value(mode))
-            .col_expr(project::Column::NetworkAllow, Expr::value(allow))
-            .filter(project::Column::Id.eq(scope.project_id()))
-            .exec(self.db())
-            .await?;
-        Ok(dto::ProjectSettings {
-            model,
-            network: network.to_settings(),
-        })
+        let mut active: project::ActiveModel = scope.project.into();
+        active.model = Set(model);
+        active.network_mode = Set(mode.to_owned());
+        active.network_allow = Set(allow);
+        active.policy_mode = Set(settings.policy_mode.as_str().to_owned());
+        active.auto_execute = Set(settings.auto_execute);
+        active.max_turns = Set(max_turns);
+        active.max_minutes = Set(max_minutes);
+        let row = active.update(self.db()).await?;
+        Ok(settings_dto(&row))
     }
 
     pub async fn delete_project(&self, caller: &Caller, project_id: &str) -> Result<()> {
+        // The project's own rows go with it (tool policies, the audit log, MCP servers and
+        // prompts included) in the transaction below.
         let scope = self.project_scope(caller, project_id).await?;
         scope.require_org_admin()?;
         let id = scope.project.id.clone();
@@ -201,6 +242,18 @@ impl Services {
                         .await?;
                     mcp_server::Entity::delete_many()
                         .filter(mcp_server::Column::ProjectId.eq(id.clone()))
+                        .exec(txn)
+                        .await?;
+                    tool_policy::Entity::delete_many()
+                        .filter(tool_policy::Column::ProjectId.eq(id.clone()))
+                        .exec(txn)
+                        .await?;
+                    audit_entry::Entity::delete_many()
+                        .filter(audit_entry::Column::ProjectId.eq(id.clone()))
+                        .exec(txn)
+                        .await?;
+                    project_prompt::Entity::delete_many()
+                        .filter(project_prompt::Column::ProjectId.eq(id.clone()))
                         .exec(txn)
                         .await?;
                     user::Entity::update_many()

@@ -110,9 +110,20 @@ pub mod project {
         pub network_mode: String,
         /// The allow-list's domains, a JSON array.
         pub network_allow: Option<String>,
+        /// What decides a call no tool policy rule matches (`protocol::policy::PolicyMode`).
+        pub policy_mode: String,
+        /// `autoExecute` of a task that does not say.
+        pub auto_execute: bool,
+        /// Bounds of a run, within the operator's; the operator's when `None`.
+        pub max_turns: Option<i32>,
+        pub max_minutes: Option<i32>,
     }
 
     impl Model {
+        pub fn policy_mode(&self) -> protocol::policy::PolicyMode {
+            protocol::policy::PolicyMode::parse(&self.policy_mode).unwrap_or_default()
+        }
+
         pub fn network_policy(&self) -> crate::egress::NetworkPolicy {
             crate::egress::NetworkPolicy::from_stored(
                 &self.network_mode,
@@ -247,6 +258,68 @@ pub mod api_key {
     impl ActiveModelBehavior for ActiveModel {}
 }
 
+pub mod tool_policy {
+    use sea_orm::entity::prelude::*;
+
+    /// A project's tool policy rule (`crate::policy::Rule` once compiled).
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "tool_policies")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub project_id: String,
+        pub tool: String,
+        /// `allow`, `ask` or `deny`.
+        pub decision: String,
+        pub condition: Option<String>,
+        pub note: Option<String>,
+        pub created_at: ChronoDateTimeUtc,
+        pub updated_at: ChronoDateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod audit_entry {
+    use sea_orm::entity::prelude::*;
+
+    /// One tool call's decision (`protocol::policy::AuditEntry`): inserted when the policy
+    /// decides; `answer*` and `outcome`/`finished_at` are each written once, when they happen.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "audit_entries")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub project_id: String,
+        pub task_id: String,
+        pub call_id: String,
+        pub tool: String,
+        /// JSON, redacted.
+        pub args: String,
+        pub decision: String,
+        /// JSON (`protocol::policy::AuditRule`).
+        pub rule: Option<String>,
+        pub reason: String,
+        pub answer: Option<String>,
+        /// Who answered (`protocol::policy::AuditActor`): `user`, `apiKey` or `endUser`.
+        pub answered_by_kind: Option<String>,
+        pub answered_by_id: Option<String>,
+        pub answered_by_name: Option<String>,
+        pub answered_at: Option<ChronoDateTimeUtc>,
+        pub outcome: Option<String>,
+        pub finished_at: Option<ChronoDateTimeUtc>,
+        pub created_at: ChronoDateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
 pub mod project_prompt {
     use sea_orm::entity::prelude::*;
 
@@ -260,6 +333,8 @@ pub mod project_prompt {
         pub content: String,
         pub position: i64,
         pub created_at: ChronoDateTimeUtc,
+        pub enabled: bool,
+        pub updated_at: Option<ChronoDateTimeUtc>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -91,6 +91,25 @@ pub struct ProjectSettings {
     /// internet only when omitted.
     #[serde(default)]
     pub network: NetworkSettings,
+    /// What decides a tool call no tool policy rule matches; `allowAll` when omitted.
+    #[serde(default)]
+    pub policy_mode: crate::policy::PolicyMode,
+    /// `autoExecute` of a task that does not say; true when omitted. A task's
+    /// `autoExecute: true` never lifts the project's `ask` and `deny`.
+    #[serde(default = "yes")]
+    pub auto_execute: bool,
+    /// Model calls a run may make, within the server's limit; the server's when null.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 10000))]
+    pub max_turns: Option<u32>,
+    /// Minutes a run may take, within the server's limit; the server's when null.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 10000))]
+    pub max_minutes: Option<u32>,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// (extension) Where a project's agent may connect.

@@ -11,6 +11,7 @@ pub mod account;
 pub mod envelope;
 pub mod error;
 pub mod mcp;
+pub mod policy;
 #[cfg(feature = "openapi")]
 pub mod schema;
 pub mod stream;

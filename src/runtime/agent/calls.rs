@@ -2,12 +2,16 @@
 //! says so, running the rest in order (consecutive read-only calls side by side), and reporting
 //! calls a crash interrupted.
 
+use std::collections::HashMap;
+
+use protocol::policy::Decision;
 use protocol::task::CallStatus;
 use sea_orm::EntityTrait;
 
-use super::policy::{Policy, Verdict};
+use super::policy::Policy;
 use super::{Run, RunError, Step};
-use crate::ledger::CallRef;
+use crate::ledger::{CallRef, Decided};
+use crate::policy::PolicySet;
 use crate::runtime::conversation::StoredCall;
 use crate::store::entities::task;
 use crate::tools::ToolRegistry;
@@ -23,12 +27,13 @@ fn call_ref(c: &StoredCall) -> CallRef {
 }
 
 impl Run {
-    /// Runs the open calls of the last answer in order; stops at the first that waits for a
-    /// person.
+    /// Decides the open calls of the last answer by the project's policy, then runs them in
+    /// order; stops at the first that waits for a person.
     pub(super) async fn process_calls(
         &mut self,
         open: Vec<StoredCall>,
         tools: &ToolRegistry,
+        rules: &PolicySet,
     ) -> Result<Step, RunError> {
         // The allowed tools may have grown (`proceed_always`) since the run started.
         if let Some(t) = task::Entity::find_by_id(self.task.id.clone())
@@ -37,10 +42,13 @@ impl Run {
         {
             self.task.allowed_tools = t.allowed_tools;
         }
-        let policy = Policy::of(&self.task);
+        let policy = Policy::of(&self.task, rules);
+        let project = self.task.project_id.clone();
         // A call found `executing` was started by a worker that is gone: never run it again.
         let mut changed = false;
-        let mut to_ask = Vec::new();
+        let (mut to_ask, mut asked, mut denied) = (Vec::new(), Vec::new(), Vec::new());
+        // Decisions of the calls that may run, recorded when each starts.
+        let mut allowed: HashMap<String, Decided> = HashMap::new();
         for call in &open {
             match call.status {
                 CallStatus::Executing => {
@@ -48,16 +56,33 @@ impl Run {
                         .await?;
                     changed = true;
                 }
-                CallStatus::Pending
-                    if policy.verdict(&call.tool_name, &call.args) == Verdict::Ask =>
-                {
-                    to_ask.push(call_ref(call));
+                CallStatus::Pending => {
+                    let decided =
+                        policy.decide(call, tools.is_read_only(&call.tool_name), &self.redactor);
+                    match decided.decision {
+                        Decision::Deny => denied.push((call_ref(call), decided)),
+                        Decision::Ask => {
+                            to_ask.push(call_ref(call));
+                            asked.push(decided);
+                        }
+                        Decision::Allow => {
+                            allowed.insert(call.call_id.clone(), decided);
+                        }
+                    }
                 }
                 _ => {}
             }
         }
+        if !denied.is_empty() {
+            self.ledger()
+                .deny_calls(&self.claim, &project, denied)
+                .await?;
+            changed = true;
+        }
         if !to_ask.is_empty() {
-            self.ledger().ask_approval(&self.claim, to_ask).await?;
+            self.ledger()
+                .ask_approval(&self.claim, &project, to_ask, asked)
+                .await?;
             changed = true;
         }
         if changed {
@@ -67,20 +92,22 @@ impl Run {
         let mut batch: Vec<StoredCall> = Vec::new();
         for call in &open {
             if call.status == CallStatus::AwaitingApproval {
-                self.run_batch(std::mem::take(&mut batch), tools).await?;
+                self.run_batch(std::mem::take(&mut batch), tools, &mut allowed)
+                    .await?;
                 return Ok(Step::WaitForApproval);
             }
             if !tools.is_read_only(&call.tool_name)
                 || batch.iter().any(|b| !tools.is_read_only(&b.tool_name))
             {
-                self.run_batch(std::mem::take(&mut batch), tools).await?;
+                self.run_batch(std::mem::take(&mut batch), tools, &mut allowed)
+                    .await?;
             }
             batch.push(call.clone());
             if self.drain.is_cancelled() {
                 break;
             }
         }
-        self.run_batch(batch, tools).await?;
+        self.run_batch(batch, tools, &mut allowed).await?;
         Ok(Step::Continue)
     }
 
@@ -88,12 +115,22 @@ impl Run {
         &self,
         batch: Vec<StoredCall>,
         tools: &ToolRegistry,
+        allowed: &mut HashMap<String, Decided>,
     ) -> Result<(), RunError> {
         if batch.is_empty() {
             return Ok(());
         }
+        let decided = batch
+            .iter()
+            .filter_map(|c| allowed.remove(&c.call_id))
+            .collect();
         self.ledger()
-            .start_calls(&self.claim, batch.iter().map(call_ref).collect())
+            .start_calls(
+                &self.claim,
+                &self.task.project_id,
+                batch.iter().map(call_ref).collect(),
+                decided,
+            )
             .await?;
         let results = futures_util::future::join_all(
             batch

@@ -127,7 +127,7 @@ impl Run {
     ) -> Result<Outcome, RunError> {
         let limits = self.rt.config().tasks.clone();
         let deadline = run_started
-            + chrono::Duration::seconds(i64::try_from(limits.max_run_secs).unwrap_or(i64::MAX / 2));
+            + chrono::Duration::seconds(i64::try_from(setup.max_run_secs).unwrap_or(i64::MAX / 2));
         let mut turns = 0u32;
         loop {
             if self.drain.is_cancelled() {
@@ -136,14 +136,20 @@ impl Run {
             if Utc::now() > deadline {
                 let message = format!(
                     "The task ran longer than its limit of {} seconds and was stopped. Send a follow-up to continue.",
-                    limits.max_run_secs
+                    setup.max_run_secs
                 );
                 return self.fail(RunErrorCode::Timeout, &message).await;
             }
             let conv = Conversation::load(self.db(), &self.task.id).await?;
+            // The project's rules as they are now: a change applies from the next step.
+            let policy = self
+                .rt
+                .policies()
+                .get_by_id(self.db(), &self.task.project_id)
+                .await?;
             let open: Vec<StoredCall> = conv.open_calls().into_iter().cloned().collect();
             if !open.is_empty() {
-                match self.process_calls(open, &setup.tools).await? {
+                match self.process_calls(open, &setup.tools, &policy).await? {
                     Step::Continue => continue,
                     Step::WaitForApproval => return self.wait_for_approval().await,
                 }
@@ -161,16 +167,21 @@ impl Run {
                 continue;
             }
             turns += 1;
-            if turns > limits.max_turns {
+            if turns > setup.max_turns {
                 let message = format!(
                     "The agent used its {} model calls for this run without finishing. Send a follow-up to let it continue.",
-                    limits.max_turns
+                    setup.max_turns
                 );
                 return self.fail(RunErrorCode::MaxTurns, &message).await;
             }
             // A server that said its tools changed is listed again before the model sees them.
             setup.tools.refresh().await;
-            let request = setup.request(&conv, &limits, self.rt.config().llm.max_output_tokens);
+            let request = setup.request(
+                &conv,
+                &limits,
+                self.rt.config().llm.max_output_tokens,
+                &policy,
+            );
             let turn = match self.model_turn(setup.provider.as_ref(), request).await? {
                 Ok(turn) => turn,
                 Err(None) => return Ok(Outcome::Drained),

@@ -14,6 +14,7 @@ use crate::llm::{self, ModelRef, Provider};
 use crate::mcp::client::Place;
 use crate::mcp::stored;
 use crate::mcp::toolbox::McpToolbox;
+use crate::policy::PolicySet;
 use crate::runtime::conversation::{self, Conversation};
 use crate::sandbox::Redactor;
 use crate::sandbox::bwrap::TaskEnv;
@@ -28,6 +29,9 @@ pub(super) struct Setup {
     pub provider: Arc<dyn Provider>,
     pub tools: ToolRegistry,
     pub system: String,
+    /// Model calls and seconds a run may take: the project's bounds within the operator's.
+    pub max_turns: u32,
+    pub max_run_secs: u64,
 }
 
 /// Why a run cannot start: the code and message its `error` event carries.
@@ -76,22 +80,42 @@ impl Setup {
         });
         let prompts: Vec<(String, String)> = project_prompt::Entity::find()
             .filter(project_prompt::Column::ProjectId.eq(&project.id))
+            .filter(project_prompt::Column::Enabled.eq(true))
             .order_by_asc(project_prompt::Column::Position)
+            .order_by_asc(project_prompt::Column::CreatedAt)
             .all(run.db())
             .await?
             .into_iter()
             .map(|p| (p.name, p.content))
             .collect();
+        let policy = run.rt.policies().get(run.db(), &project).await?;
+        let offered: Vec<_> = tools
+            .definitions()
+            .into_iter()
+            .filter(|d| !policy.hides(&d.name))
+            .collect();
         let system = crate::runtime::prompt::system_prompt(
             &prompts,
             run.task.system_prompt.as_deref(),
-            &tools.definitions(),
+            &offered,
         );
+        let limits = &run.rt.config().tasks;
+        let bound = |project: Option<i32>, operator: u64| {
+            project
+                .and_then(|p| u64::try_from(p).ok())
+                .map_or(operator, |p| p.min(operator))
+        };
         Ok(Ok(Self {
             model,
             provider,
             tools,
             system,
+            max_turns: u32::try_from(bound(project.max_turns, u64::from(limits.max_turns)))
+                .unwrap_or(limits.max_turns),
+            max_run_secs: bound(
+                project.max_minutes.map(|m| m.saturating_mul(60)),
+                limits.max_run_secs,
+            ),
         }))
     }
 
@@ -108,6 +132,7 @@ impl Setup {
         conv: &Conversation,
         limits: &TasksConfig,
         max_output_tokens: u32,
+        policy: &PolicySet,
     ) -> llm::Request {
         llm::Request {
             model: self.model.model.clone(),
@@ -121,6 +146,8 @@ impl Setup {
                 .tools
                 .definitions()
                 .into_iter()
+                // A tool the project denies outright is not offered at all.
+                .filter(|d| !policy.hides(&d.name))
                 .map(|d| llm::ToolSpec {
                     name: d.name,
                     description: d.description,

@@ -21,7 +21,8 @@ pub(super) struct Checked {
     pub message: String,
     pub system_prompt: Option<String>,
     pub show_in_history: bool,
-    pub auto_execute: bool,
+    /// The project's default when `None`.
+    pub auto_execute: Option<bool>,
     pub env: BTreeMap<String, String>,
     pub secrets: BTreeMap<String, String>,
 }
@@ -73,7 +74,7 @@ pub(super) fn check_new_task(input: CreateTask) -> Result<Checked, ApiError> {
         message,
         system_prompt: input.system_prompt.filter(|p| !p.trim().is_empty()),
         show_in_history: input.show_in_history.unwrap_or(true),
-        auto_execute: input.auto_execute.unwrap_or(true),
+        auto_execute: input.auto_execute,
         env,
         secrets,
     })

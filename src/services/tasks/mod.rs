@@ -284,7 +284,10 @@ impl TaskService {
             message: Set(checked.message.clone()),
             system_prompt: Set(checked.system_prompt),
             show_in_history: Set(checked.show_in_history),
-            auto_execute: Set(checked.auto_execute),
+            // Left out, the project's default (true unless its admins changed it).
+            auto_execute: Set(checked
+                .auto_execute
+                .unwrap_or(draft.scope.project.auto_execute)),
             env: Set((!checked.env.is_empty())
                 .then(|| serde_json::to_string(&checked.env).unwrap_or_default())),
             error: Set(None),
@@ -495,7 +498,13 @@ impl TaskService {
         }
         match self
             .ledger()
-            .decide(&row.id, &call.call_id, &call.tool_name, outcome)
+            .decide(
+                &row.id,
+                &call.call_id,
+                &call.tool_name,
+                outcome,
+                caller.audit_actor(),
+            )
             .await
         {
             Err(LedgerError::AlreadyDecided) => {
