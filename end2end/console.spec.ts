@@ -394,3 +394,105 @@ test('MCP servers: add by form, paste a config, test the connection, and a chat 
   expect(JSON.stringify(history)).toContain('The sum of 2 and 3 is 5');
   expect(errors).toEqual([]);
 });
+
+test('tool policy: a rule asks above a threshold, the audit shows both calls, a member only reads', async ({ page, browser, baseURL }) => {
+  const stamp = `${Date.now().toString(36)}${Math.floor(Math.random() * 1296).toString(36)}`;
+  const errors: string[] = [];
+  watchErrors(page, errors, 'admin');
+  const admin = `pol-${stamp}`;
+  const signup = await page.request.post('/api/v1/auth/signup', {
+    data: { email: `${admin}@example.com`, username: admin, password: PASSWORD },
+  });
+  expect(signup.status(), await signup.text()).toBeLessThan(300);
+  const me = (await (await page.request.get('/api/v1/me')).json()).data;
+  const projectId: string = me.projects[0].id;
+  // A local MCP server whose tool takes numbers.
+  const added = await page.request.post(`/api/v1/projects/${projectId}/mcp-servers`, {
+    data: { name: 'everything', command: 'mcp-server-everything', args: ['stdio'], includeTools: ['get-sum'] },
+  });
+  expect(added.status(), await added.text()).toBe(200);
+
+  await open(page, `/p/${projectId}/settings/policies`);
+  const form = page.getByTestId('policy-form');
+  await form.getByLabel('Tool or pattern').fill('mcp__everything__get-sum');
+  await form.getByLabel('Decision').selectOption('ask');
+  await form.getByLabel('Only when (CEL, optional)').fill('args.a >');
+  await form.getByRole('button', { name: 'Add rule' }).click();
+  await expect(form.locator('#condition-error')).toContainText('line 1, column');
+  await form.getByLabel('Only when (CEL, optional)').fill('args.a > 100');
+  await form.getByLabel('Note').fill('big sums need a person');
+  await form.getByRole('button', { name: 'Add rule' }).click();
+  const rules = page.getByTestId('policy-rules');
+  await expect(rules).toContainText('args.a > 100');
+
+  // "Try it" says what a call would meet.
+  await page.getByLabel('Tool', { exact: true }).fill('mcp__everything__get-sum');
+  await page.getByLabel('Arguments (JSON)').fill('{"a": 250, "b": 1}');
+  await page.getByRole('button', { name: 'Check' }).click();
+  await expect(page.getByTestId('policy-check')).toContainText('ask');
+  await shot(page, 'policies');
+
+  // 250 waits for approval; 50 runs.
+  const big = `big-${stamp}`;
+  await script(big, [
+    { calls: [{ name: 'mcp__everything__get-sum', args: { a: 250, b: 1 } }] },
+    { text: 'The big sum is 251.' },
+  ]);
+  await open(page, `/p/${projectId}`);
+  const message = page.getByRole('textbox', { name: 'Message' });
+  await message.fill(`Add a big one ${big}`);
+  await message.press('Enter');
+  await page.waitForURL(/\/p\/[^/]+\/c\/[^/]+$/);
+  const approval = page.getByRole('group', { name: 'Approve mcp__everything__get-sum?' });
+  await expect(approval).toBeVisible({ timeout: 60_000 });
+  await expect(approval.getByRole('link', { name: 'Allow in this project…' })).toBeVisible();
+  await approval.getByRole('button', { name: 'Approve once' }).click();
+  await expect(page.getByRole('article', { name: 'Sigmic' }).last()).toContainText('The big sum is 251.', { timeout: 60_000 });
+
+  const small = `small-${stamp}`;
+  await script(small, [
+    { calls: [{ name: 'mcp__everything__get-sum', args: { a: 50, b: 1 } }] },
+    { text: 'The small sum is 51.' },
+  ]);
+  await open(page, `/p/${projectId}`);
+  await page.getByRole('textbox', { name: 'Message' }).fill(`Add a small one ${small}`);
+  await page.getByRole('textbox', { name: 'Message' }).press('Enter');
+  await page.waitForURL(/\/p\/[^/]+\/c\/[^/]+$/);
+  await expect(page.getByRole('article', { name: 'Sigmic' }).last()).toContainText('The small sum is 51.', { timeout: 60_000 });
+
+  await open(page, `/p/${projectId}/settings/audit`);
+  const entries = page.getByTestId('audit-entries');
+  await expect(entries.locator('tbody tr')).toHaveCount(2);
+  await expect(entries.locator('tbody tr').filter({ hasText: '"a":250' })).toContainText(`approved ${admin} (user)`);
+  await expect(entries.locator('tbody tr').filter({ hasText: '"a":50' })).toContainText('allow');
+  await page.getByLabel('Decision').selectOption('ask');
+  await expect(entries.locator('tbody tr')).toHaveCount(1);
+  await shot(page, 'audit');
+
+  // A project member sees the rules and cannot change them.
+  const invitation = await page.request.post('/api/v1/organization/invitations', {
+    data: { email: `member-${stamp}@example.com`, role: 'member' },
+  });
+  expect(invitation.status(), await invitation.text()).toBe(200);
+  const invited = (await invitation.json()).data;
+  const token = new URL(invited.link, baseURL).searchParams.get('invite');
+  const memberContext = await browser.newContext({ baseURL });
+  const memberPage = await memberContext.newPage();
+  watchErrors(memberPage, errors, 'member');
+  const joined = await memberPage.request.post('/api/v1/auth/signup', {
+    data: { email: `member-${stamp}@example.com`, username: `member-${stamp}`, password: PASSWORD, invitationToken: token },
+  });
+  expect(joined.status(), await joined.text()).toBeLessThan(300);
+  const memberId = (await (await memberPage.request.get('/api/v1/me')).json()).data.user.id;
+  const granted = await page.request.post(`/api/v1/projects/${projectId}/members`, {
+    data: { userId: memberId, role: 'member' },
+  });
+  expect(granted.status(), await granted.text()).toBe(200);
+  await open(memberPage, `/p/${projectId}/settings/policies`);
+  await expect(memberPage.getByTestId('policy-rules')).toContainText('args.a > 100');
+  await expect(memberPage.getByTestId('policy-form')).toHaveCount(0);
+  await expect(memberPage.getByText('Only project admins can change the rules.')).toBeVisible();
+  await expect(memberPage.getByRole('button', { name: /Delete the rule/ })).toHaveCount(0);
+  await memberContext.close();
+  expect(errors).toEqual([]);
+});

@@ -8,7 +8,7 @@ use async_trait::async_trait;
 
 use app::backend::{Backend, Issued, RequestCtx};
 use protocol::error::ApiError;
-use protocol::{self as dto, input};
+use protocol::{self as dto, input, policy};
 
 use crate::services::Services;
 use crate::services::access::Caller;
@@ -342,6 +342,127 @@ impl Backend for Console {
         Ok(self
             .services
             .test_mcp_server(&caller, &project_id, &name, dto::McpTestRequest::default())
+            .await?)
+    }
+
+    async fn tool_policies(
+        &self,
+        ctx: &RequestCtx,
+        project_id: String,
+    ) -> Result<Vec<policy::ToolPolicy>, ApiError> {
+        let caller = self.caller(ctx).await?;
+        Ok(self.services.tool_policies(&caller, &project_id).await?)
+    }
+
+    async fn create_tool_policy(
+        &self,
+        ctx: &RequestCtx,
+        project_id: String,
+        input: policy::ToolPolicyInput,
+    ) -> Result<policy::ToolPolicy, ApiError> {
+        let caller = self.caller(ctx).await?;
+        Ok(self
+            .services
+            .create_tool_policy(&caller, &project_id, input)
+            .await?)
+    }
+
+    async fn replace_tool_policy(
+        &self,
+        ctx: &RequestCtx,
+        project_id: String,
+        id: String,
+        input: policy::ToolPolicyInput,
+    ) -> Result<policy::ToolPolicy, ApiError> {
+        let caller = self.caller(ctx).await?;
+        Ok(self
+            .services
+            .replace_tool_policy(&caller, &project_id, &id, input)
+            .await?)
+    }
+
+    async fn delete_tool_policy(
+        &self,
+        ctx: &RequestCtx,
+        project_id: String,
+        id: String,
+    ) -> Result<(), ApiError> {
+        let caller = self.caller(ctx).await?;
+        Ok(self
+            .services
+            .delete_tool_policy(&caller, &project_id, &id)
+            .await?)
+    }
+
+    async fn check_tool_policy(
+        &self,
+        ctx: &RequestCtx,
+        project_id: String,
+        request: policy::PolicyCheckRequest,
+    ) -> Result<policy::PolicyCheck, ApiError> {
+        let caller = self.caller(ctx).await?;
+        Ok(self
+            .services
+            .check_tool_policy(&caller, &project_id, request)
+            .await?)
+    }
+
+    async fn audit(
+        &self,
+        ctx: &RequestCtx,
+        project_id: String,
+        query: policy::AuditQuery,
+    ) -> Result<policy::AuditPage, ApiError> {
+        let caller = self.caller(ctx).await?;
+        Ok(self.services.audit(&caller, &project_id, &query).await?)
+    }
+
+    async fn prompts(
+        &self,
+        ctx: &RequestCtx,
+        project_id: String,
+    ) -> Result<Vec<policy::Prompt>, ApiError> {
+        let caller = self.caller(ctx).await?;
+        Ok(self.services.prompts(&caller, &project_id).await?)
+    }
+
+    async fn create_prompt(
+        &self,
+        ctx: &RequestCtx,
+        project_id: String,
+        input: policy::PromptInput,
+    ) -> Result<policy::Prompt, ApiError> {
+        let caller = self.caller(ctx).await?;
+        Ok(self
+            .services
+            .create_prompt(&caller, &project_id, input)
+            .await?)
+    }
+
+    async fn replace_prompt(
+        &self,
+        ctx: &RequestCtx,
+        project_id: String,
+        id: String,
+        input: policy::PromptInput,
+    ) -> Result<policy::Prompt, ApiError> {
+        let caller = self.caller(ctx).await?;
+        Ok(self
+            .services
+            .replace_prompt(&caller, &project_id, &id, input)
+            .await?)
+    }
+
+    async fn delete_prompt(
+        &self,
+        ctx: &RequestCtx,
+        project_id: String,
+        id: String,
+    ) -> Result<(), ApiError> {
+        let caller = self.caller(ctx).await?;
+        Ok(self
+            .services
+            .delete_prompt(&caller, &project_id, &id)
             .await?)
     }
 

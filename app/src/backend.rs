@@ -8,7 +8,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use http::HeaderMap;
 use leptos::prelude::use_context;
-use protocol::{self as dto, input};
+use protocol::{self as dto, input, policy};
 
 use crate::error::ApiError;
 
@@ -159,6 +159,67 @@ pub trait Backend: Send + Sync + 'static {
         project_id: String,
         name: String,
     ) -> Result<dto::McpTestResult, ApiError>;
+
+    async fn tool_policies(
+        &self,
+        ctx: &RequestCtx,
+        project_id: String,
+    ) -> Result<Vec<policy::ToolPolicy>, ApiError>;
+    async fn create_tool_policy(
+        &self,
+        ctx: &RequestCtx,
+        project_id: String,
+        input: policy::ToolPolicyInput,
+    ) -> Result<policy::ToolPolicy, ApiError>;
+    async fn replace_tool_policy(
+        &self,
+        ctx: &RequestCtx,
+        project_id: String,
+        id: String,
+        input: policy::ToolPolicyInput,
+    ) -> Result<policy::ToolPolicy, ApiError>;
+    async fn delete_tool_policy(
+        &self,
+        ctx: &RequestCtx,
+        project_id: String,
+        id: String,
+    ) -> Result<(), ApiError>;
+    async fn check_tool_policy(
+        &self,
+        ctx: &RequestCtx,
+        project_id: String,
+        request: policy::PolicyCheckRequest,
+    ) -> Result<policy::PolicyCheck, ApiError>;
+    async fn audit(
+        &self,
+        ctx: &RequestCtx,
+        project_id: String,
+        query: policy::AuditQuery,
+    ) -> Result<policy::AuditPage, ApiError>;
+    async fn prompts(
+        &self,
+        ctx: &RequestCtx,
+        project_id: String,
+    ) -> Result<Vec<policy::Prompt>, ApiError>;
+    async fn create_prompt(
+        &self,
+        ctx: &RequestCtx,
+        project_id: String,
+        input: policy::PromptInput,
+    ) -> Result<policy::Prompt, ApiError>;
+    async fn replace_prompt(
+        &self,
+        ctx: &RequestCtx,
+        project_id: String,
+        id: String,
+        input: policy::PromptInput,
+    ) -> Result<policy::Prompt, ApiError>;
+    async fn delete_prompt(
+        &self,
+        ctx: &RequestCtx,
+        project_id: String,
+        id: String,
+    ) -> Result<(), ApiError>;
 
     /// The OpenAPI document of the REST API, as JSON.
     fn openapi_json(&self) -> String;

@@ -15,7 +15,9 @@ use leptos_meta::{Link, MetaTags, Script, Stylesheet, Title, provide_meta_contex
 use leptos_router::components::{ParentRoute, Route, Router, Routes};
 use leptos_router::{SsrMode, path};
 
-use pages::{auth, chat as chat_page, docs, layout, mcp, network, org, projects};
+use pages::{
+    audit, auth, chat as chat_page, docs, layout, mcp, network, org, policies, projects, prompts,
+};
 
 /// The HTML document around every page.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -64,6 +66,9 @@ pub fn App() -> impl IntoView {
                             <Route path=path!("/api-keys") view=projects::ApiKeysTab ssr=SsrMode::Async />
                             <Route path=path!("/network") view=network::NetworkTab ssr=SsrMode::Async />
                             <Route path=path!("/mcp") view=mcp::McpTab ssr=SsrMode::Async />
+                            <Route path=path!("/policies") view=policies::PoliciesTab ssr=SsrMode::Async />
+                            <Route path=path!("/prompts") view=prompts::PromptsTab ssr=SsrMode::Async />
+                            <Route path=path!("/audit") view=audit::AuditTab ssr=SsrMode::Async />
                         </ParentRoute>
                         // The Chat UI: the conversation list stays while the page beside it
                         // changes between a new conversation and the project's ones.

@@ -1,3 +1,4 @@
+pub mod audit;
 pub mod auth;
 pub mod chat;
 pub mod docs;
@@ -6,4 +7,6 @@ pub mod mcp;
 pub mod mcp_form;
 pub mod network;
 pub mod org;
+pub mod policies;
 pub mod projects;
+pub mod prompts;

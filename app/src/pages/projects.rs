@@ -185,7 +185,10 @@ pub fn SettingsLayout() -> impl IntoView {
                 <A href=move || format!("{}/members", base()) attr:class="tab">"Members"</A>
                 <A href=move || format!("{}/api-keys", base()) attr:class="tab">"API Keys"</A>
                 <A href=move || format!("{}/mcp", base()) attr:class="tab">"MCP Servers"</A>
+                <A href=move || format!("{}/policies", base()) attr:class="tab">"Policies"</A>
+                <A href=move || format!("{}/prompts", base()) attr:class="tab">"Prompts"</A>
                 <A href=move || format!("{}/network", base()) attr:class="tab">"Network"</A>
+                <A href=move || format!("{}/audit", base()) attr:class="tab">"Audit"</A>
             </nav>
             <Outlet />
         </div>

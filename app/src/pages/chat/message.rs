@@ -120,7 +120,14 @@ fn ToolCallRow(entry: RwSignal<Entry>, call_id: String) -> impl IntoView {
     let status =
         Memo::new(move |_| call.with(|c| c.as_ref().map_or(CallStatus::Pending, |c| c.status)));
     let awaiting = move || status.get() == CallStatus::AwaitingApproval;
+    let (_, project) = crate::pages::projects::current_project();
     let first = call.get_untracked();
+    let rule_tool = StoredValue::new(
+        first
+            .as_ref()
+            .map(|c| c.tool_name.clone())
+            .unwrap_or_default(),
+    );
     let name = first
         .as_ref()
         .map(|c| c.tool_name.clone())
@@ -159,6 +166,13 @@ fn ToolCallRow(entry: RwSignal<Entry>, call_id: String) -> impl IntoView {
                     <span class="mr-auto text-amber-800 dark:text-amber-300">"This call waits for your approval."</span>
                     <button class="btn btn-primary" type="button" on:click=move |_| session.decide(id.get_value(), "proceed_once")>"Approve once"</button>
                     <button class="btn" type="button" on:click=move |_| session.decide(id.get_value(), "proceed_always")>"Always allow"</button>
+                    // "Always" lasts for this task; a project admin may make it a rule of the
+                    // project instead, checked and edited on the policy tab first.
+                    {move || project.get().filter(|p| p.role == protocol::Role::Admin).map(|p| view! {
+                        <a class="btn" href=format!("/p/{}/settings/policies?tool={}&decision=allow", p.id, rule_tool.get_value())>
+                            "Allow in this project…"
+                        </a>
+                    })}
                     <button class="btn btn-danger" type="button" on:click=move |_| session.decide(id.get_value(), "cancel")>"Deny"</button>
                 </div>
             </Show>

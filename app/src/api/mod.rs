@@ -6,6 +6,9 @@ use protocol::{self as dto, Role};
 
 use crate::error::ServerError;
 
+mod policies;
+pub use policies::*;
+
 #[cfg(feature = "ssr")]
 use crate::backend::current;
 
