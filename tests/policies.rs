@@ -266,13 +266,14 @@ async fn each_decision_on_a_task_and_its_audit() {
     .await;
 
     let k = format!("decide-{}", unique());
+    let token = format!("tok_{}", random_hex(16));
     model.script(
         &k,
         vec![
             Turn::tool_call("run_shell_command", json!({"command": "touch denied.txt"})),
             Turn::tool_call(
                 "write_file",
-                json!({"path": "notes.txt", "content": "free"}),
+                json!({"path": "notes.txt", "content": format!("token {token}")}),
             ),
             Turn::tool_call(
                 "write_file",
@@ -286,7 +287,7 @@ async fn each_decision_on_a_task_and_its_audit() {
     let id = create_task(
         &app,
         &o.key,
-        json!({"message": format!("{k}: go"), "autoExecute": true}),
+        json!({"message": format!("{k}: go"), "autoExecute": true, "secrets": {"TOKEN": token}}),
     )
     .await;
     let csv = pending(&app, &o, &id, None).await;
@@ -397,6 +398,16 @@ async fn each_decision_on_a_task_and_its_audit() {
             .starts_with("time,task,call,tool")
     );
     assert!(text.contains("report.csv"));
+    // A secret in a call's arguments is redacted in the log and its export.
+    assert!(!text.contains(&token));
+    assert!(!serde_json::to_string(&entries).unwrap().contains(&token));
+    assert!(
+        free["args"]["content"]
+            .as_str()
+            .unwrap()
+            .contains("[REDACTED:TOKEN]"),
+        "{free}"
+    );
 
     // Members and API keys do not read it.
     let resp = app

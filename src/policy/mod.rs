@@ -8,7 +8,9 @@ mod rule;
 pub mod store;
 
 pub use protocol::policy::{Decision, PolicyMode};
-pub use rule::{Condition, MAX_CONDITION_CHARS, MAX_PATTERN_CHARS, Rule, RuleError, ToolPattern};
+pub use rule::{
+    Bindings, Condition, MAX_CONDITION_CHARS, MAX_PATTERN_CHARS, Rule, RuleError, ToolPattern,
+};
 
 use serde_json::Value;
 
@@ -61,6 +63,8 @@ impl PolicySet {
         // The strongest decision so far, what made it, and why.
         let mut best: Option<(Decision, &str, String)> = None;
         let mut matched = Vec::new();
+        // Made for the first condition this call meets, then shared by the rest.
+        let mut bindings: Option<Bindings> = None;
         for rule in self.rules.iter().filter(|r| r.pattern.matches(tool)) {
             let (decision, why) = match &rule.condition {
                 None => (
@@ -71,7 +75,8 @@ impl PolicySet {
                         rule.decision.as_str()
                     ),
                 ),
-                Some(c) => match c.holds(tool, args) {
+                Some(c) => match c.holds(bindings.get_or_insert_with(|| Bindings::new(tool, args)))
+                {
                     Ok(true) => (
                         rule.decision,
                         format!(

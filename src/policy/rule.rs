@@ -89,6 +89,21 @@ impl ToolPattern {
     }
 }
 
+/// A call as conditions read it (`args`, `tool`), made once per call: building CEL's
+/// environment and converting the arguments cost more than most conditions do.
+pub struct Bindings(Result<cel::Context<'static, 'static>, String>);
+
+impl Bindings {
+    pub fn new(tool: &str, args: &Value) -> Self {
+        let mut context = cel::Context::default();
+        let bound = context
+            .add_variable("args", args)
+            .map_err(|e| format!("the arguments cannot be read: {e}"));
+        context.add_variable_from_value("tool", tool.to_owned());
+        Self(bound.map(|()| context))
+    }
+}
+
 /// A compiled CEL expression over `args` and `tool`.
 #[derive(Clone)]
 pub struct Condition {
@@ -135,17 +150,13 @@ impl Condition {
 
     /// Whether the call meets the condition; an error when the expression fails on it (a
     /// missing key, a type it cannot compare) or is not true or false.
-    pub fn holds(&self, tool: &str, args: &Value) -> Result<bool, String> {
-        let mut context = cel::Context::default();
-        context
-            .add_variable("args", args)
-            .map_err(|e| format!("the arguments cannot be read: {e}"))?;
-        context.add_variable_from_value("tool", tool.to_owned());
+    pub fn holds(&self, call: &Bindings) -> Result<bool, String> {
+        let context = call.0.as_ref().map_err(Clone::clone)?;
         let program = self
             .program
             .as_ref()
             .map_err(|e| format!("it does not compile: {e}"))?;
-        match program.execute(&context) {
+        match program.execute(context) {
             Ok(cel::Value::Bool(b)) => Ok(b),
             Ok(other) => Err(format!("it gave {other:?}, not true or false")),
             Err(e) => Err(e.to_string()),
@@ -222,26 +233,33 @@ mod tests {
 
     #[test]
     fn conditions_read_the_arguments() {
+        let call = |tool: &str, args: Value| Bindings::new(tool, &args);
         let c = Condition::compile("args.amount > 100").unwrap();
-        assert_eq!(c.holds("refund", &json!({"amount": 250})), Ok(true));
-        assert_eq!(c.holds("refund", &json!({"amount": 50})), Ok(false));
-        assert_eq!(c.holds("refund", &json!({"amount": 100.5})), Ok(true));
+        assert_eq!(c.holds(&call("refund", json!({"amount": 250}))), Ok(true));
+        assert_eq!(c.holds(&call("refund", json!({"amount": 50}))), Ok(false));
+        assert_eq!(c.holds(&call("refund", json!({"amount": 100.5}))), Ok(true));
         assert!(
-            c.holds("refund", &json!({})).is_err(),
+            c.holds(&call("refund", json!({}))).is_err(),
             "a missing key fails"
         );
         let to = Condition::compile(r#"args.to.endsWith("@ourcompany.com")"#).unwrap();
         assert_eq!(
-            to.holds("send", &json!({"to": "a@ourcompany.com"})),
+            to.holds(&call("send", json!({"to": "a@ourcompany.com"}))),
             Ok(true)
         );
         let many = Condition::compile("size(args.recipients) > 5").unwrap();
         assert_eq!(
-            many.holds("send", &json!({"recipients": [1, 2, 3, 4, 5, 6]})),
+            many.holds(&call("send", json!({"recipients": [1, 2, 3, 4, 5, 6]}))),
             Ok(true)
         );
+        let named = Condition::compile("tool == 'send' && args.to != ''").unwrap();
+        assert_eq!(named.holds(&call("send", json!({"to": "x"}))), Ok(true));
         let not_bool = Condition::compile("args.amount").unwrap();
-        assert!(not_bool.holds("refund", &json!({"amount": 1})).is_err());
+        assert!(
+            not_bool
+                .holds(&call("refund", json!({"amount": 1})))
+                .is_err()
+        );
     }
 
     #[test]

@@ -181,14 +181,17 @@ pub fn SettingsLayout() -> impl IntoView {
                 <p class="text-sm text-slate-500">"Project"</p>
                 <h1 class="text-2xl font-semibold" data-testid="project-name">{move || project.get().map(|p| p.name)}</h1>
             </div>
-            <nav class="mb-6 flex gap-1 border-b border-slate-200 dark:border-slate-800" aria-label="Project settings">
+            <nav class="mb-6 flex gap-1 overflow-x-auto border-b border-slate-200 dark:border-slate-800" aria-label="Project settings">
                 <A href=move || format!("{}/members", base()) attr:class="tab">"Members"</A>
                 <A href=move || format!("{}/api-keys", base()) attr:class="tab">"API Keys"</A>
                 <A href=move || format!("{}/mcp", base()) attr:class="tab">"MCP Servers"</A>
                 <A href=move || format!("{}/policies", base()) attr:class="tab">"Policies"</A>
                 <A href=move || format!("{}/prompts", base()) attr:class="tab">"Prompts"</A>
                 <A href=move || format!("{}/network", base()) attr:class="tab">"Network"</A>
-                <A href=move || format!("{}/audit", base()) attr:class="tab">"Audit"</A>
+                // The audit log is for project admins only.
+                {move || project.get().is_some_and(|p| p.role == Role::Admin).then(|| view! {
+                    <A href=move || format!("{}/audit", base()) attr:class="tab">"Audit"</A>
+                })}
             </nav>
             <Outlet />
         </div>
