@@ -62,19 +62,11 @@ pub fn PoliciesTab() -> impl IntoView {
     // A rule to edit (from its row), or the one the chat's link asks for.
     let query = use_query_map();
     let editing: RwSignal<Option<ToolPolicy>> = RwSignal::new(None);
-    // Rules saved on this page: a saved rule empties the form (and the link's rule is not
-    // filled in again).
-    let saves = RwSignal::new(0u32);
-    let prefill = move |key: &str| {
-        (saves.get_untracked() == 0)
-            .then(|| query.with_untracked(|q| q.get(key)))
-            .flatten()
-            .unwrap_or_default()
-    };
+    let prefill = move |key: &str| query.with_untracked(|q| q.get(key)).unwrap_or_default();
+    // A saved edit closes the form.
     Effect::new(move |_| {
         if matches!(save.value().get(), Some(Ok(_))) {
             editing.set(None);
-            saves.update(|n| *n += 1);
         }
     });
     view! {
@@ -131,7 +123,6 @@ pub fn PoliciesTab() -> impl IntoView {
                 }}
             </Transition>
             {move || is_admin().then(|| {
-                saves.track();
                 let rule = editing.get();
                 let value = |f: fn(&ToolPolicy) -> String, key: &str| rule.as_ref().map(f).unwrap_or_else(|| prefill(key));
                 let tool = value(|r| r.tool.clone(), "tool");

@@ -29,12 +29,9 @@ pub fn PromptsTab() -> impl IntoView {
     );
     let editing: RwSignal<Option<Prompt>> = RwSignal::new(None);
     let saved = Signal::derive(move || save.value().get());
-    // A saved prompt empties the form.
-    let saves = RwSignal::new(0u32);
     Effect::new(move |_| {
         if matches!(save.value().get(), Some(Ok(_))) {
             editing.set(None);
-            saves.update(|n| *n += 1);
         }
     });
     view! {
@@ -97,7 +94,6 @@ pub fn PromptsTab() -> impl IntoView {
             </Transition>
         </section>
         {move || is_admin().then(|| {
-            saves.track();
             let p = editing.get();
             let id = p.as_ref().map(|p| p.id.clone()).unwrap_or_default();
             let name = p.as_ref().map(|p| p.name.clone()).unwrap_or_default();
