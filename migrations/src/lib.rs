@@ -8,6 +8,7 @@ mod m0002_tasks;
 mod m0003_network;
 mod m0004_mcp_servers;
 mod m0005_policies;
+mod m0006_skills;
 
 pub struct Migrator;
 
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0003_network::Migration),
             Box::new(m0004_mcp_servers::Migration),
             Box::new(m0005_policies::Migration),
+            Box::new(m0006_skills::Migration),
         ]
     }
 }

@@ -11,8 +11,10 @@ mod keys;
 mod mcp_servers;
 mod org;
 mod policies;
+mod project_config;
 mod projects;
 mod prompts;
+mod skills;
 mod tasks;
 
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -41,6 +43,9 @@ use crate::http::AppState;
         (name = "tool-policies", description = "(extension) A project's tool policy: which calls run, ask a person, or never run"),
         (name = "prompts", description = "(extension) A project's prompts, added to every task's system prompt"),
         (name = "audit", description = "(extension) A project's audit log of tool call decisions"),
+        (name = "skills", description = "(extension) A project's skills: folders of instructions and files its agent opens when a task calls for them"),
+        (name = "subagents", description = "(extension) The built-in subagents a project offers its agent"),
+        (name = "config", description = "(extension) A project's whole configuration as one document: export, and import into another project"),
         (name = "health", description = "Liveness, readiness and this document"),
         (name = "tasks", description = "Tasks: create, stream, follow up, approve, cancel, files"),
         (name = "conversations", description = "(extension) The caller's own tasks as the Chat UI history shows them: list and search, rename, delete"),
@@ -119,6 +124,11 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(prompts::get, prompts::replace, prompts::delete))
         .routes(routes!(audit::list))
         .routes(routes!(audit::export))
+        .routes(routes!(
+            project_config::subagents,
+            project_config::set_subagents
+        ))
+        .merge(upload_routes())
         .routes(routes!(keys::list, keys::create))
         .routes(routes!(keys::revoke))
         .routes(routes!(keys::create_legacy))
@@ -130,6 +140,26 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// Creating a task and following one up take uploads: up to `max_files` of `max_file_bytes`
 /// each, so the default 2 MB body limit is lifted for those two and their reader bounds the
 /// body itself (`TaskForm`), counting each file as it streams. Every other route keeps it.
+/// Skills and configuration documents carry files: a larger body than the default.
+fn upload_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(skills::list, skills::create))
+        .routes(routes!(
+            skills::get,
+            skills::replace,
+            skills::toggle,
+            skills::delete
+        ))
+        .layer(axum::extract::DefaultBodyLimit::max(skills::BODY_LIMIT))
+        .merge(
+            OpenApiRouter::new()
+                .routes(routes!(project_config::export, project_config::import))
+                .layer(axum::extract::DefaultBodyLimit::max(
+                    project_config::BODY_LIMIT,
+                )),
+        )
+}
+
 fn task_routes() -> OpenApiRouter<AppState> {
     let uploads = OpenApiRouter::new()
         .routes(routes!(tasks::create, tasks::list))

@@ -152,11 +152,20 @@ pub(super) async fn insert_answer(
             output: Set(None),
             created_at: Set(now),
             completed_at: Set(None),
+            parent_call_id: Set(None),
         })
         .exec_without_returning(txn)
         .await?;
     }
-    let usage = answer.usage;
+    add_usage(txn, task_id, &answer.usage).await
+}
+
+/// Adds a model call's tokens and cost to the task's.
+pub(super) async fn add_usage(
+    txn: &DatabaseTransaction,
+    task_id: &str,
+    usage: &TurnUsage,
+) -> Result<(), LedgerError> {
     let mut update = task::Entity::update_many()
         .col_expr(
             task::Column::InputTokens,

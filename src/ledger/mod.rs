@@ -15,6 +15,7 @@ mod lease;
 pub mod log;
 mod messages;
 mod people;
+mod subagent;
 mod worker;
 
 use std::sync::Arc;
@@ -45,7 +46,7 @@ const INTERNAL_FAILURE: &str =
 /// Why a call that a cancel stopped has no result.
 const CANCELLED_CALL: &str = "The task was cancelled before this tool call finished.";
 /// What the model is told of a call a person declined.
-const DECLINED_CALL: &str =
+pub const DECLINED_CALL: &str =
     "The user declined this tool call. Do not retry it; continue without it or ask the user.";
 
 /// A tool call as the ledger announces it.

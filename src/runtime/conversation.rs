@@ -87,6 +87,8 @@ impl StoredMessage {
 #[derive(Debug, Clone, Default)]
 pub struct Conversation {
     pub messages: Vec<StoredMessage>,
+    /// Calls subagents made: not the main agent's, but a person may have to approve one.
+    pub delegated: Vec<StoredCall>,
 }
 
 impl Conversation {
@@ -101,6 +103,10 @@ impl Conversation {
             .order_by_asc(task_tool_call::Column::Position)
             .all(db)
             .await?;
+        // A subagent's calls are its own, not part of the main agent's conversation.
+        let (delegated, calls): (Vec<_>, Vec<_>) =
+            calls.into_iter().partition(|c| c.parent_call_id.is_some());
+        let delegated = delegated.into_iter().map(StoredCall::from).collect();
         let mut by_message: HashMap<String, Vec<StoredCall>> = HashMap::new();
         for c in calls {
             by_message
@@ -126,7 +132,10 @@ impl Conversation {
                 model: m,
             })
             .collect();
-        Ok(Self { messages })
+        Ok(Self {
+            messages,
+            delegated,
+        })
     }
 
     /// The calls of the last assistant message that are not finished, in order.
@@ -165,6 +174,7 @@ impl Conversation {
 
     pub fn pending_approvals(&self) -> Vec<PendingApproval> {
         self.all_calls()
+            .chain(&self.delegated)
             .filter(|c| c.status == CallStatus::AwaitingApproval)
             .map(|c| PendingApproval {
                 call_id: c.call_id.clone(),

@@ -8,15 +8,28 @@ You work in an isolated Linux sandbox. Your working directory is /workspace; fil
 
 When you are done, answer with a short summary of what you did and where the results are. If something cannot be done, say so plainly and explain why.";
 
+/// `skills` are `(name, description)`: only these are in the prompt; the agent opens a skill's
+/// `SKILL.md` when a task calls for it.
 pub fn system_prompt(
     project_prompts: &[(String, String)],
     task_prompt: Option<&str>,
     tools: &[ToolDefinition],
+    skills: &[(String, String)],
 ) -> String {
     let mut out = String::from(BASE);
     if !tools.is_empty() {
         let names: Vec<&str> = tools.iter().map(|t| t.name.as_str()).collect();
         out.push_str(&format!("\n\nTools available: {}.", names.join(", ")));
+    }
+    if !skills.is_empty() {
+        out.push_str(&format!(
+            "\n\n## Skills\n\nSkills are folders of instructions, scripts and resources under {mount}/ (read-only). When a task matches a skill's description, read {mount}/<name>/{md} first and follow it; run its scripts from where they are. Available skills:\n",
+            mount = crate::skills::MOUNT,
+            md = crate::skills::SKILL_MD,
+        ));
+        for (name, description) in skills {
+            out.push_str(&format!("\n- {name}: {description}"));
+        }
     }
     for (name, content) in project_prompts {
         if content.trim().is_empty() {

@@ -123,7 +123,13 @@ impl SandboxManager {
             std::fs::write(path, text)?;
             std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o444))?;
         }
+        // Skills are laid out anew by every run: what a previous server left is no one's.
+        let skills_root = data_dir.join("skills-view");
+        let _ = std::fs::remove_dir_all(&skills_root);
+        std::fs::create_dir_all(&skills_root)?;
+        std::fs::set_permissions(&skills_root, std::fs::Permissions::from_mode(0o711))?;
         let launch = Arc::new(Launch {
+            skills_root,
             exe,
             use_cgroups,
             owner,
@@ -205,6 +211,9 @@ impl SandboxManager {
             .await
             .map_err(|e| format!("{e}. Install bubblewrap (Debian: apt-get install bubblewrap) and allow user namespaces."))?;
         let _ = probe.kill_all().await;
+        if let Some(skills) = self.skills_dir_for(&probe.workspace()) {
+            let _ = std::fs::remove_dir_all(skills);
+        }
         let _ = std::fs::remove_dir_all(probe.workspace());
         if out.stdout.trim() == "sandbox-ok" {
             Ok(())
@@ -259,6 +268,31 @@ impl SandboxManager {
         Ok(self.workspaces.join(safe_name(task_id)?))
     }
 
+    /// The folder a task's sandbox sees at `/skills`.
+    fn skills_dir(&self, task_id: &str) -> Result<PathBuf, SandboxError> {
+        Ok(self.launch.skills_root.join(safe_name(task_id)?))
+    }
+
+    /// The skills folder of the sandbox on `workspace`, if it has one yet.
+    fn skills_dir_for(&self, workspace: &Path) -> Option<PathBuf> {
+        let dir = self.launch.skills_root.join(workspace.file_name()?);
+        dir.exists().then_some(dir)
+    }
+
+    /// Lays out the skills a run of the task uses, where its sandbox (started or not) sees
+    /// them at `/skills`. Called when a run starts, before its first command.
+    pub async fn lay_out_skills(
+        &self,
+        task_id: &str,
+        skills: Vec<crate::skills::view::LaidOut>,
+    ) -> Result<(), SandboxError> {
+        let dir = self.skills_dir(task_id)?;
+        tokio::task::spawn_blocking(move || crate::skills::view::lay_out(&dir, &skills))
+            .await
+            .map_err(|e| SandboxError::Failed(e.to_string()))??;
+        Ok(())
+    }
+
     fn snapshot_file(&self, task_id: &str) -> Result<PathBuf, SandboxError> {
         Ok(self.snapshots.join(format!("{}.tar", safe_name(task_id)?)))
     }
@@ -288,8 +322,17 @@ impl SandboxManager {
             let pooled = self.pool.lock().ok().and_then(|mut p| p.pop());
             match pooled {
                 Some(sb) => {
+                    let pooled_skills = self.skills_dir_for(&sb.workspace());
                     std::fs::rename(sb.workspace(), &dir)?;
                     sb.moved_to(dir.clone());
+                    // Its `/skills` goes along, under the task's name, where runs lay it out.
+                    let skills = self.skills_dir(&spec.task_id)?;
+                    if skills.exists() {
+                        std::fs::remove_dir_all(&skills)?;
+                    }
+                    if let Some(from) = pooled_skills {
+                        std::fs::rename(from, &skills)?;
+                    }
                     sb
                 }
                 None => self.sandbox_at(&spec.task_id, dir.clone()),
@@ -403,10 +446,15 @@ impl SandboxManager {
                 .map_err(|e| SandboxError::Failed(e.to_string()))??;
             std::fs::remove_dir_all(&dir)?;
         }
+        // Laid out again by the next run.
+        let skills = self.skills_dir(task_id)?;
+        if skills.exists() {
+            std::fs::remove_dir_all(skills)?;
+        }
         Ok(())
     }
 
-    /// Removes everything of a task: processes, workspace, snapshot.
+    /// Removes everything of a task: processes, workspace, snapshot, skills.
     pub async fn delete(&self, task_id: &str) -> Result<(), SandboxError> {
         let sb = self.active.lock().ok().and_then(|mut a| a.remove(task_id));
         if let Some(sb) = sb {
@@ -419,6 +467,10 @@ impl SandboxManager {
         let snapshot = self.snapshot_file(task_id)?;
         if snapshot.exists() {
             std::fs::remove_file(snapshot)?;
+        }
+        let skills = self.skills_dir(task_id)?;
+        if skills.exists() {
+            std::fs::remove_dir_all(skills)?;
         }
         Ok(())
     }

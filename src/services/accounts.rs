@@ -220,6 +220,7 @@ impl Services {
                                 auto_execute: Set(true),
                                 max_turns: Set(None),
                                 max_minutes: Set(None),
+                                subagents: Set("{}".to_owned()),
                             }
                             .insert(txn)
                             .await?;

@@ -331,7 +331,7 @@ impl Services {
         Ok(result)
     }
 
-    async fn mcp_rows(&self, project_id: &str) -> Result<Vec<mcp_server::Model>> {
+    pub(super) async fn mcp_rows(&self, project_id: &str) -> Result<Vec<mcp_server::Model>> {
         Ok(mcp_server::Entity::find()
             .filter(mcp_server::Column::ProjectId.eq(project_id))
             .all(self.db())
@@ -351,7 +351,7 @@ impl Services {
         Ok(stored::columns(self.vault(), id, spec)?)
     }
 
-    async fn insert_mcp(
+    pub(super) async fn insert_mcp(
         &self,
         db: &impl ConnectionTrait,
         project_id: &str,
@@ -374,7 +374,7 @@ impl Services {
         row.insert(db).await.map_err(|e| taken_or(e, &spec.name))
     }
 
-    async fn update_mcp(
+    pub(super) async fn update_mcp(
         &self,
         db: &impl ConnectionTrait,
         row: mcp_server::Model,
@@ -392,7 +392,7 @@ impl Services {
         active.update(db).await.map_err(|e| taken_or(e, &spec.name))
     }
 
-    fn mcp_spec(&self, row: &mcp_server::Model) -> Result<McpServerSpec> {
+    pub(super) fn mcp_spec(&self, row: &mcp_server::Model) -> Result<McpServerSpec> {
         Ok(stored::spec(self.vault(), row)?)
     }
 

@@ -4,6 +4,7 @@
 pub mod access;
 pub mod accounts;
 pub mod audit;
+mod config_diff;
 pub mod conversations;
 pub mod keys;
 pub mod limits;
@@ -11,8 +12,11 @@ pub mod mail;
 pub mod mcp_servers;
 pub mod orgs;
 pub mod policies;
+pub mod project_config;
 pub mod projects;
 pub mod prompts;
+pub mod skills;
+pub mod subagents;
 pub mod tasks;
 mod validate;
 

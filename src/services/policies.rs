@@ -20,14 +20,14 @@ const MAX_RULES: u64 = 500;
 const MAX_NOTE_CHARS: usize = 500;
 
 /// A rule as it will be stored, checked.
-struct Checked {
-    tool: String,
-    decision: Decision,
-    condition: Option<String>,
-    note: Option<String>,
+pub(super) struct Checked {
+    pub tool: String,
+    pub decision: Decision,
+    pub condition: Option<String>,
+    pub note: Option<String>,
 }
 
-fn check(input: dto::ToolPolicyInput) -> Result<Checked, ApiError> {
+pub(super) fn check(input: dto::ToolPolicyInput) -> Result<Checked, ApiError> {
     let condition = input
         .condition
         .map(|c| c.trim().to_owned())

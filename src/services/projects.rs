@@ -25,7 +25,7 @@ fn project_dto(p: project::Model, role: Role) -> dto::Project {
     }
 }
 
-fn settings_dto(p: &project::Model) -> dto::ProjectSettings {
+pub(super) fn settings_dto(p: &project::Model) -> dto::ProjectSettings {
     let positive = |n: Option<i32>| n.and_then(|n| u32::try_from(n).ok());
     dto::ProjectSettings {
         model: p.model.clone(),
@@ -117,6 +117,7 @@ impl Services {
             auto_execute: Set(true),
             max_turns: Set(None),
             max_minutes: Set(None),
+            subagents: Set("{}".to_owned()),
         }
         .insert(self.db())
         .await?;
@@ -182,6 +183,18 @@ impl Services {
     ) -> Result<dto::ProjectSettings> {
         let scope = self.project_scope(caller, project_id).await?;
         scope.require_admin()?;
+        let mut active: project::ActiveModel = scope.project.into();
+        self.apply_settings(&mut active, &settings)?;
+        let row = active.update(self.db()).await?;
+        Ok(settings_dto(&row))
+    }
+
+    /// Checks `settings` whole and sets them on `active`; nothing is set when one is refused.
+    pub(super) fn apply_settings(
+        &self,
+        active: &mut project::ActiveModel,
+        settings: &dto::ProjectSettings,
+    ) -> Result<()> {
         let model = match settings.model.as_deref().map(str::trim) {
             None | Some("") => None,
             Some(m) => Some(
@@ -211,7 +224,6 @@ impl Services {
             "minutes",
         )?;
         let (mode, allow) = network.to_stored();
-        let mut active: project::ActiveModel = scope.project.into();
         active.model = Set(model);
         active.network_mode = Set(mode.to_owned());
         active.network_allow = Set(allow);
@@ -219,13 +231,12 @@ impl Services {
         active.auto_execute = Set(settings.auto_execute);
         active.max_turns = Set(max_turns);
         active.max_minutes = Set(max_minutes);
-        let row = active.update(self.db()).await?;
-        Ok(settings_dto(&row))
+        Ok(())
     }
 
     pub async fn delete_project(&self, caller: &Caller, project_id: &str) -> Result<()> {
-        // The project's own rows go with it (tool policies, the audit log, MCP servers and
-        // prompts included) in the transaction below.
+        // The project's own rows go with it (tool policies, the audit log, MCP servers,
+        // prompts and skills included) in the transaction below.
         let scope = self.project_scope(caller, project_id).await?;
         scope.require_org_admin()?;
         let id = scope.project.id.clone();
@@ -256,6 +267,12 @@ impl Services {
                         .filter(project_prompt::Column::ProjectId.eq(id.clone()))
                         .exec(txn)
                         .await?;
+                    let skills = crate::skills::stored::rows(txn, &id)
+                        .await?
+                        .into_iter()
+                        .map(|s| s.id)
+                        .collect();
+                    crate::skills::stored::delete(txn, skills).await?;
                     user::Entity::update_many()
                         .col_expr(
                             user::Column::DefaultProjectId,

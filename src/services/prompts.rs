@@ -28,14 +28,14 @@ fn to_dto(row: &project_prompt::Model) -> dto::Prompt {
     }
 }
 
-struct Checked {
-    name: String,
-    content: String,
-    enabled: bool,
-    position: Option<usize>,
+pub(super) struct Checked {
+    pub name: String,
+    pub content: String,
+    pub enabled: bool,
+    pub position: Option<usize>,
 }
 
-fn check(input: dto::PromptInput) -> Result<Checked, ApiError> {
+pub(super) fn check(input: dto::PromptInput) -> Result<Checked, ApiError> {
     let name =
         validate::name(&input.name, 100, "Prompt name").map_err(|m| ApiError::field("name", m))?;
     if input.content.trim().is_empty() {
@@ -64,7 +64,7 @@ fn check(input: dto::PromptInput) -> Result<Checked, ApiError> {
 }
 
 /// The project's prompts in their order.
-async fn ordered<C: sea_orm::ConnectionTrait>(
+pub(super) async fn ordered<C: sea_orm::ConnectionTrait>(
     db: &C,
     project_id: &str,
 ) -> Result<Vec<project_prompt::Model>, sea_orm::DbErr> {

@@ -117,6 +117,8 @@ pub mod project {
         /// Bounds of a run, within the operator's; the operator's when `None`.
         pub max_turns: Option<i32>,
         pub max_minutes: Option<i32>,
+        /// Built-in subagents it offers: a JSON object of name to `true`.
+        pub subagents: String,
     }
 
     impl Model {
@@ -481,6 +483,9 @@ pub mod task_tool_call {
         pub output: Option<String>,
         pub created_at: ChronoDateTimeUtc,
         pub completed_at: Option<ChronoDateTimeUtc>,
+        /// A subagent's call: the call that delegated to it. Not part of the conversation the
+        /// main agent sees.
+        pub parent_call_id: Option<String>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -503,6 +508,53 @@ pub mod task_event {
         /// The event's JSON `data`.
         pub data: String,
         pub created_at: ChronoDateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod skill {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "skills")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub project_id: String,
+        pub name: String,
+        pub description: String,
+        /// The body of its `SKILL.md`.
+        pub instructions: String,
+        pub enabled: bool,
+        pub version: i64,
+        pub created_at: ChronoDateTimeUtc,
+        pub updated_at: ChronoDateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod skill_file {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "skill_files")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub skill_id: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub path: String,
+        pub content: Vec<u8>,
+        /// Bytes of `content`, so a listing need not read the contents.
+        pub size: i64,
+        pub executable: bool,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

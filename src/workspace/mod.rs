@@ -31,6 +31,7 @@ pub use files::{DirEntryInfo, EntryKind, Listing, ReadOutcome, TextSlice, WriteO
 pub use owner::{Owner, private_socket};
 pub use path::{MOUNT, RelPath};
 pub use search::{GlobMatches, SearchMatch, SearchMatches};
+pub(crate) use unzip::{ZipLimits, extract as extract_zip};
 pub use uploads::{UploadBatch, UploadedFile};
 
 /// A workspace directory, opened once. Cheap to clone (the directory handle is shared).

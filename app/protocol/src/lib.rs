@@ -14,6 +14,7 @@ pub mod mcp;
 pub mod policy;
 #[cfg(feature = "openapi")]
 pub mod schema;
+pub mod skills;
 pub mod stream;
 pub mod task;
 

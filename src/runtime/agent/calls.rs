@@ -9,12 +9,12 @@ use protocol::task::CallStatus;
 use sea_orm::EntityTrait;
 
 use super::policy::Policy;
+use super::setup::Setup;
 use super::{Run, RunError, Step};
 use crate::ledger::{CallRef, Decided};
 use crate::policy::PolicySet;
 use crate::runtime::conversation::StoredCall;
 use crate::store::entities::task;
-use crate::tools::ToolRegistry;
 
 const INTERRUPTED: &str = "This tool call was interrupted (the server restarted while it ran). It may or may not have taken effect: check before running it again.";
 
@@ -32,9 +32,10 @@ impl Run {
     pub(super) async fn process_calls(
         &mut self,
         open: Vec<StoredCall>,
-        tools: &ToolRegistry,
+        setup: &Setup,
         rules: &PolicySet,
     ) -> Result<Step, RunError> {
+        let tools = &setup.tools;
         // The allowed tools may have grown (`proceed_always`) since the run started.
         if let Some(t) = task::Entity::find_by_id(self.task.id.clone())
             .one(self.db())
@@ -52,6 +53,10 @@ impl Run {
         for call in &open {
             match call.status {
                 CallStatus::Executing => {
+                    // A subagent it started is gone with the worker: so are its calls.
+                    self.ledger()
+                        .close_subagent_calls(&self.claim, &call.call_id, INTERRUPTED)
+                        .await?;
                     self.finish_call(call, CallStatus::Error, INTERRUPTED.to_owned())
                         .await?;
                     changed = true;
@@ -92,14 +97,14 @@ impl Run {
         let mut batch: Vec<StoredCall> = Vec::new();
         for call in &open {
             if call.status == CallStatus::AwaitingApproval {
-                self.run_batch(std::mem::take(&mut batch), tools, &mut allowed)
+                self.run_batch(std::mem::take(&mut batch), setup, &mut allowed)
                     .await?;
                 return Ok(Step::WaitForApproval);
             }
             if !tools.is_read_only(&call.tool_name)
                 || batch.iter().any(|b| !tools.is_read_only(&b.tool_name))
             {
-                self.run_batch(std::mem::take(&mut batch), tools, &mut allowed)
+                self.run_batch(std::mem::take(&mut batch), setup, &mut allowed)
                     .await?;
             }
             batch.push(call.clone());
@@ -107,14 +112,14 @@ impl Run {
                 break;
             }
         }
-        self.run_batch(batch, tools, &mut allowed).await?;
+        self.run_batch(batch, setup, &mut allowed).await?;
         Ok(Step::Continue)
     }
 
     async fn run_batch(
         &self,
         batch: Vec<StoredCall>,
-        tools: &ToolRegistry,
+        setup: &Setup,
         allowed: &mut HashMap<String, Decided>,
     ) -> Result<(), RunError> {
         if batch.is_empty() {
@@ -132,19 +137,27 @@ impl Run {
                 decided,
             )
             .await?;
-        let results = futures_util::future::join_all(
-            batch
-                .iter()
-                .map(|c| tools.execute(&c.tool_name, c.args.clone())),
-        )
+        let results = futures_util::future::join_all(batch.iter().map(|c| async move {
+            match setup.subagent(&c.tool_name) {
+                Some(agent) => self
+                    .run_subagent(setup, agent, c)
+                    .await
+                    .map(|o| (o.ok, o.output)),
+                None => {
+                    let result = setup.tools.execute(&c.tool_name, c.args.clone()).await;
+                    Ok((result.ok, result.output))
+                }
+            }
+        }))
         .await;
         for (call, result) in batch.iter().zip(results) {
-            let status = if result.ok {
+            let (ok, output) = result?;
+            let status = if ok {
                 CallStatus::Success
             } else {
                 CallStatus::Error
             };
-            self.finish_call(call, status, result.output).await?;
+            self.finish_call(call, status, output).await?;
         }
         Ok(())
     }

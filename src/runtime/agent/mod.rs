@@ -15,6 +15,7 @@
 mod calls;
 mod policy;
 mod setup;
+mod subagent;
 mod turn;
 
 use std::collections::BTreeMap;
@@ -69,6 +70,8 @@ pub struct Run {
     task: task::Model,
     redactor: Redactor,
     drain: CancellationToken,
+    /// When the run must end (its time limit), for the subagents it starts.
+    until: tokio::time::Instant,
 }
 
 impl Run {
@@ -88,6 +91,7 @@ impl Run {
             claim,
             task,
             drain,
+            until: tokio::time::Instant::now(),
         };
         run.execute(secrets).await
     }
@@ -129,6 +133,8 @@ impl Run {
         let deadline = run_started
             + chrono::Duration::seconds(i64::try_from(setup.max_run_secs).unwrap_or(i64::MAX / 2));
         let mut turns = 0u32;
+        let left = (deadline - Utc::now()).to_std().unwrap_or_default();
+        self.until = tokio::time::Instant::now() + left;
         loop {
             if self.drain.is_cancelled() {
                 return Ok(Outcome::Drained);
@@ -149,7 +155,7 @@ impl Run {
                 .await?;
             let open: Vec<StoredCall> = conv.open_calls().into_iter().cloned().collect();
             if !open.is_empty() {
-                match self.process_calls(open, &setup.tools, &policy).await? {
+                match self.process_calls(open, setup, &policy).await? {
                     Step::Continue => continue,
                     Step::WaitForApproval => return self.wait_for_approval().await,
                 }

@@ -20,7 +20,8 @@ use crate::sandbox::Redactor;
 use crate::sandbox::bwrap::TaskEnv;
 use crate::sandbox::manager::SandboxSpec;
 use crate::store::entities::{project, project_prompt};
-use crate::tools::{ToolContext, ToolRegistry};
+use crate::subagents::Subagent;
+use crate::tools::{ToolContext, ToolDefinition, ToolRegistry};
 use protocol::stream::{RunStatus, StatusEvent, StreamEvent};
 use protocol::{McpServerState, McpServerStatus};
 
@@ -32,6 +33,8 @@ pub(super) struct Setup {
     /// Model calls and seconds a run may take: the project's bounds within the operator's.
     pub max_turns: u32,
     pub max_run_secs: u64,
+    /// The built-in subagents the project offers, each a tool of the main agent.
+    pub subagents: Vec<Subagent>,
 }
 
 /// Why a run cannot start: the code and message its `error` event carries.
@@ -88,16 +91,15 @@ impl Setup {
             .into_iter()
             .map(|p| (p.name, p.content))
             .collect();
+        let skills = lay_out_skills(run, &project.id).await?;
+        let subagents = crate::subagents::offered(&project.subagents);
         let policy = run.rt.policies().get(run.db(), &project).await?;
-        let offered: Vec<_> = tools
-            .definitions()
-            .into_iter()
-            .filter(|d| !policy.hides(&d.name))
-            .collect();
+        let offered = definitions(&tools, &subagents, &policy);
         let system = crate::runtime::prompt::system_prompt(
             &prompts,
             run.task.system_prompt.as_deref(),
             &offered,
+            &skills,
         );
         let limits = &run.rt.config().tasks;
         let bound = |project: Option<i32>, operator: u64| {
@@ -116,7 +118,13 @@ impl Setup {
                 project.max_minutes.map(|m| m.saturating_mul(60)),
                 limits.max_run_secs,
             ),
+            subagents,
         }))
+    }
+
+    /// The subagent a call names, if the project offers it.
+    pub fn subagent(&self, tool: &str) -> Option<Subagent> {
+        self.subagents.iter().copied().find(|s| s.name == tool)
     }
 
     /// Ends what the run holds open: its MCP connections.
@@ -142,12 +150,8 @@ impl Setup {
                 self.system.len() + 4000,
                 context_budget(&self.model, limits.context_window_tokens),
             ),
-            tools: self
-                .tools
-                .definitions()
+            tools: definitions(&self.tools, &self.subagents, policy)
                 .into_iter()
-                // A tool the project denies outright is not offered at all.
-                .filter(|d| !policy.hides(&d.name))
                 .map(|d| llm::ToolSpec {
                     name: d.name,
                     description: d.description,
@@ -265,6 +269,44 @@ async fn connect_mcp(
     run.emit(notices).await?;
     let toolbox = (!toolbox.is_empty()).then(|| Arc::new(toolbox));
     Ok((toolbox, redactor))
+}
+
+/// The tools offered to the main agent: the built-ins and MCP tools, then a tool per
+/// subagent; a tool the project denies outright is not offered at all.
+fn definitions(
+    tools: &ToolRegistry,
+    subagents: &[Subagent],
+    policy: &PolicySet,
+) -> Vec<ToolDefinition> {
+    tools
+        .definitions()
+        .into_iter()
+        .chain(subagents.iter().map(|s| ToolDefinition {
+            name: s.name.to_owned(),
+            description: s.tool_description(),
+            parameters: Subagent::tool_parameters(),
+        }))
+        .filter(|d| !policy.hides(&d.name))
+        .collect()
+}
+
+/// Lays out the project's enabled skills for the task's sandbox (`/skills`), as they are now,
+/// and answers their names and descriptions for the prompt. Skills that cannot be laid out
+/// are left out of the prompt too, with the reason in the server's log.
+async fn lay_out_skills(run: &Run, project_id: &str) -> Result<Vec<(String, String)>, RunError> {
+    let skills = crate::skills::stored::for_run(run.db(), project_id).await?;
+    let listed: Vec<(String, String)> = skills
+        .iter()
+        .map(|(description, s)| (s.name.clone(), description.clone()))
+        .collect();
+    let laid = skills.into_iter().map(|(_, s)| s).collect();
+    match run.rt.sandboxes().lay_out_skills(&run.task.id, laid).await {
+        Ok(()) => Ok(listed),
+        Err(e) => {
+            tracing::error!(task = %run.task.id, error = %e, "the project's skills could not be laid out");
+            Ok(Vec::new())
+        }
+    }
 }
 
 fn context_budget(model: &ModelRef, default_window: u64) -> u64 {

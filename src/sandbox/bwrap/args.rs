@@ -1,6 +1,6 @@
 //! The `bwrap` command line: which parts of the host a sandbox sees (a read-only system, the
 //! few files of `/etc` programs need, its own `/tmp` and `/proc`), where its workspace is
-//! mounted, and the supervisor it runs as PID 1.
+//! and its skills are mounted, and the supervisor it runs as PID 1.
 
 use std::path::Path;
 
@@ -61,6 +61,7 @@ const ETC_ALLOWED: &[&str] = &[
 /// supervisor it starts.
 pub(super) fn bwrap_args(
     workspace: &Path,
+    skills: &Path,
     egress_socket: &Path,
     attach_socket: &Path,
     limits: &Limits,
@@ -155,6 +156,13 @@ pub(super) fn bwrap_args(
     );
     a.push(workspace.display().to_string());
     a.push("/workspace".into());
+    // The project's skills, laid out by the server when a run starts; never the sandbox's to
+    // change.
+    a.extend([
+        "--ro-bind".into(),
+        skills.display().to_string(),
+        crate::skills::MOUNT.into(),
+    ]);
     a.extend([
         "--ro-bind".into(),
         launch.exe.display().to_string(),

@@ -54,6 +54,8 @@ pub struct Launch {
     /// The sandbox's own `/etc/passwd` and `/etc/group`.
     pub passwd: PathBuf,
     pub group: PathBuf,
+    /// Where each sandbox's skills are laid out: a folder named like its workspace's.
+    pub skills_root: PathBuf,
 }
 
 pub struct BwrapSandbox {
@@ -145,6 +147,18 @@ impl BwrapSandbox {
 
     pub async fn is_live(&self) -> bool {
         self.live.lock().await.is_some()
+    }
+
+    /// The folder mounted at `/skills`: named like the workspace's folder, so a pooled
+    /// sandbox's follows its workspace to the task (`SandboxManager::acquire`).
+    fn skills_view(&self, workspace: &std::path::Path) -> Result<PathBuf, SandboxError> {
+        let name = workspace
+            .file_name()
+            .ok_or_else(|| SandboxError::Failed("a workspace without a name".into()))?;
+        let dir = self.launch.skills_root.join(name);
+        std::os::unix::fs::DirBuilderExt::mode(std::fs::DirBuilder::new().recursive(true), 0o755)
+            .create(&dir)?;
+        Ok(dir)
     }
 
     /// Starts the sandbox now (the pool does this ahead of time).

@@ -90,8 +90,10 @@ impl BwrapSandbox {
         let attach_path = socket.with_extension("attach");
         let attach = AttachPoint::start(&attach_path, self.launch.owner)
             .map_err(|e| SandboxError::Unavailable(format!("attach socket: {e}")))?;
+        let skills = self.skills_view(&workspace)?;
         let args = bwrap_args(
             &workspace,
+            &skills,
             &socket,
             &attach_path,
             &self.limits,
