@@ -1,7 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { test, expect, type Locator, type Page } from '@playwright/test';
-import { script } from './support/model';
+import { execFileSync } from 'node:child_process';
+import { requests, script } from './support/model';
 
 // The Console's main path, as a person walks it (issue 2):
 // sign up → the default project → an API key used over HTTP → invite a member → the member
@@ -494,5 +495,94 @@ test('tool policy: a rule asks above a threshold, the audit shows both calls, a 
   await expect(memberPage.getByText('Only project admins can change the rules.')).toBeVisible();
   await expect(memberPage.getByRole('button', { name: /Delete the rule/ })).toHaveCount(0);
   await memberContext.close();
+  expect(errors).toEqual([]);
+});
+
+/** A ZIP of `files` (path → text; paths under `scripts/` executable), built by Python's zipfile. */
+function zipOf(files: Record<string, string>): Buffer {
+  const program = [
+    'import io, json, sys, zipfile',
+    'files = json.load(sys.stdin)',
+    'out = io.BytesIO()',
+    'with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:',
+    '    for name, text in files.items():',
+    '        info = zipfile.ZipInfo(name)',
+    '        info.external_attr = (0o100755 if "/scripts/" in name else 0o100644) << 16',
+    '        z.writestr(info, text)',
+    'sys.stdout.buffer.write(out.getvalue())',
+  ].join('\n');
+  return execFileSync('python3', ['-c', program], { input: JSON.stringify(files) });
+}
+
+test('skills and subagents: upload a skill, turn on the coder, and a chat uses both', async ({ page }) => {
+  const stamp = `${Date.now().toString(36)}${Math.floor(Math.random() * 1296).toString(36)}`;
+  const errors: string[] = [];
+  watchErrors(page, errors, 'admin');
+  const signup = await page.request.post('/api/v1/auth/signup', {
+    data: { email: `skills-${stamp}@example.com`, username: `skills-${stamp}`, password: PASSWORD },
+  });
+  expect(signup.status(), await signup.text()).toBeLessThan(300);
+  const projectId: string = (await (await page.request.get('/api/v1/me')).json()).data.projects[0].id;
+
+  // A skill folder as a ZIP: SKILL.md and a script.
+  await open(page, `/p/${projectId}/settings/skills`);
+  const zip = zipOf({
+    'csv-stats/SKILL.md':
+      '---\nname: csv-stats\ndescription: Counts the rows of a CSV file.\n---\n\nRun scripts/count.py with the file.\n',
+    'csv-stats/scripts/count.py':
+      '#!/usr/bin/env python3\nimport csv, sys\nprint("rows:", len(list(csv.reader(open(sys.argv[1])))) - 1)\n',
+  });
+  // A broken archive first: refused, with the reason under the input.
+  await page.getByLabel('Skill ZIP').setInputFiles({ name: 'broken.zip', mimeType: 'application/zip', buffer: Buffer.from('not a zip') });
+  await page.getByRole('button', { name: 'Upload skill' }).click();
+  await expect(page.getByText('not a readable zip archive')).toBeVisible();
+  await page.getByLabel('Skill ZIP').setInputFiles({ name: 'csv-stats.zip', mimeType: 'application/zip', buffer: zip });
+  await page.getByRole('button', { name: 'Upload skill' }).click();
+  const skill = page.getByTestId('skill-csv-stats');
+  await expect(skill).toBeVisible();
+  await expect(skill.getByTestId('skill-version')).toContainText('version 1');
+  await expect(skill).toContainText('scripts/count.py');
+  await shot(page, 'skills');
+
+  // The coder subagent, on; it stays on after a reload.
+  await open(page, `/p/${projectId}/settings/subagents`);
+  await page.getByLabel('Coder').check();
+  await expect(page.getByLabel('Coder')).toBeChecked();
+  await open(page, `/p/${projectId}/settings/subagents`);
+  await expect(page.getByLabel('Coder')).toBeChecked();
+  await expect(page.getByLabel('Researcher')).not.toBeChecked();
+
+  // A chat: the agent delegates to the coder, which runs the skill's script.
+  const main = `skillchat-${stamp}`;
+  const sub = `skillsub-${stamp}`;
+  await script(main, [
+    { calls: [{ name: 'coder', args: { objective: `${sub}: count the rows of orders.csv with the csv-stats skill` } }] },
+    { text: 'orders.csv has 3 rows, counted by the coder.' },
+  ]);
+  await script(sub, [
+    {
+      text: 'Counting with the skill.',
+      calls: [
+        {
+          name: 'run_shell_command',
+          args: { command: "printf 'id\\n1\\n2\\n3\\n' > orders.csv && /skills/csv-stats/scripts/count.py orders.csv" },
+        },
+      ],
+    },
+    { text: 'It has 3 rows.' },
+  ]);
+  await open(page, `/p/${projectId}`);
+  const message = page.getByRole('textbox', { name: 'Message' });
+  await message.fill(`How many orders? ${main}`);
+  await message.press('Enter');
+  await page.waitForURL(/\/p\/[^/]+\/c\/[^/]+$/);
+  const answer = page.getByRole('article', { name: 'Sigmic' }).last();
+  await expect(answer).toContainText('orders.csv has 3 rows, counted by the coder.', { timeout: 60_000 });
+  const progress = page.getByRole('list', { name: 'Coder progress' });
+  await expect(progress).toContainText('run_shell_command');
+  await expect(progress).toContainText('It has 3 rows.');
+  const ran = (await requests(sub))[1];
+  expect(JSON.stringify(ran.body)).toContain('rows: 3');
+  await shot(page, 'subagent-chat');
   expect(errors).toEqual([]);
 });

@@ -2,17 +2,19 @@
 //! method resolves the caller from the request's headers exactly as the REST API does, then
 //! calls the same service.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
 
 use app::backend::{Backend, Issued, RequestCtx};
 use protocol::error::ApiError;
-use protocol::{self as dto, input, policy};
+use protocol::{self as dto, input, policy, skills};
 
 use crate::services::Services;
 use crate::services::access::Caller;
 use crate::services::accounts::user_dto;
+use crate::services::skills::SkillSource;
 use crate::services::tasks::TaskService;
 
 /// The services as the Console's pages reach them, with the OpenAPI document the server
@@ -463,6 +465,100 @@ impl Backend for Console {
         Ok(self
             .services
             .delete_prompt(&caller, &project_id, &id)
+            .await?)
+    }
+
+    async fn skills(
+        &self,
+        ctx: &RequestCtx,
+        project_id: String,
+    ) -> Result<Vec<skills::Skill>, ApiError> {
+        let caller = self.caller(ctx).await?;
+        Ok(self.services.skills(&caller, &project_id).await?)
+    }
+
+    async fn create_skill(
+        &self,
+        ctx: &RequestCtx,
+        project_id: String,
+        input: skills::SkillInput,
+    ) -> Result<skills::Skill, ApiError> {
+        let caller = self.caller(ctx).await?;
+        Ok(self
+            .services
+            .create_skill(&caller, &project_id, SkillSource::Json(input))
+            .await?)
+    }
+
+    async fn set_skill_enabled(
+        &self,
+        ctx: &RequestCtx,
+        project_id: String,
+        name: String,
+        enabled: bool,
+    ) -> Result<skills::Skill, ApiError> {
+        let caller = self.caller(ctx).await?;
+        Ok(self
+            .services
+            .set_skill_enabled(&caller, &project_id, &name, enabled)
+            .await?)
+    }
+
+    async fn delete_skill(
+        &self,
+        ctx: &RequestCtx,
+        project_id: String,
+        name: String,
+    ) -> Result<(), ApiError> {
+        let caller = self.caller(ctx).await?;
+        Ok(self
+            .services
+            .delete_skill(&caller, &project_id, &name)
+            .await?)
+    }
+
+    async fn subagents(
+        &self,
+        ctx: &RequestCtx,
+        project_id: String,
+    ) -> Result<Vec<skills::Subagent>, ApiError> {
+        let caller = self.caller(ctx).await?;
+        Ok(self.services.subagents(&caller, &project_id).await?)
+    }
+
+    async fn set_subagents(
+        &self,
+        ctx: &RequestCtx,
+        project_id: String,
+        choice: BTreeMap<String, bool>,
+    ) -> Result<Vec<skills::Subagent>, ApiError> {
+        let caller = self.caller(ctx).await?;
+        Ok(self
+            .services
+            .set_subagents(&caller, &project_id, choice)
+            .await?)
+    }
+
+    async fn export_config(
+        &self,
+        ctx: &RequestCtx,
+        project_id: String,
+    ) -> Result<skills::ProjectConfig, ApiError> {
+        let caller = self.caller(ctx).await?;
+        Ok(self.services.export_config(&caller, &project_id).await?)
+    }
+
+    async fn import_config(
+        &self,
+        ctx: &RequestCtx,
+        project_id: String,
+        doc: skills::ProjectConfig,
+        dry_run: bool,
+    ) -> Result<skills::ConfigImport, ApiError> {
+        let caller = self.caller(ctx).await?;
+        Ok(self
+            .services
+            .import_config(&caller, &project_id, doc, dry_run)
             .await?)
     }
 

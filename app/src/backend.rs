@@ -2,13 +2,14 @@
 //! says *what* the pages need; the `sigmic` crate implements it (the arrow goes `src → app`),
 //! resolving the caller from the request exactly as the REST API does.
 
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use http::HeaderMap;
 use leptos::prelude::use_context;
-use protocol::{self as dto, input, policy};
+use protocol::{self as dto, input, policy, skills};
 
 use crate::error::ApiError;
 
@@ -220,6 +221,57 @@ pub trait Backend: Send + Sync + 'static {
         project_id: String,
         id: String,
     ) -> Result<(), ApiError>;
+
+    async fn skills(
+        &self,
+        ctx: &RequestCtx,
+        project_id: String,
+    ) -> Result<Vec<skills::Skill>, ApiError>;
+    /// Adds a skill written in the Console. (A ZIP goes to the REST API from the browser.)
+    async fn create_skill(
+        &self,
+        ctx: &RequestCtx,
+        project_id: String,
+        input: skills::SkillInput,
+    ) -> Result<skills::Skill, ApiError>;
+    async fn set_skill_enabled(
+        &self,
+        ctx: &RequestCtx,
+        project_id: String,
+        name: String,
+        enabled: bool,
+    ) -> Result<skills::Skill, ApiError>;
+    async fn delete_skill(
+        &self,
+        ctx: &RequestCtx,
+        project_id: String,
+        name: String,
+    ) -> Result<(), ApiError>;
+    async fn subagents(
+        &self,
+        ctx: &RequestCtx,
+        project_id: String,
+    ) -> Result<Vec<skills::Subagent>, ApiError>;
+    /// Turns the named subagents on or off; the others stay as they are.
+    async fn set_subagents(
+        &self,
+        ctx: &RequestCtx,
+        project_id: String,
+        choice: BTreeMap<String, bool>,
+    ) -> Result<Vec<skills::Subagent>, ApiError>;
+    async fn export_config(
+        &self,
+        ctx: &RequestCtx,
+        project_id: String,
+    ) -> Result<skills::ProjectConfig, ApiError>;
+    /// Applies a configuration document, or with `dry_run` only lists what it would change.
+    async fn import_config(
+        &self,
+        ctx: &RequestCtx,
+        project_id: String,
+        doc: skills::ProjectConfig,
+        dry_run: bool,
+    ) -> Result<skills::ConfigImport, ApiError>;
 
     /// The OpenAPI document of the REST API, as JSON.
     fn openapi_json(&self) -> String;

@@ -16,7 +16,8 @@ use leptos_router::components::{ParentRoute, Route, Router, Routes};
 use leptos_router::{SsrMode, path};
 
 use pages::{
-    audit, auth, chat as chat_page, docs, layout, mcp, network, org, policies, projects, prompts,
+    audit, auth, chat as chat_page, docs, layout, mcp, network, org, policies, project_config,
+    projects, prompts, skills, subagents,
 };
 
 /// The HTML document around every page.
@@ -68,6 +69,9 @@ pub fn App() -> impl IntoView {
                             <Route path=path!("/mcp") view=mcp::McpTab ssr=SsrMode::Async />
                             <Route path=path!("/policies") view=policies::PoliciesTab ssr=SsrMode::Async />
                             <Route path=path!("/prompts") view=prompts::PromptsTab ssr=SsrMode::Async />
+                            <Route path=path!("/skills") view=skills::SkillsTab ssr=SsrMode::Async />
+                            <Route path=path!("/subagents") view=subagents::SubagentsTab ssr=SsrMode::Async />
+                            <Route path=path!("/config") view=project_config::ConfigTab ssr=SsrMode::Async />
                             <Route path=path!("/audit") view=audit::AuditTab ssr=SsrMode::Async />
                         </ParentRoute>
                         // The Chat UI: the conversation list stays while the page beside it

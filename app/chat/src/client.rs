@@ -13,6 +13,7 @@ use web_sys::{EventSource, FormData, MessageEvent};
 
 use protocol::envelope::{Answer, Pagination};
 use protocol::error::{ApiError, ErrorCode};
+use protocol::skills::Skill;
 use protocol::stream::StreamEvent;
 use protocol::task::{Approved, Artifact, Cancelled, CreatedTask, FollowUpAccepted, Task};
 
@@ -127,6 +128,27 @@ pub async fn follow_up(
     let req = Request::post(&format!("/api/v1/tasks/{}/messages", enc(task_id)))
         .body(form(message, files)?)
         .map_err(network)?;
+    send(req).await
+}
+
+/// The Console's skill upload: a ZIP of the skill's folder, as a new skill of the project or,
+/// with `replace`, as the next version of the skill of that name. Errors name the form's
+/// field (`file` for the archive).
+pub async fn upload_skill(
+    project_id: &str,
+    replace: Option<&str>,
+    file: &web_sys::File,
+) -> Result<Skill, ApiError> {
+    let form = FormData::new().map_err(|_| ApiError::internal())?;
+    form.append_with_blob_and_filename("file", file, &file.name())
+        .map_err(|_| ApiError::internal())?;
+    let base = format!("/api/v1/projects/{}/skills", enc(project_id));
+    let req = match replace {
+        Some(name) => Request::put(&format!("{base}/{}", enc(name))),
+        None => Request::post(&base),
+    }
+    .body(form)
+    .map_err(network)?;
     send(req).await
 }
 

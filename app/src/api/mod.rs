@@ -7,7 +7,9 @@ use protocol::{self as dto, Role};
 use crate::error::ServerError;
 
 mod policies;
+mod skills;
 pub use policies::*;
+pub use skills::*;
 
 #[cfg(feature = "ssr")]
 use crate::backend::current;

@@ -8,5 +8,8 @@ pub mod mcp_form;
 pub mod network;
 pub mod org;
 pub mod policies;
+pub mod project_config;
 pub mod projects;
 pub mod prompts;
+pub mod skills;
+pub mod subagents;
