@@ -425,6 +425,9 @@ test('tool policy: a rule asks above a threshold, the audit shows both calls, a 
   await form.getByRole('button', { name: 'Add rule' }).click();
   const rules = page.getByTestId('policy-rules');
   await expect(rules).toContainText('args.a > 100');
+  // Saved, the form is empty for the next rule.
+  await expect(form.getByLabel('Tool or pattern')).toHaveValue('');
+  await expect(form.getByLabel('Only when (CEL, optional)')).toHaveValue('');
 
   // "Try it" says what a call would meet.
   await page.getByLabel('Tool', { exact: true }).fill('mcp__everything__get-sum');

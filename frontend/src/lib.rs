@@ -1,4 +1,6 @@
 //! The hydrate entry: the browser half of the hosted pages.
+// The pages' view types nest deeply; their layouts are computed here, where they are built.
+#![recursion_limit = "256"]
 
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {

@@ -62,11 +62,20 @@ pub fn PoliciesTab() -> impl IntoView {
     // A rule to edit (from its row), or the one the chat's link asks for.
     let query = use_query_map();
     let editing: RwSignal<Option<ToolPolicy>> = RwSignal::new(None);
-    let prefill = move |key: &str| query.with_untracked(|q| q.get(key)).unwrap_or_default();
-    // A saved edit closes the form.
+    // Rules saved on this page: a saved rule empties the form (and the link's rule is not
+    // filled in again). The form is rebuilt in place, so its inputs take their values as
+    // properties (`prop:value`): an attribute alone would not replace what was typed.
+    let saves = RwSignal::new(0u32);
+    let prefill = move |key: &str| {
+        (saves.get_untracked() == 0)
+            .then(|| query.with_untracked(|q| q.get(key)))
+            .flatten()
+            .unwrap_or_default()
+    };
     Effect::new(move |_| {
         if matches!(save.value().get(), Some(Ok(_))) {
             editing.set(None);
+            saves.update(|n| *n += 1);
         }
     });
     view! {
@@ -123,6 +132,7 @@ pub fn PoliciesTab() -> impl IntoView {
                 }}
             </Transition>
             {move || is_admin().then(|| {
+                saves.track();
                 let rule = editing.get();
                 let value = |f: fn(&ToolPolicy) -> String, key: &str| rule.as_ref().map(f).unwrap_or_else(|| prefill(key));
                 let tool = value(|r| r.tool.clone(), "tool");
@@ -137,25 +147,25 @@ pub fn PoliciesTab() -> impl IntoView {
                         <input type="hidden" name="id" value=id.clone() />
                         <div>
                             <label class="label" for="policy-tool">"Tool or pattern"</label>
-                            <input class="input font-mono" id="policy-tool" name="tool" required value=tool placeholder="mcp__payments__refund*" />
+                            <input class="input font-mono" id="policy-tool" name="tool" required value=tool.clone() prop:value=tool placeholder="mcp__payments__refund*" />
                             <FieldError result=saved field="tool" />
                         </div>
                         <div>
                             <label class="label" for="policy-decision">"Decision"</label>
                             <select class="input" id="policy-decision" name="decision">
                                 {["allow", "ask", "deny"].into_iter().map(|d| view! {
-                                    <option value=d selected=chosen == d>{d}</option>
+                                    <option value=d selected={chosen == d} prop:selected={chosen == d}>{d}</option>
                                 }).collect_view()}
                             </select>
                         </div>
                         <div class="sm:col-span-2">
                             <label class="label" for="policy-condition">"Only when (CEL, optional)"</label>
-                            <input class="input font-mono" id="policy-condition" name="condition" value=condition placeholder="args.amount > 100" />
+                            <input class="input font-mono" id="policy-condition" name="condition" value=condition.clone() prop:value=condition placeholder="args.amount > 100" />
                             <FieldError result=saved field="condition" />
                         </div>
                         <div class="sm:col-span-2">
                             <label class="label" for="policy-note">"Note"</label>
-                            <input class="input" id="policy-note" name="note" value=note placeholder="Why the rule exists" />
+                            <input class="input" id="policy-note" name="note" value=note.clone() prop:value=note placeholder="Why the rule exists" />
                         </div>
                         <div class="sm:col-span-2 flex gap-2">
                             <button class="btn btn-primary" type="submit">{if id.is_empty() { "Add rule" } else { "Save rule" }}</button>

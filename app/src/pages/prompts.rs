@@ -29,9 +29,12 @@ pub fn PromptsTab() -> impl IntoView {
     );
     let editing: RwSignal<Option<Prompt>> = RwSignal::new(None);
     let saved = Signal::derive(move || save.value().get());
+    // A saved prompt empties the form.
+    let saves = RwSignal::new(0u32);
     Effect::new(move |_| {
         if matches!(save.value().get(), Some(Ok(_))) {
             editing.set(None);
+            saves.update(|n| *n += 1);
         }
     });
     view! {
@@ -94,10 +97,12 @@ pub fn PromptsTab() -> impl IntoView {
             </Transition>
         </section>
         {move || is_admin().then(|| {
+            saves.track();
             let p = editing.get();
             let id = p.as_ref().map(|p| p.id.clone()).unwrap_or_default();
             let name = p.as_ref().map(|p| p.name.clone()).unwrap_or_default();
             let content = p.as_ref().map(|p| p.content.clone()).unwrap_or_default();
+            let typed = content.clone();
             let enabled = p.as_ref().is_none_or(|p| p.enabled);
             view! {
                 <section class="card" aria-labelledby="prompt-form-title">
@@ -107,16 +112,16 @@ pub fn PromptsTab() -> impl IntoView {
                         <input type="hidden" name="id" value=id.clone() />
                         <div>
                             <label class="label" for="prompt-name">"Name"</label>
-                            <input class="input" id="prompt-name" name="name" required maxlength="100" value=name />
+                            <input class="input" id="prompt-name" name="name" required maxlength="100" value=name.clone() prop:value=name />
                             <FieldError result=saved field="name" />
                         </div>
                         <div>
                             <label class="label" for="prompt-content">"Text"</label>
-                            <textarea class="input" id="prompt-content" name="content" rows="5" required>{content}</textarea>
+                            <textarea class="input" id="prompt-content" name="content" rows="5" required prop:value=typed>{content}</textarea>
                             <FieldError result=saved field="content" />
                         </div>
                         <div class="flex items-center gap-2">
-                            <input type="checkbox" id="prompt-enabled" name="enabled" checked=enabled />
+                            <input type="checkbox" id="prompt-enabled" name="enabled" checked=enabled prop:checked=enabled />
                             <label for="prompt-enabled">"Send it with every task"</label>
                         </div>
                         <FormError result=saved />

@@ -130,6 +130,8 @@ fn SkillRow(
             {admin.then(|| view! { <ZipForm project_id replace=Some(name.clone()) uploaded /> })}
         </li>
     }
+    // Erased: a list of these inside the tab would nest past the compiler's depth limit.
+    .into_any()
 }
 
 /// A ZIP to the REST API: a new skill, or (`replace`) the next version of that skill.
@@ -200,6 +202,7 @@ fn ZipForm(
             })}
         </form>
     }
+    .into_any()
 }
 
 /// The fields an upload's answer may name, each shown under the ZIP's input.
