@@ -582,7 +582,7 @@ test('skills and subagents: upload a skill, turn on the coder, and a chat uses b
   const answer = page.getByRole('article', { name: 'Sigmic' }).last();
   await expect(answer).toContainText('orders.csv has 3 rows, counted by the coder.', { timeout: 60_000 });
   // The subagent's steps fold away once it has ended: open them.
-  await page.locator('details summary', { hasText: 'Coder' }).click();
+  await page.locator('details summary').filter({ has: page.getByText('Coder', { exact: true }) }).click();
   const progress = page.getByRole('list', { name: 'Coder progress' });
   await expect(progress).toContainText('run_shell_command');
   await expect(progress).toContainText('It has 3 rows.');
