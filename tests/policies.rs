@@ -398,6 +398,20 @@ async fn each_decision_on_a_task_and_its_audit() {
             .starts_with("time,task,call,tool")
     );
     assert!(text.contains("report.csv"));
+    // `limit` holds for the export too: a page of it, within the same bounds.
+    let export = |query: &'static str| {
+        app.req(
+            &o.client,
+            Method::GET,
+            &format!("/api/v1/projects/{}/audit/export?{query}", o.project_id),
+        )
+        .send()
+    };
+    let two = export("limit=2").await.unwrap().text().await.unwrap();
+    assert_eq!(two.lines().count(), 3, "{two}");
+    for bad in ["limit=0", "limit=9223372036854775808"] {
+        assert_field_error(export(bad).await.unwrap(), "limit").await;
+    }
     // A secret in a call's arguments is redacted in the log and its export.
     assert!(!text.contains(&token));
     assert!(!serde_json::to_string(&entries).unwrap().contains(&token));

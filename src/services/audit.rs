@@ -122,10 +122,7 @@ impl Services {
         project_id: &str,
         query: &AuditQuery,
     ) -> Result<AuditPage> {
-        let limit = query.limit.unwrap_or(DEFAULT_PAGE);
-        if !(1..=MAX_PAGE).contains(&limit) {
-            return Err(ApiError::field("limit", format!("Between 1 and {MAX_PAGE}.")).into());
-        }
+        let limit = page_size(query, DEFAULT_PAGE)?;
         let mut entries = self
             .audit_rows(caller, project_id, query, limit + 1)
             .await?;
@@ -139,14 +136,16 @@ impl Services {
         })
     }
 
-    /// Every entry the filters select (up to `MAX_EXPORT`), newest first.
+    /// Every entry the filters select (up to `MAX_EXPORT`, or the page's `limit` when given),
+    /// newest first.
     pub async fn audit_export(
         &self,
         caller: &Caller,
         project_id: &str,
         query: &AuditQuery,
     ) -> Result<Vec<AuditEntry>> {
-        self.audit_rows(caller, project_id, query, MAX_EXPORT).await
+        let limit = page_size(query, MAX_EXPORT)?;
+        self.audit_rows(caller, project_id, query, limit).await
     }
 
     async fn audit_rows(
@@ -166,6 +165,15 @@ impl Services {
             .all(self.db())
             .await?;
         Ok(rows.into_iter().map(to_dto).collect())
+    }
+}
+
+/// `limit` as the query states it (1 to `MAX_PAGE`), or `default` without one.
+fn page_size(query: &AuditQuery, default: u64) -> Result<u64> {
+    match query.limit {
+        None => Ok(default),
+        Some(limit) if (1..=MAX_PAGE).contains(&limit) => Ok(limit),
+        Some(_) => Err(ApiError::field("limit", format!("Between 1 and {MAX_PAGE}.")).into()),
     }
 }
 

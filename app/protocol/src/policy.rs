@@ -225,7 +225,7 @@ pub struct AuditQuery {
     pub to: Option<String>,
     /// The `nextCursor` of the previous page.
     pub before: Option<String>,
-    /// Entries per page, 1–200 (50).
+    /// Entries per page, 1–200 (50). The export takes at most this many (all when omitted).
     pub limit: Option<u64>,
 }
 
