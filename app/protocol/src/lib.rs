@@ -17,6 +17,7 @@ pub mod schema;
 pub mod skills;
 pub mod stream;
 pub mod task;
+pub mod widget;
 
 pub use account::*;
 pub use envelope::{Answer, Done, Envelope, ErrorEnvelope, Paged, Pagination};
