@@ -1,27 +1,68 @@
-//! The browser's side of the Task API: REST calls with the session cookie, and the task's
-//! event stream through `EventSource`. Runs only in the browser (it is compiled for the server
-//! too, where nothing calls it).
+//! The browser's side of the Task API. A [`Client`] says where the server is and how the page
+//! proves who it is: the Chat UI and Console use the page's own origin and its session cookie
+//! (the free functions below, and `Client::default()`); the embeddable widget uses the
+//! Sigmic server's URL from another origin and a widget token, renewed through the page when
+//! it expires. Runs only in the browser (it is compiled for the server too, where nothing
+//! calls it).
+
+mod stream;
 
 use std::cell::RefCell;
+use std::future::Future;
+use std::pin::Pin;
 use std::rc::Rc;
 
-use gloo_net::http::{Request, Response};
+use gloo_net::http::{Request, RequestBuilder, Response};
 use serde::de::DeserializeOwned;
 use wasm_bindgen::JsCast;
-use wasm_bindgen::closure::Closure;
-use web_sys::{EventSource, FormData, MessageEvent};
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{AbortSignal, FormData, RequestCredentials, RequestMode};
 
 use protocol::envelope::{Answer, Pagination};
 use protocol::error::{ApiError, ErrorCode};
 use protocol::skills::Skill;
-use protocol::stream::StreamEvent;
 use protocol::task::{Approved, Artifact, Cancelled, CreatedTask, FollowUpAccepted, Task};
+use protocol::widget::WidgetSession;
+
+pub use stream::{Frame, LiveStream};
 
 /// One page of conversations.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Conversations {
     pub items: Vec<Task>,
     pub has_more: bool,
+}
+
+/// Asks the embedding page for a fresh token; `None` when it has none to give.
+pub type TokenFuture = Pin<Box<dyn Future<Output = Option<String>>>>;
+pub type Refresh = Rc<dyn Fn() -> TokenFuture>;
+
+/// Where the Task API is and how requests prove who sends them. Cheap to clone.
+#[derive(Clone, Default)]
+pub struct Client {
+    /// The server's origin (`https://sigmic.example.com`), or empty for the page's own.
+    base: Rc<str>,
+    bearer: Option<Rc<Bearer>>,
+}
+
+struct Bearer {
+    token: RefCell<String>,
+    refresh: Option<Refresh>,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Verb {
+    Get,
+    Post,
+    Put,
+    Patch,
+    Delete,
+}
+
+enum Body<'a> {
+    Empty,
+    Json(serde_json::Value),
+    Form(&'a FormData),
 }
 
 fn network(e: impl std::fmt::Display) -> ApiError {
@@ -35,10 +76,11 @@ fn enc(s: &str) -> String {
     String::from(js_sys::encode_uri_component(s))
 }
 
-async fn read<T: DeserializeOwned>(resp: Response) -> Result<(T, Option<Pagination>), ApiError> {
-    let status = resp.status();
-    let text = resp.text().await.map_err(network)?;
-    let answer: Answer<T> = serde_json::from_str(&text).map_err(|_| {
+fn parse_answer<T: DeserializeOwned>(
+    status: u16,
+    text: &str,
+) -> Result<(T, Option<Pagination>), ApiError> {
+    let answer: Answer<T> = serde_json::from_str(text).map_err(|_| {
         ApiError::new(
             ErrorCode::InternalError,
             format!("The server answered {status} with something that is not Sigmic's API."),
@@ -51,44 +93,362 @@ async fn read<T: DeserializeOwned>(resp: Response) -> Result<(T, Option<Paginati
     }
 }
 
-async fn send<T: DeserializeOwned>(req: Request) -> Result<T, ApiError> {
-    let resp = req.send().await.map_err(network)?;
-    Ok(read(resp).await?.0)
+async fn read<T: DeserializeOwned>(resp: Response) -> Result<(T, Option<Pagination>), ApiError> {
+    let status = resp.status();
+    let text = resp.text().await.map_err(network)?;
+    parse_answer(status, &text)
 }
 
-pub async fn conversations(
-    project_id: &str,
-    query: &str,
-    offset: usize,
-) -> Result<Conversations, ApiError> {
-    let mut url = format!(
-        "/api/v1/conversations?projectId={}&limit=50&offset={offset}",
-        enc(project_id)
-    );
-    if !query.trim().is_empty() {
-        url.push_str("&q=");
-        url.push_str(&enc(query.trim()));
+/// The error a failed response carries.
+async fn read_error(resp: Response) -> ApiError {
+    match read::<serde_json::Value>(resp).await {
+        Err(e) => e,
+        Ok(_) => ApiError::internal(),
     }
-    let resp = Request::get(&url).send().await.map_err(network)?;
-    let (items, page) = read::<Vec<Task>>(resp).await?;
-    Ok(Conversations {
-        items,
-        has_more: page.is_some_and(|p| p.has_more),
-    })
 }
 
-pub async fn rename_conversation(task_id: &str, title: &str) -> Result<Task, ApiError> {
-    let req = Request::patch(&format!("/api/v1/conversations/{}", enc(task_id)))
-        .json(&serde_json::json!({ "title": title }))
-        .map_err(network)?;
-    send(req).await
-}
+impl Client {
+    /// The page's own server, with its session cookie.
+    pub fn same_origin() -> Self {
+        Self::default()
+    }
 
-pub async fn delete_conversation(task_id: &str) -> Result<(), ApiError> {
-    let req = Request::delete(&format!("/api/v1/conversations/{}", enc(task_id)))
-        .build()
+    /// A Sigmic server elsewhere (`base` is its origin, without a trailing slash), with a
+    /// bearer token. When the server says the token is no longer valid, `refresh` is asked
+    /// for a new one and the request is sent again, once.
+    pub fn with_token(base: &str, token: String, refresh: Option<Refresh>) -> Self {
+        Self {
+            base: base.trim_end_matches('/').into(),
+            bearer: Some(Rc::new(Bearer {
+                token: RefCell::new(token),
+                refresh,
+            })),
+        }
+    }
+
+    /// The absolute (or, for the page's own server, root-relative) URL of an API path.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    fn token(&self) -> Option<String> {
+        self.bearer.as_ref().map(|b| b.token.borrow().clone())
+    }
+
+    fn build(
+        &self,
+        verb: Verb,
+        url: &str,
+        token: Option<&str>,
+        signal: Option<&AbortSignal>,
+    ) -> RequestBuilder {
+        let req = match verb {
+            Verb::Get => Request::get(url),
+            Verb::Post => Request::post(url),
+            Verb::Put => Request::put(url),
+            Verb::Patch => Request::patch(url),
+            Verb::Delete => Request::delete(url),
+        };
+        let req = req.abort_signal(signal);
+        match token {
+            // Another origin: the token is the only credential; the page's cookies for the
+            // Sigmic server (if any) are never sent along.
+            Some(token) => req
+                .header("Authorization", &format!("Bearer {token}"))
+                .mode(RequestMode::Cors)
+                .credentials(RequestCredentials::Omit),
+            None => req,
+        }
+    }
+
+    async fn send_once(
+        &self,
+        verb: Verb,
+        url: &str,
+        token: Option<&str>,
+        body: &Body<'_>,
+        signal: Option<&AbortSignal>,
+    ) -> Result<Response, ApiError> {
+        let req = self.build(verb, url, token, signal);
+        let req = match body {
+            Body::Empty => req.build(),
+            Body::Json(v) => req.json(v),
+            Body::Form(form) => req.body((*form).clone()),
+        }
         .map_err(network)?;
-    send::<serde_json::Value>(req).await.map(|_| ())
+        req.send().await.map_err(network)
+    }
+
+    /// Sends a request and answers its response; a token the server no longer accepts is
+    /// renewed and the request sent again, so an expiry mid-visit goes unnoticed.
+    async fn respond(
+        &self,
+        verb: Verb,
+        path: &str,
+        body: Body<'_>,
+        signal: Option<&AbortSignal>,
+    ) -> Result<Response, ApiError> {
+        let url = self.url(path);
+        let used = self.token();
+        let resp = self
+            .send_once(verb, &url, used.as_deref(), &body, signal)
+            .await?;
+        let Some(bearer) = &self.bearer else {
+            return Ok(resp);
+        };
+        if resp.status() != 401 {
+            return Ok(resp);
+        }
+        let err = read_error(resp).await;
+        if err.code != ErrorCode::InvalidToken {
+            return Err(err);
+        }
+        // Another request may have renewed it meanwhile: then that one is used.
+        let current = bearer.token.borrow().clone();
+        let fresh = if Some(&current) != used.as_ref() {
+            Some(current)
+        } else {
+            match &bearer.refresh {
+                Some(refresh) => refresh().await.filter(|t| !t.is_empty()),
+                None => None,
+            }
+        };
+        let Some(fresh) = fresh else { return Err(err) };
+        bearer.token.replace(fresh.clone());
+        self.send_once(verb, &url, Some(&fresh), &body, signal)
+            .await
+    }
+
+    async fn call_paged<T: DeserializeOwned>(
+        &self,
+        verb: Verb,
+        path: &str,
+        body: Body<'_>,
+    ) -> Result<(T, Option<Pagination>), ApiError> {
+        read(self.respond(verb, path, body, None).await?).await
+    }
+
+    async fn call<T: DeserializeOwned>(
+        &self,
+        verb: Verb,
+        path: &str,
+        body: Body<'_>,
+    ) -> Result<T, ApiError> {
+        Ok(self.call_paged(verb, path, body).await?.0)
+    }
+
+    /// The widget app this token belongs to, its look and its end user.
+    pub async fn widget_session(&self) -> Result<WidgetSession, ApiError> {
+        self.call(Verb::Get, "/api/v1/widget/session", Body::Empty)
+            .await
+    }
+
+    /// The caller's own tasks, newest activity first (for a widget token: its end user's).
+    pub async fn tasks(&self, offset: usize) -> Result<Conversations, ApiError> {
+        let path = format!("/api/v1/tasks?limit=50&offset={offset}");
+        let (items, page) = self
+            .call_paged::<Vec<Task>>(Verb::Get, &path, Body::Empty)
+            .await?;
+        Ok(Conversations {
+            items,
+            has_more: page.is_some_and(|p| p.has_more),
+        })
+    }
+
+    pub async fn conversations(
+        &self,
+        project_id: &str,
+        query: &str,
+        offset: usize,
+    ) -> Result<Conversations, ApiError> {
+        let mut path = format!(
+            "/api/v1/conversations?projectId={}&limit=50&offset={offset}",
+            enc(project_id)
+        );
+        if !query.trim().is_empty() {
+            path.push_str("&q=");
+            path.push_str(&enc(query.trim()));
+        }
+        let (items, page) = self
+            .call_paged::<Vec<Task>>(Verb::Get, &path, Body::Empty)
+            .await?;
+        Ok(Conversations {
+            items,
+            has_more: page.is_some_and(|p| p.has_more),
+        })
+    }
+
+    pub async fn rename_conversation(&self, task_id: &str, title: &str) -> Result<Task, ApiError> {
+        let path = format!("/api/v1/conversations/{}", enc(task_id));
+        let body = Body::Json(serde_json::json!({ "title": title }));
+        self.call(Verb::Patch, &path, body).await
+    }
+
+    pub async fn delete_conversation(&self, task_id: &str) -> Result<(), ApiError> {
+        let path = format!("/api/v1/conversations/{}", enc(task_id));
+        self.call::<serde_json::Value>(Verb::Delete, &path, Body::Empty)
+            .await
+            .map(|_| ())
+    }
+
+    /// Starts a conversation: a task with its files, in `project_id` (a widget token names
+    /// its project itself).
+    pub async fn create_task(
+        &self,
+        project_id: Option<&str>,
+        message: &str,
+        files: &[web_sys::File],
+        auto_execute: bool,
+    ) -> Result<CreatedTask, ApiError> {
+        let form = form(message, files)?;
+        if !auto_execute {
+            form.append_with_str("autoExecute", "false")
+                .map_err(|_| ApiError::internal())?;
+        }
+        let path = match project_id {
+            Some(p) => format!("/api/v1/tasks?projectId={}", enc(p)),
+            None => "/api/v1/tasks".to_owned(),
+        };
+        self.call(Verb::Post, &path, Body::Form(&form)).await
+    }
+
+    pub async fn follow_up(
+        &self,
+        task_id: &str,
+        message: &str,
+        files: &[web_sys::File],
+    ) -> Result<FollowUpAccepted, ApiError> {
+        let path = format!("/api/v1/tasks/{}/messages", enc(task_id));
+        let form = form(message, files)?;
+        self.call(Verb::Post, &path, Body::Form(&form)).await
+    }
+
+    pub async fn upload_skill(
+        &self,
+        project_id: &str,
+        replace: Option<&str>,
+        file: &web_sys::File,
+    ) -> Result<Skill, ApiError> {
+        let form = FormData::new().map_err(|_| ApiError::internal())?;
+        form.append_with_blob_and_filename("file", file, &file.name())
+            .map_err(|_| ApiError::internal())?;
+        let base = format!("/api/v1/projects/{}/skills", enc(project_id));
+        match replace {
+            Some(name) => {
+                let path = format!("{base}/{}", enc(name));
+                self.call(Verb::Put, &path, Body::Form(&form)).await
+            }
+            None => self.call(Verb::Post, &base, Body::Form(&form)).await,
+        }
+    }
+
+    pub async fn approve(
+        &self,
+        task_id: &str,
+        call_id: &str,
+        outcome: &str,
+    ) -> Result<Approved, ApiError> {
+        let path = format!(
+            "/api/v1/tasks/{}/tools/{}/approve",
+            enc(task_id),
+            enc(call_id)
+        );
+        let body = Body::Json(serde_json::json!({ "outcome": outcome }));
+        self.call(Verb::Post, &path, body).await
+    }
+
+    pub async fn cancel(&self, task_id: &str) -> Result<Cancelled, ApiError> {
+        let path = format!("/api/v1/tasks/{}", enc(task_id));
+        self.call(Verb::Delete, &path, Body::Empty).await
+    }
+
+    pub async fn task(&self, task_id: &str) -> Result<Task, ApiError> {
+        let path = format!("/api/v1/tasks/{}", enc(task_id));
+        self.call(Verb::Get, &path, Body::Empty).await
+    }
+
+    pub async fn artifacts(&self, task_id: &str) -> Result<Vec<Artifact>, ApiError> {
+        let path = format!("/api/v1/tasks/{}/artifacts", enc(task_id));
+        self.call(Verb::Get, &path, Body::Empty).await
+    }
+
+    fn download_path(task_id: &str, path: &str) -> String {
+        format!(
+            "/api/v1/tasks/{}/artifacts/download?path={}",
+            enc(task_id),
+            enc(path)
+        )
+    }
+
+    /// A link that downloads the file. It works only where the browser itself is the
+    /// credential (the session cookie); with a token, use [`Client::download`].
+    pub fn download_url(&self, task_id: &str, path: &str) -> String {
+        self.url(&Self::download_path(task_id, path))
+    }
+
+    /// A file's bytes, for the page to hand to the visitor (an object URL).
+    pub async fn download(&self, task_id: &str, path: &str) -> Result<web_sys::Blob, ApiError> {
+        let path = Self::download_path(task_id, path);
+        let resp = self.respond(Verb::Get, &path, Body::Empty, None).await?;
+        if !resp.ok() {
+            return Err(read_error(resp).await);
+        }
+        let raw = web_sys::Response::from(resp);
+        let promise = raw.blob().map_err(|_| ApiError::internal())?;
+        let blob = JsFuture::from(promise)
+            .await
+            .map_err(|e| network(e.as_string().unwrap_or_else(|| "download failed".into())))?;
+        blob.dyn_into::<web_sys::Blob>()
+            .map_err(|_| ApiError::internal())
+    }
+
+    /// A file's text, for a preview. Larger files are refused before they are read whole.
+    pub async fn artifact_text(
+        &self,
+        task_id: &str,
+        path: &str,
+        max_bytes: u64,
+    ) -> Result<String, ApiError> {
+        let path = Self::download_path(task_id, path);
+        let resp = self.respond(Verb::Get, &path, Body::Empty, None).await?;
+        if !resp.ok() {
+            return Err(read_error(resp).await);
+        }
+        let len = resp
+            .headers()
+            .get("content-length")
+            .and_then(|l| l.parse::<u64>().ok())
+            .unwrap_or(0);
+        if len > max_bytes {
+            return Err(ApiError::new(
+                ErrorCode::PayloadTooLarge,
+                "This file is too large to preview here. Download it instead.",
+            ));
+        }
+        resp.text().await.map_err(network)
+    }
+
+    /// Opens the task's event stream, after sequence number `after` when given. `on_frame`
+    /// gets each event; `on_lost` is called once when the stream ends or fails (with the
+    /// server's error when it refused it), and not when the stream is dropped. The page's own
+    /// server is read with `EventSource`; a server reached with a token, with `fetch`.
+    pub fn stream(
+        &self,
+        task_id: &str,
+        after: Option<i64>,
+        on_frame: impl Fn(Frame) + 'static,
+        on_lost: impl Fn(Option<ApiError>) + 'static,
+    ) -> Result<LiveStream, ApiError> {
+        let mut path = format!("/api/v1/tasks/{}/stream", enc(task_id));
+        if let Some(after) = after {
+            path.push_str(&format!("?after={after}"));
+        }
+        if self.bearer.is_some() {
+            Ok(stream::open_fetch(self.clone(), path, on_frame, on_lost))
+        } else {
+            stream::open_source(&self.url(&path), on_frame, move || on_lost(None))
+        }
+    }
 }
 
 fn form(message: &str, files: &[web_sys::File]) -> Result<FormData, ApiError> {
@@ -102,6 +462,28 @@ fn form(message: &str, files: &[web_sys::File]) -> Result<FormData, ApiError> {
     Ok(form)
 }
 
+// The Chat UI's and Console's calls: the page's own server, with the session cookie.
+
+pub async fn conversations(
+    project_id: &str,
+    query: &str,
+    offset: usize,
+) -> Result<Conversations, ApiError> {
+    Client::same_origin()
+        .conversations(project_id, query, offset)
+        .await
+}
+
+pub async fn rename_conversation(task_id: &str, title: &str) -> Result<Task, ApiError> {
+    Client::same_origin()
+        .rename_conversation(task_id, title)
+        .await
+}
+
+pub async fn delete_conversation(task_id: &str) -> Result<(), ApiError> {
+    Client::same_origin().delete_conversation(task_id).await
+}
+
 /// Starts a conversation: a task in the project, with its files.
 pub async fn create_task(
     project_id: &str,
@@ -109,15 +491,9 @@ pub async fn create_task(
     files: &[web_sys::File],
     auto_execute: bool,
 ) -> Result<CreatedTask, ApiError> {
-    let form = form(message, files)?;
-    if !auto_execute {
-        form.append_with_str("autoExecute", "false")
-            .map_err(|_| ApiError::internal())?;
-    }
-    let req = Request::post(&format!("/api/v1/tasks?projectId={}", enc(project_id)))
-        .body(form)
-        .map_err(network)?;
-    send(req).await
+    Client::same_origin()
+        .create_task(Some(project_id), message, files, auto_execute)
+        .await
 }
 
 pub async fn follow_up(
@@ -125,10 +501,9 @@ pub async fn follow_up(
     message: &str,
     files: &[web_sys::File],
 ) -> Result<FollowUpAccepted, ApiError> {
-    let req = Request::post(&format!("/api/v1/tasks/{}/messages", enc(task_id)))
-        .body(form(message, files)?)
-        .map_err(network)?;
-    send(req).await
+    Client::same_origin()
+        .follow_up(task_id, message, files)
+        .await
 }
 
 /// The Console's skill upload: a ZIP of the skill's folder, as a new skill of the project or,
@@ -139,185 +514,36 @@ pub async fn upload_skill(
     replace: Option<&str>,
     file: &web_sys::File,
 ) -> Result<Skill, ApiError> {
-    let form = FormData::new().map_err(|_| ApiError::internal())?;
-    form.append_with_blob_and_filename("file", file, &file.name())
-        .map_err(|_| ApiError::internal())?;
-    let base = format!("/api/v1/projects/{}/skills", enc(project_id));
-    let req = match replace {
-        Some(name) => Request::put(&format!("{base}/{}", enc(name))),
-        None => Request::post(&base),
-    }
-    .body(form)
-    .map_err(network)?;
-    send(req).await
+    Client::same_origin()
+        .upload_skill(project_id, replace, file)
+        .await
 }
 
 pub async fn approve(task_id: &str, call_id: &str, outcome: &str) -> Result<Approved, ApiError> {
-    let req = Request::post(&format!(
-        "/api/v1/tasks/{}/tools/{}/approve",
-        enc(task_id),
-        enc(call_id)
-    ))
-    .json(&serde_json::json!({ "outcome": outcome }))
-    .map_err(network)?;
-    send(req).await
+    Client::same_origin()
+        .approve(task_id, call_id, outcome)
+        .await
 }
 
 pub async fn cancel(task_id: &str) -> Result<Cancelled, ApiError> {
-    let req = Request::delete(&format!("/api/v1/tasks/{}", enc(task_id)))
-        .build()
-        .map_err(network)?;
-    send(req).await
+    Client::same_origin().cancel(task_id).await
 }
 
 pub async fn task(task_id: &str) -> Result<Task, ApiError> {
-    let req = Request::get(&format!("/api/v1/tasks/{}", enc(task_id)))
-        .build()
-        .map_err(network)?;
-    send(req).await
+    Client::same_origin().task(task_id).await
 }
 
 pub async fn artifacts(task_id: &str) -> Result<Vec<Artifact>, ApiError> {
-    let req = Request::get(&format!("/api/v1/tasks/{}/artifacts", enc(task_id)))
-        .build()
-        .map_err(network)?;
-    send(req).await
+    Client::same_origin().artifacts(task_id).await
 }
 
 pub fn download_url(task_id: &str, path: &str) -> String {
-    format!(
-        "/api/v1/tasks/{}/artifacts/download?path={}",
-        enc(task_id),
-        enc(path)
-    )
+    Client::same_origin().download_url(task_id, path)
 }
 
 /// A file's text, for a preview. Larger files are refused before they are read whole.
 pub async fn artifact_text(task_id: &str, path: &str, max_bytes: u64) -> Result<String, ApiError> {
-    let resp = Request::get(&download_url(task_id, path))
-        .send()
+    Client::same_origin()
+        .artifact_text(task_id, path, max_bytes)
         .await
-        .map_err(network)?;
-    if !resp.ok() {
-        return read::<serde_json::Value>(resp)
-            .await
-            .and_then(|_| Err(ApiError::internal()));
-    }
-    let len = resp
-        .headers()
-        .get("content-length")
-        .and_then(|l| l.parse::<u64>().ok())
-        .unwrap_or(0);
-    if len > max_bytes {
-        return Err(ApiError::new(
-            ErrorCode::PayloadTooLarge,
-            "This file is too large to preview here. Download it instead.",
-        ));
-    }
-    resp.text().await.map_err(network)
-}
-
-/// One frame of the stream.
-#[derive(Debug, Clone)]
-pub struct Frame {
-    /// The event's sequence number (`id:`); stored messages have none.
-    pub seq: Option<i64>,
-    pub event: StreamEvent,
-}
-
-const EVENT_NAMES: [&str; 13] = [
-    "history_message",
-    "history_done",
-    "status",
-    "thought",
-    "content",
-    "tool_call",
-    "tool_result",
-    "subagent_start",
-    "subagent_thought",
-    "subagent_tool",
-    "subagent_end",
-    "error",
-    "done",
-];
-
-type Listener = Closure<dyn FnMut(web_sys::Event)>;
-
-/// Called at most once: taken out when the connection is lost.
-type OnLost = Rc<RefCell<Option<Box<dyn Fn()>>>>;
-
-/// An open stream. The browser's own reconnection is not used: it would resend the whole
-/// history after a stream that had no sequence numbers yet, and reopen a stream the server
-/// closed because the run ended. The page reconnects itself, after the last sequence number
-/// it applied. Closed when dropped.
-pub struct LiveStream {
-    source: EventSource,
-    _listeners: Vec<Listener>,
-}
-
-impl Drop for LiveStream {
-    fn drop(&mut self) {
-        self.source.close();
-    }
-}
-
-impl LiveStream {
-    /// Opens the task's stream, after `after` when given. `on_frame` gets each event;
-    /// `on_lost` is called once when the connection fails or the server ends it, and the
-    /// stream is closed by then.
-    pub fn open(
-        task_id: &str,
-        after: Option<i64>,
-        on_frame: impl Fn(Frame) + 'static,
-        on_lost: impl Fn() + 'static,
-    ) -> Result<Self, ApiError> {
-        let mut url = format!("/api/v1/tasks/{}/stream", enc(task_id));
-        if let Some(after) = after {
-            url.push_str(&format!("?after={after}"));
-        }
-        let source = EventSource::new(&url).map_err(|_| ApiError::internal())?;
-        let on_frame = Rc::new(on_frame);
-        let on_lost: OnLost = Rc::new(RefCell::new(Some(Box::new(on_lost))));
-        let mut listeners = Vec::with_capacity(EVENT_NAMES.len());
-        for name in EVENT_NAMES {
-            let on_frame = Rc::clone(&on_frame);
-            let on_lost = Rc::clone(&on_lost);
-            let source_ref = source.clone();
-            let listener: Listener = Closure::new(move |ev: web_sys::Event| {
-                match ev.dyn_ref::<MessageEvent>().and_then(|m| {
-                    let data = m.data().as_string()?;
-                    Some((m.last_event_id(), data))
-                }) {
-                    Some((id, data)) => {
-                        let Some(event) = StreamEvent::parse(name, &data) else {
-                            return;
-                        };
-                        // `lastEventId` carries over from earlier frames; stored messages
-                        // have none of their own (`history_done` and events do).
-                        let seq = if matches!(event, StreamEvent::HistoryMessage(_)) {
-                            None
-                        } else {
-                            id.parse::<i64>().ok()
-                        };
-                        on_frame(Frame { seq, event });
-                    }
-                    // A plain `error` event: the connection failed or was closed.
-                    None => {
-                        source_ref.close();
-                        if let Some(f) = on_lost.borrow_mut().take() {
-                            f();
-                        }
-                    }
-                }
-            });
-            source
-                .add_event_listener_with_callback(name, listener.as_ref().unchecked_ref())
-                .map_err(|_| ApiError::internal())?;
-            listeners.push(listener);
-        }
-        Ok(Self {
-            source,
-            _listeners: listeners,
-        })
-    }
 }

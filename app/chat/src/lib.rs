@@ -1,11 +1,12 @@
 //! The Chat UI's logic that is not markup: the transcript built from a task's stream, safe
-//! Markdown, and the browser's calls to the Task API. Free of Leptos, so that the Console's
-//! Chat UI and the embeddable widget show a conversation by the same rules with views of
-//! their own.
+//! Markdown, and the browser's calls to the Task API (with the page's session cookie, or with
+//! a widget token from another origin). Free of Leptos, so that the Console's Chat UI and the
+//! embeddable widget show a conversation by the same rules with views of their own.
 
 pub mod client;
 pub mod local;
 pub mod markdown;
+pub mod sse;
 pub mod transcript;
 
 /// A byte count as people read it.
