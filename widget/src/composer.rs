@@ -85,7 +85,7 @@ pub fn Composer() -> impl IntoView {
                     type="file"
                     multiple
                     tabindex="-1"
-                    aria-label="Files to attach"
+                    aria-label="Choose files to attach"
                     on:change=move |ev| {
                         let input = ev.target().and_then(|t| t.dyn_into::<web_sys::HtmlInputElement>().ok());
                         if let Some(input) = input {

@@ -181,7 +181,7 @@ fn Header() -> impl IntoView {
                     <button
                         class="sw-icon-btn"
                         type="button"
-                        aria-label="Files"
+                        aria-label="Show files"
                         title="Files"
                         aria-pressed=move || (view.get() == View::Files).to_string()
                         on:click=move |_| toggle(View::Files)

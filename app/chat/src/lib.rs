@@ -9,22 +9,25 @@ pub mod markdown;
 pub mod sse;
 pub mod transcript;
 
-/// A byte count as people read it.
+/// A byte count as people read it: "12 B", "2.0 KB", "50 MB". Integer arithmetic (in tenths),
+/// so the browser bundles carry no float formatting for it.
 pub fn human_size(bytes: u64) -> String {
     const UNITS: [&str; 4] = ["KB", "MB", "GB", "TB"];
     if bytes < 1024 {
         return format!("{bytes} B");
     }
-    let mut value = bytes as f64 / 1024.0;
     let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
+    let mut scale: u128 = 1024;
+    while u128::from(bytes) >= scale * 1024 && unit < UNITS.len() - 1 {
+        scale *= 1024;
         unit += 1;
     }
-    if value < 10.0 {
-        format!("{value:.1} {}", UNITS[unit])
+    // The value in tenths, rounded half up.
+    let tenths = (u128::from(bytes) * 10 + scale / 2) / scale;
+    if tenths < 100 {
+        format!("{}.{} {}", tenths / 10, tenths % 10, UNITS[unit])
     } else {
-        format!("{value:.0} {}", UNITS[unit])
+        format!("{} {}", (tenths + 5) / 10, UNITS[unit])
     }
 }
 
@@ -74,6 +77,11 @@ mod tests {
         assert_eq!(human_size(12), "12 B");
         assert_eq!(human_size(2048), "2.0 KB");
         assert_eq!(human_size(50 * 1024 * 1024), "50 MB");
+        assert_eq!(human_size(1023), "1023 B");
+        assert_eq!(human_size(1536), "1.5 KB");
+        assert_eq!(human_size(10 * 1024 - 1), "10 KB");
+        assert_eq!(human_size(123_456_789), "118 MB");
+        assert_eq!(human_size(u64::MAX), "16777216 TB");
     }
 
     #[test]

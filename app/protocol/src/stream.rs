@@ -65,10 +65,29 @@ impl StreamEvent {
         value.unwrap_or_else(|_| "{}".to_owned())
     }
 
-    /// Reads an event back from its name and data (the store, or a client's stream).
+    /// Reads an event back from its name and data (the store, or a client's stream). Each
+    /// payload is read straight from its text: going through a `Value` and the tagged enum
+    /// would build every payload's reader twice more, which the browser bundles pay for.
     pub fn parse(name: &str, data: &str) -> Option<Self> {
-        let data: Value = serde_json::from_str(data).ok()?;
-        serde_json::from_value(serde_json::json!({ "event": name, "data": data })).ok()
+        fn read<T: serde::de::DeserializeOwned>(data: &str) -> Option<T> {
+            serde_json::from_str(data).ok()
+        }
+        Some(match name {
+            "history_message" => Self::HistoryMessage(read(data)?),
+            "history_done" => Self::HistoryDone(read(data)?),
+            "status" => Self::Status(read(data)?),
+            "thought" => Self::Thought(read(data)?),
+            "content" => Self::Content(read(data)?),
+            "tool_call" => Self::ToolCall(read(data)?),
+            "tool_result" => Self::ToolResult(read(data)?),
+            "subagent_start" => Self::SubagentStart(read(data)?),
+            "subagent_thought" => Self::SubagentThought(read(data)?),
+            "subagent_tool" => Self::SubagentTool(read(data)?),
+            "subagent_end" => Self::SubagentEnd(read(data)?),
+            "error" => Self::Error(read(data)?),
+            "done" => Self::Done(read(data)?),
+            _ => return None,
+        })
     }
 
     /// The last event of a run: after it, a stream closes.
