@@ -273,8 +273,13 @@ pub struct AuthConfig {
     /// Argon2id memory cost in KiB. Lower it only for tests.
     pub argon2_memory_kib: u32,
     pub argon2_iterations: u32,
-    /// Key used to sign tokens (widget JWTs). Generated into the data dir when unset.
+    /// Key used to sign tokens (widget JWTs). Generated into the data dir when unset; when
+    /// set to a file that does not exist, no tokens are issued (`JWT_NOT_CONFIGURED`).
     pub signing_key_file: Option<PathBuf>,
+    /// The longest a widget token may last (`expiresIn` beyond it is refused).
+    pub widget_token_max_hours: u64,
+    /// Token exchanges per widget app per minute, across its end users (0: no limit).
+    pub widget_token_exchanges_per_app_per_minute: u32,
     /// Key that encrypts secrets stored in the database (MCP server headers and env).
     /// Generated into the data dir (`encryption.key`) when unset; keep it apart from database
     /// backups, and keep it: without it those values cannot be read back.
@@ -359,6 +364,8 @@ impl Default for AuthConfig {
             argon2_memory_kib: 19 * 1024,
             argon2_iterations: 2,
             signing_key_file: None,
+            widget_token_max_hours: 24,
+            widget_token_exchanges_per_app_per_minute: 600,
             encryption_key_file: None,
         }
     }
@@ -430,15 +437,26 @@ impl Config {
         })
     }
 
-    /// The token-signing key: read from the configured file, or generated once into the data
-    /// dir (mode 0600) so restarts keep issued tokens valid.
-    pub fn signing_key(&self) -> Result<Vec<u8>, ConfigError> {
-        let path = self
-            .auth
-            .signing_key_file
-            .clone()
-            .unwrap_or_else(|| self.data_dir.join("signing.key"));
-        load_or_create_key(&path).map_err(|source| ConfigError::Key { path, source })
+    /// The token-signing key: generated once into the data dir (mode 0600) so restarts keep
+    /// issued tokens valid, or read from the configured file. `None` when the operator named
+    /// a file that is not there: they chose not to issue widget tokens.
+    pub fn signing_key(&self) -> Result<Option<Vec<u8>>, ConfigError> {
+        let Some(path) = self.auth.signing_key_file.clone() else {
+            let path = self.data_dir.join("signing.key");
+            return load_or_create_key(&path)
+                .map(Some)
+                .map_err(|source| ConfigError::Key { path, source });
+        };
+        match std::fs::read_to_string(&path) {
+            Ok(text) => hex::decode(text.trim())
+                .map(Some)
+                .map_err(|e| ConfigError::Key {
+                    path,
+                    source: std::io::Error::new(std::io::ErrorKind::InvalidData, e),
+                }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(source) => Err(ConfigError::Key { path, source }),
+        }
     }
 }
 

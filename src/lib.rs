@@ -31,4 +31,5 @@ pub mod subagents;
 pub mod tools;
 pub mod vault;
 pub mod web;
+pub mod widget;
 pub mod workspace;

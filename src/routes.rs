@@ -19,6 +19,7 @@ use tower_http::trace::TraceLayer;
 use crate::console::Console;
 use crate::error::{ApiError, ErrorCode, ErrorResponse};
 use crate::http::AppState;
+use crate::http::cors::widget_cors;
 use crate::http::csp::{CspNonce, content_security_policy};
 use crate::http::extract::client_ip;
 use crate::http::same_origin::refuse_cross_site;
@@ -65,6 +66,10 @@ pub fn build(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             refuse_cross_site,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            widget_cors,
         ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

@@ -17,6 +17,7 @@ use crate::sandbox::manager::SandboxManager;
 use crate::services::Services;
 use crate::services::tasks::TaskService;
 use crate::store;
+use crate::widget::token::TokenSigner;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -41,6 +42,8 @@ pub enum StartError {
     Vault(#[from] crate::vault::VaultError),
     #[error("MCP client: {0}")]
     Mcp(#[from] crate::mcp::client::McpError),
+    #[error("widget tokens: {0}")]
+    Token(#[from] crate::widget::token::TokenError),
 }
 
 /// How long running steps get to finish on shutdown before they are interrupted.
@@ -110,13 +113,24 @@ pub async fn open(config: &Config) -> Result<Services, StartError> {
         config.mcp.allow_private_addresses,
         crate::egress::OwnAddresses::from_config(config),
     ))?;
-    Ok(Services::new(db, Arc::new(config.clone()), vault, mcp)?)
+    let signer = config
+        .signing_key()?
+        .map(|key| TokenSigner::new(&key))
+        .transpose()?;
+    if signer.is_none() {
+        tracing::warn!("no signing key: widget tokens are not issued (auth.signing_key_file)");
+    }
+    Ok(Services::new(
+        db,
+        Arc::new(config.clone()),
+        vault,
+        mcp,
+        signer,
+    )?)
 }
 
 pub async fn start(config: Config) -> Result<Running, StartError> {
-    // Created now so a fresh data dir holds its key before the first token is signed.
     config.ensure_data_dir()?;
-    config.signing_key()?;
     let services = open(&config).await?;
     let listener = TcpListener::bind(config.addr)
         .await

@@ -9,6 +9,7 @@ mod m0003_network;
 mod m0004_mcp_servers;
 mod m0005_policies;
 mod m0006_skills;
+mod m0007_widget;
 
 pub struct Migrator;
 
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0004_mcp_servers::Migration),
             Box::new(m0005_policies::Migration),
             Box::new(m0006_skills::Migration),
+            Box::new(m0007_widget::Migration),
         ]
     }
 }

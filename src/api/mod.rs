@@ -16,6 +16,7 @@ mod projects;
 mod prompts;
 mod skills;
 mod tasks;
+mod widget;
 
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -45,6 +46,7 @@ use crate::http::AppState;
         (name = "audit", description = "(extension) A project's audit log of tool call decisions"),
         (name = "skills", description = "(extension) A project's skills: folders of instructions and files its agent opens when a task calls for them"),
         (name = "subagents", description = "(extension) The built-in subagents a project offers its agent"),
+        (name = "widget", description = "The embeddable widget: the token exchange for a customer's backend, the widget's session, and (extension) a project's widget apps"),
         (name = "config", description = "(extension) A project's whole configuration as one document: export, and import into another project"),
         (name = "health", description = "Liveness, readiness and this document"),
         (name = "tasks", description = "Tasks: create, stream, follow up, approve, cancel, files"),
@@ -129,6 +131,11 @@ pub fn router() -> OpenApiRouter<AppState> {
             project_config::set_subagents
         ))
         .merge(upload_routes())
+        .routes(routes!(widget::exchange))
+        .routes(routes!(widget::session))
+        .routes(routes!(widget::list, widget::create))
+        .routes(routes!(widget::get, widget::update, widget::delete))
+        .routes(routes!(widget::rotate))
         .routes(routes!(keys::list, keys::create))
         .routes(routes!(keys::revoke))
         .routes(routes!(keys::create_legacy))

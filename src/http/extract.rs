@@ -22,7 +22,15 @@ impl FromRequestParts<AppState> for Caller {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        Ok(state.services.require_caller(&parts.headers).await?)
+        let caller = state.services.require_caller(&parts.headers).await?;
+        // A widget token reaches its end user's tasks and nothing else of the API, whatever
+        // a service would let a member of the project read.
+        if matches!(caller, Caller::Widget(_)) && !super::cors::widget_path(parts.uri.path()) {
+            return Err(ErrorResponse(ApiError::forbidden(
+                "A widget token can only use the Task API, as its end user.",
+            )));
+        }
+        Ok(caller)
     }
 }
 

@@ -39,6 +39,8 @@ impl fmt::Debug for SecretValues {
 pub enum SecretOwner {
     ApiKey(String),
     Person(String),
+    /// A widget's end user: their secrets come from the token exchange, not a request.
+    EndUser(String),
 }
 
 struct Held {

@@ -9,7 +9,9 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrde
 use super::Services;
 use crate::error::{ApiError, ErrorCode, Result};
 use crate::secrets;
-use crate::store::entities::{Role, api_key, org_member, project, project_member, session, user};
+use crate::store::entities::{
+    Role, api_key, org_member, project, project_member, session, user, widget_app, widget_end_user,
+};
 
 pub const SESSION_COOKIE: &str = "sigmic_session";
 /// The session cookie's name behind TLS (`secure_cookies`): the `__Host-` prefix makes the
@@ -25,6 +27,8 @@ pub const EVERYONE: &str = "*";
 pub enum Caller {
     User(UserCaller),
     ApiKey(KeyCaller),
+    /// A widget token: one end user of one widget app, in its project.
+    Widget(WidgetCaller),
 }
 
 #[derive(Debug, Clone)]
@@ -39,6 +43,15 @@ pub struct UserCaller {
 pub struct KeyCaller {
     pub key: api_key::Model,
     pub org_id: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct WidgetCaller {
+    pub app: widget_app::Model,
+    pub end_user: widget_end_user::Model,
+    pub org_id: String,
+    /// When the token ends.
+    pub expires_at: chrono::DateTime<Utc>,
 }
 
 /// The caller's standing in their organization.
@@ -60,8 +73,17 @@ impl OrgScope {
 
 #[derive(Debug, Clone)]
 pub enum Actor {
-    User { user_id: String },
-    ApiKey { key_id: String, created_by: String },
+    User {
+        user_id: String,
+    },
+    ApiKey {
+        key_id: String,
+        created_by: String,
+    },
+    /// A widget's end user (`widget_end_users.id`).
+    EndUser {
+        end_user_id: String,
+    },
 }
 
 /// The caller's standing in one project they can reach.
@@ -88,6 +110,9 @@ impl ProjectScope {
             Actor::User { user_id } => Ok(user_id),
             Actor::ApiKey { .. } => Err(ApiError::forbidden(
                 "API keys cannot manage a project. Sign in to the Console to do this.",
+            )),
+            Actor::EndUser { .. } => Err(ApiError::forbidden(
+                "Widget tokens can only use the project's tasks, as their end user.",
             )),
         }
     }
@@ -125,6 +150,11 @@ impl Caller {
                 id: k.key.id.clone(),
                 name: k.key.name.clone(),
             },
+            Caller::Widget(w) => protocol::policy::AuditActor {
+                kind: "endUser".to_owned(),
+                id: w.end_user.id.clone(),
+                name: w.end_user.external_id.clone(),
+            },
         }
     }
 
@@ -141,14 +171,19 @@ impl Caller {
             Caller::ApiKey(_) => Err(ApiError::forbidden(
                 "API keys cannot manage the organization. Sign in to the Console to do this.",
             )),
+            Caller::Widget(_) => Err(ApiError::forbidden(
+                "Widget tokens cannot manage the organization.",
+            )),
         }
     }
 
-    /// The person the caller acts for: the signed-in person, or an API key's creator.
+    /// Whose access changes concern the caller: the signed-in person, an API key's creator,
+    /// or a widget's end user.
     pub fn person_id(&self) -> &str {
         match self {
             Caller::User(u) => &u.user.id,
             Caller::ApiKey(k) => &k.key.created_by,
+            Caller::Widget(w) => &w.end_user.id,
         }
     }
 
@@ -156,18 +191,19 @@ impl Caller {
         match self {
             Caller::User(u) => u.org.as_ref().map(|(id, _)| id.as_str()),
             Caller::ApiKey(k) => Some(&k.org_id),
+            Caller::Widget(w) => Some(&w.org_id),
         }
     }
 }
 
 /// What the credentials of a request are, before any database lookup.
-enum Presented<'a> {
+pub(super) enum Presented<'a> {
     None,
     Token(&'a str),
     Malformed,
 }
 
-fn presented(headers: &HeaderMap) -> Presented<'_> {
+pub(super) fn presented(headers: &HeaderMap) -> Presented<'_> {
     if let Some(value) = headers.get(http::header::AUTHORIZATION) {
         let Ok(value) = value.to_str() else {
             return Presented::Malformed;
@@ -227,11 +263,9 @@ impl Services {
             Presented::Token(token) if token.starts_with(secrets::API_KEY_PREFIX) => {
                 self.authenticate_key(token).await.map(Some)
             }
-            Presented::Token(token) if token.starts_with("eyJ") => Err(ApiError::new(
-                ErrorCode::InvalidToken,
-                "The token is not valid: its signature, algorithm or expiry was rejected.",
-            )
-            .into()),
+            Presented::Token(token) if token.starts_with("eyJ") => {
+                self.authenticate_widget(token, headers).await.map(Some)
+            }
             Presented::Token(_) => Err(ApiError::new(
                 ErrorCode::InvalidAuthFormat,
                 "The token is neither an API key (`sigmic_…`) nor a widget token (`eyJ…`).",
@@ -341,6 +375,7 @@ impl Services {
                     org_id: project.org_id,
                 })))
             }
+            Caller::Widget(w) => self.refresh_widget(w).await,
             Caller::User(u) => {
                 let live = session::Entity::find_by_id(u.session_id.clone())
                     .filter(session::Column::ExpiresAt.gt(Utc::now()))
@@ -423,6 +458,23 @@ impl Services {
                     actor: Actor::ApiKey {
                         key_id: k.key.id.clone(),
                         created_by: k.key.created_by.clone(),
+                    },
+                })
+            }
+            Caller::Widget(w) => {
+                if w.app.project_id != project_id {
+                    return Err(not_found().into());
+                }
+                let project = project::Entity::find_by_id(project_id.to_owned())
+                    .one(self.db())
+                    .await?
+                    .ok_or_else(not_found)?;
+                Ok(ProjectScope {
+                    project,
+                    role: Role::Member,
+                    org_role: None,
+                    actor: Actor::EndUser {
+                        end_user_id: w.end_user.id.clone(),
                     },
                 })
             }

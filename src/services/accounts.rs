@@ -444,6 +444,12 @@ impl Services {
                 role: None,
                 projects,
             },
+            Caller::Widget(_) => {
+                return Err(ApiError::forbidden(
+                    "A widget token acts as an end user, not an account: read GET /api/v1/widget/session.",
+                )
+                .into());
+            }
         })
     }
 

@@ -34,6 +34,9 @@ impl TaskService {
             Actor::User { user_id } => base
                 .add(task::Column::UserId.eq(user_id.as_str()))
                 .add(task::Column::ApiKeyId.is_null()),
+            Actor::EndUser { end_user_id } => {
+                base.add(task::Column::EndUserId.eq(end_user_id.as_str()))
+            }
         }
     }
 

@@ -63,9 +63,9 @@ impl Services {
     ) -> Result<dto::CreatedApiKey> {
         let acting_user = match caller {
             Caller::User(u) => u.user.id.clone(),
-            Caller::ApiKey(_) => {
+            Caller::ApiKey(_) | Caller::Widget(_) => {
                 return Err(ApiError::forbidden(
-                    "API keys cannot create API keys. Sign in (or use the Console) to create one.",
+                    "API keys and widget tokens cannot create API keys. Sign in (or use the Console) to create one.",
                 )
                 .into());
             }

@@ -19,6 +19,8 @@ pub mod skills;
 pub mod subagents;
 pub mod tasks;
 mod validate;
+pub mod widget_apps;
+mod widget_tokens;
 
 use std::sync::Arc;
 
@@ -47,6 +49,7 @@ struct Inner {
     /// Whose access just shrank (a person's id): open streams of theirs check they may still
     /// see their task, instead of every stream polling the store.
     access_changes: tokio::sync::broadcast::Sender<String>,
+    widget: widget_tokens::WidgetState,
 }
 
 impl Services {
@@ -55,6 +58,7 @@ impl Services {
         config: Arc<Config>,
         vault: Vault,
         mcp: Connector,
+        signer: Option<crate::widget::token::TokenSigner>,
     ) -> Result<Self, mail::MailError> {
         let mailer = match &config.smtp {
             Some(smtp) => Some(mail::Mailer::new(smtp)?),
@@ -63,6 +67,10 @@ impl Services {
         Ok(Self {
             inner: Arc::new(Inner {
                 limits: limits::LoginLimits::new(&config.auth),
+                widget: widget_tokens::WidgetState::new(
+                    signer,
+                    config.auth.widget_token_exchanges_per_app_per_minute,
+                ),
                 db,
                 config,
                 vault,
@@ -81,6 +89,10 @@ impl Services {
 
     pub fn config(&self) -> &Config {
         &self.inner.config
+    }
+
+    fn widget(&self) -> &widget_tokens::WidgetState {
+        &self.inner.widget
     }
 
     /// Encrypts and decrypts what is stored secret (see `crate::vault`).

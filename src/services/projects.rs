@@ -64,6 +64,8 @@ impl Services {
                 .map(|p| project_dto(p, Role::Member))
                 .into_iter()
                 .collect()),
+            // A widget's end user is in its app's project only, and manages nothing.
+            Caller::Widget(_) => Ok(Vec::new()),
             Caller::User(u) => {
                 let Some((org_id, org_role)) = &u.org else {
                     return Ok(Vec::new());
@@ -273,6 +275,7 @@ impl Services {
                         .map(|s| s.id)
                         .collect();
                     crate::skills::stored::delete(txn, skills).await?;
+                    super::widget_apps::delete_for_project(txn, &id).await?;
                     user::Entity::update_many()
                         .col_expr(
                             user::Column::DefaultProjectId,

@@ -84,7 +84,29 @@ impl Run {
             .one(rt.db())
             .await?
             .ok_or(RunError::Gone)?;
-        let secrets = rt.secrets().values(&task.id).expose().clone();
+        let mut secrets = rt.secrets().values(&task.id).expose().clone();
+        let mut env: BTreeMap<String, String> = task
+            .env
+            .as_deref()
+            .and_then(|e| serde_json::from_str(e).ok())
+            .unwrap_or_default();
+        // A widget visitor's values, as their customer's backend last set them; read for
+        // every run, so a restart or a new exchange needs nothing from memory.
+        if let Some(end_user) = &task.end_user_id {
+            use crate::widget::EndUserValuesError;
+            match crate::widget::end_user_values(rt.db(), &rt.mcp().vault, end_user).await {
+                Ok(values) => {
+                    env.extend(values.env);
+                    secrets.extend(values.secrets);
+                }
+                Err(EndUserValuesError::Db(e)) => return Err(e.into()),
+                // The encryption key changed: the run goes on without them, as after an app
+                // was deleted.
+                Err(EndUserValuesError::Vault(e)) => {
+                    tracing::warn!(task = %task.id, error = %e, "cannot open an end user's values")
+                }
+            }
+        }
         let run = Run {
             redactor: Redactor::new(&secrets),
             rt,
@@ -93,7 +115,7 @@ impl Run {
             drain,
             until: tokio::time::Instant::now(),
         };
-        run.execute(secrets).await
+        run.execute(env, secrets).await
     }
 
     fn db(&self) -> &crate::store::Db {
@@ -111,9 +133,13 @@ impl Run {
             .await?)
     }
 
-    async fn execute(mut self, secrets: BTreeMap<String, String>) -> Result<Outcome, RunError> {
+    async fn execute(
+        mut self,
+        env: BTreeMap<String, String>,
+        secrets: BTreeMap<String, String>,
+    ) -> Result<Outcome, RunError> {
         let run_started = self.begin().await?;
-        let setup = match Setup::prepare(&self, secrets).await? {
+        let setup = match Setup::prepare(&self, env, secrets).await? {
             Ok(setup) => setup,
             Err((code, message)) => return self.fail(code, &message).await,
         };

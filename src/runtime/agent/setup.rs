@@ -43,6 +43,7 @@ type Refusal = (RunErrorCode, String);
 impl Setup {
     pub async fn prepare(
         run: &Run,
+        env: BTreeMap<String, String>,
         secrets: BTreeMap<String, String>,
     ) -> Result<Result<Self, Refusal>, RunError> {
         let project = project::Entity::find_by_id(run.task.project_id.clone())
@@ -61,12 +62,6 @@ impl Setup {
         if run.task.model.as_deref() != Some(name.as_str()) {
             run.ledger().set_model(&run.claim, &name).await?;
         }
-        let env: BTreeMap<String, String> = run
-            .task
-            .env
-            .as_deref()
-            .and_then(|e| serde_json::from_str(e).ok())
-            .unwrap_or_default();
         let (sandbox, workspace) =
             match sandbox(run, project.network_policy(), env.clone(), secrets.clone()).await {
                 Ok(s) => s,

@@ -46,6 +46,7 @@ fn secret_owner(actor: &Actor) -> SecretOwner {
     match actor {
         Actor::ApiKey { key_id, .. } => SecretOwner::ApiKey(key_id.clone()),
         Actor::User { user_id } => SecretOwner::Person(user_id.clone()),
+        Actor::EndUser { end_user_id } => SecretOwner::EndUser(end_user_id.clone()),
     }
 }
 
@@ -79,6 +80,8 @@ enum Visibility {
     Key(String),
     /// A project admin sees all; a member their own (made in the Chat UI or with their keys).
     Person { user_id: String, admin: bool },
+    /// A widget's end user sees their own conversations only.
+    EndUser(String),
 }
 
 #[derive(Clone)]
@@ -111,6 +114,7 @@ impl TaskService {
                 user_id: user_id.clone(),
                 admin: scope.role == Role::Admin,
             },
+            Actor::EndUser { end_user_id } => Visibility::EndUser(end_user_id.clone()),
         }
     }
 
@@ -120,6 +124,7 @@ impl TaskService {
             Visibility::Key(key_id) => base.add(task::Column::ApiKeyId.eq(key_id)),
             Visibility::Person { admin: true, .. } => base,
             Visibility::Person { user_id, .. } => base.add(task::Column::UserId.eq(user_id)),
+            Visibility::EndUser(id) => base.add(task::Column::EndUserId.eq(id)),
         }
     }
 
@@ -132,6 +137,9 @@ impl TaskService {
     ) -> Result<ProjectScope> {
         let id = match (caller, project_id) {
             (Caller::ApiKey(k), _) => k.key.project_id.clone(),
+            // A widget's own project; naming another finds nothing (the scope check below).
+            (Caller::Widget(_), Some(p)) if !p.is_empty() => p.to_owned(),
+            (Caller::Widget(w), _) => w.app.project_id.clone(),
             (Caller::User(_), Some(p)) if !p.is_empty() => p.to_owned(),
             // Their default project was deleted: there is none to fall back on.
             (Caller::User(u), _) => u
@@ -166,6 +174,7 @@ impl TaskService {
             Visibility::Key(key_id) => row.api_key_id.as_deref() == Some(key_id.as_str()),
             Visibility::Person { admin: true, .. } => true,
             Visibility::Person { user_id, .. } => row.user_id.as_deref() == Some(user_id.as_str()),
+            Visibility::EndUser(id) => row.end_user_id.as_deref() == Some(id.as_str()),
         };
         if !visible {
             return Err(not_found());
@@ -267,11 +276,23 @@ impl TaskService {
         let checked = input::check_new_task(input)?;
         let files = draft.commit_files().await?;
         let now = Utc::now();
-        let (api_key_id, user_id) = match &draft.scope.actor {
+        let (api_key_id, user_id, end_user_id) = match &draft.scope.actor {
             Actor::ApiKey { key_id, created_by } => {
-                (Some(key_id.clone()), Some(created_by.clone()))
+                (Some(key_id.clone()), Some(created_by.clone()), None)
             }
-            Actor::User { user_id } => (None, Some(user_id.clone())),
+            Actor::User { user_id } => (None, Some(user_id.clone()), None),
+            Actor::EndUser { end_user_id } => {
+                // The customer's backend sets an end user's values, in the token exchange;
+                // the visitor's browser cannot add any.
+                if !checked.env.is_empty() || !checked.secrets.is_empty() {
+                    return Err(ApiError::new(
+                        ErrorCode::InvalidEnv,
+                        "A widget cannot send env or secrets: the token exchange sets them for its end user.",
+                    )
+                    .into());
+                }
+                (None, None, Some(end_user_id.clone()))
+            }
         };
         let row = task::ActiveModel {
             id: Set(draft.id.clone()),
@@ -279,6 +300,7 @@ impl TaskService {
             project_id: Set(draft.scope.project_id().to_owned()),
             api_key_id: Set(api_key_id),
             user_id: Set(user_id),
+            end_user_id: Set(end_user_id),
             title: Set(title_of(&checked.message)),
             status: Set(TaskStatus::Pending),
             message: Set(checked.message.clone()),
@@ -417,6 +439,16 @@ impl TaskService {
     /// Starts a follow-up: the task's id and workspace (restored if it expired), for uploads.
     pub async fn follow_up_draft(&self, caller: &Caller, task_id: &str) -> Result<Draft> {
         let (row, scope) = self.find(caller, task_id).await?;
+        // A widget visitor's conversation runs with their values from the token exchange:
+        // only they may continue it (a project admin reads it).
+        if let Some(end_user) = &row.end_user_id
+            && !matches!(&scope.actor, Actor::EndUser { end_user_id } if end_user_id == end_user)
+        {
+            return Err(ApiError::forbidden(
+                "This conversation belongs to a widget visitor: it can be read here, and only they can continue it.",
+            )
+            .into());
+        }
         self.ensure_sandbox()?;
         let workspace = self.workspace_of(&row.id).await?;
         Ok(Draft {

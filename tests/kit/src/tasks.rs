@@ -135,6 +135,15 @@ impl SseReader {
         }
     }
 
+    /// A stream opened by hand (other credentials or headers).
+    pub fn from_response(resp: reqwest::Response) -> SseReader {
+        assert_eq!(resp.status(), 200);
+        SseReader {
+            resp,
+            buf: String::new(),
+        }
+    }
+
     /// The next frame (heartbeats skipped), or `None` when the stream ended.
     pub async fn next(&mut self) -> Option<Frame> {
         loop {
