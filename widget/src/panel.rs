@@ -11,7 +11,7 @@ use crate::lists::{FilesList, HistoryList};
 use crate::messages::{Messages, RunStatus};
 use crate::page;
 use crate::settings::{is_hex_color, on_accent};
-use crate::state::{View, Widget};
+use crate::state::{Blocked, View, Widget};
 
 /// A 24×24 stroked icon.
 pub fn icon(d: &'static str) -> impl IntoView {
@@ -216,9 +216,13 @@ fn Body() -> impl IntoView {
     let widget = crate::state::use_widget();
     move || {
         if let Some(b) = widget.blocked.get() {
+            let retry = matches!(b, Blocked::Failed(_));
             return view! {
-                <div class="sw-blocked" role="alert" data-testid="widget-blocked">
-                    <p>{b.message()}</p>
+                <div class="sw-blocked" data-testid="widget-blocked">
+                    <p role="alert">{b.message()}</p>
+                    <Show when=move || retry>
+                        <button class="sw-btn" type="button" on:click=move |_| widget.load_session()>"Try again"</button>
+                    </Show>
                 </div>
             }
             .into_any();

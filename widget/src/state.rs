@@ -209,6 +209,8 @@ impl Widget {
     /// Reads the widget app's look and end user, then reopens the conversation the visitor
     /// had open before the page was reloaded.
     pub fn load_session(self) {
+        self.settled.set(false);
+        self.blocked.set(None);
         spawn_local(async move {
             let client = self.client();
             match client.widget_session().await {
@@ -229,7 +231,14 @@ impl Widget {
                 }
                 Err(e) => {
                     if Blocked::of(&e).is_none() {
-                        self.blocked.set(Some(Blocked::Failed(e.message.clone())));
+                        // A browser hides the answer of a server that refused this origin
+                        // without CORS headers: it reads like the network failing.
+                        let message = if e.code == ErrorCode::Unavailable {
+                            "The assistant could not be reached. Check your connection and try again.".to_owned()
+                        } else {
+                            e.message.clone()
+                        };
+                        self.blocked.set(Some(Blocked::Failed(message)));
                     }
                     self.fail(&e);
                 }
