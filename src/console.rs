@@ -9,7 +9,7 @@ use async_trait::async_trait;
 
 use app::backend::{Backend, Issued, RequestCtx};
 use protocol::error::ApiError;
-use protocol::{self as dto, input, policy, skills};
+use protocol::{self as dto, input, policy, skills, widget};
 
 use crate::services::Services;
 use crate::services::access::Caller;
@@ -36,7 +36,12 @@ impl Console {
     }
 
     async fn caller(&self, ctx: &RequestCtx) -> Result<Caller, ApiError> {
-        Ok(self.services.require_caller(&ctx.headers).await?)
+        match self.services.require_caller(&ctx.headers).await? {
+            Caller::Widget(_) => Err(ApiError::forbidden(
+                "A widget token can only use the Task API, as its end user.",
+            )),
+            caller => Ok(caller),
+        }
     }
 }
 
@@ -560,6 +565,99 @@ impl Backend for Console {
             .services
             .import_config(&caller, &project_id, doc, dry_run)
             .await?)
+    }
+
+    async fn widget_apps(
+        &self,
+        ctx: &RequestCtx,
+        project_id: String,
+    ) -> Result<Vec<widget::WidgetApp>, ApiError> {
+        let caller = self.caller(ctx).await?;
+        Ok(self.services.widget_apps(&caller, &project_id).await?)
+    }
+
+    async fn widget_app(
+        &self,
+        ctx: &RequestCtx,
+        project_id: String,
+        app_id: String,
+    ) -> Result<widget::WidgetApp, ApiError> {
+        let caller = self.caller(ctx).await?;
+        Ok(self
+            .services
+            .widget_app(&caller, &project_id, &app_id)
+            .await?)
+    }
+
+    async fn create_widget_app(
+        &self,
+        ctx: &RequestCtx,
+        project_id: String,
+        input: widget::WidgetAppInput,
+    ) -> Result<widget::WidgetAppWithSecret, ApiError> {
+        let caller = self.caller(ctx).await?;
+        Ok(self
+            .services
+            .create_widget_app(&caller, &project_id, input)
+            .await?)
+    }
+
+    async fn update_widget_app(
+        &self,
+        ctx: &RequestCtx,
+        project_id: String,
+        app_id: String,
+        input: widget::WidgetAppInput,
+    ) -> Result<widget::WidgetApp, ApiError> {
+        let caller = self.caller(ctx).await?;
+        Ok(self
+            .services
+            .update_widget_app(&caller, &project_id, &app_id, input)
+            .await?)
+    }
+
+    async fn delete_widget_app(
+        &self,
+        ctx: &RequestCtx,
+        project_id: String,
+        app_id: String,
+    ) -> Result<(), ApiError> {
+        let caller = self.caller(ctx).await?;
+        Ok(self
+            .services
+            .delete_widget_app(&caller, &project_id, &app_id)
+            .await?)
+    }
+
+    async fn rotate_widget_secret(
+        &self,
+        ctx: &RequestCtx,
+        project_id: String,
+        app_id: String,
+        input: widget::RotateSecret,
+    ) -> Result<widget::WidgetAppWithSecret, ApiError> {
+        let caller = self.caller(ctx).await?;
+        Ok(self
+            .services
+            .rotate_widget_secret(&caller, &project_id, &app_id, input)
+            .await?)
+    }
+
+    async fn widget_preview_token(
+        &self,
+        ctx: &RequestCtx,
+        project_id: String,
+        app_id: String,
+    ) -> Result<widget::IssuedToken, ApiError> {
+        let caller = self.caller(ctx).await?;
+        Ok(self
+            .services
+            .widget_preview_token(&caller, &project_id, &app_id)
+            .await?)
+    }
+
+    fn public_url(&self) -> String {
+        self.services.config().public_url()
     }
 
     fn openapi_json(&self) -> String {

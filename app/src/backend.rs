@@ -9,7 +9,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use http::HeaderMap;
 use leptos::prelude::use_context;
-use protocol::{self as dto, input, policy, skills};
+use protocol::{self as dto, input, policy, skills, widget};
 
 use crate::error::ApiError;
 
@@ -273,6 +273,55 @@ pub trait Backend: Send + Sync + 'static {
         dry_run: bool,
     ) -> Result<skills::ConfigImport, ApiError>;
 
+    async fn widget_apps(
+        &self,
+        ctx: &RequestCtx,
+        project_id: String,
+    ) -> Result<Vec<widget::WidgetApp>, ApiError>;
+    async fn widget_app(
+        &self,
+        ctx: &RequestCtx,
+        project_id: String,
+        app_id: String,
+    ) -> Result<widget::WidgetApp, ApiError>;
+    /// The new app with its secret: the only time the secret is shown.
+    async fn create_widget_app(
+        &self,
+        ctx: &RequestCtx,
+        project_id: String,
+        input: widget::WidgetAppInput,
+    ) -> Result<widget::WidgetAppWithSecret, ApiError>;
+    async fn update_widget_app(
+        &self,
+        ctx: &RequestCtx,
+        project_id: String,
+        app_id: String,
+        input: widget::WidgetAppInput,
+    ) -> Result<widget::WidgetApp, ApiError>;
+    async fn delete_widget_app(
+        &self,
+        ctx: &RequestCtx,
+        project_id: String,
+        app_id: String,
+    ) -> Result<(), ApiError>;
+    async fn rotate_widget_secret(
+        &self,
+        ctx: &RequestCtx,
+        project_id: String,
+        app_id: String,
+        input: widget::RotateSecret,
+    ) -> Result<widget::WidgetAppWithSecret, ApiError>;
+    /// A short-lived widget token for the Console's live preview, acting as the caller.
+    async fn widget_preview_token(
+        &self,
+        ctx: &RequestCtx,
+        project_id: String,
+        app_id: String,
+    ) -> Result<widget::IssuedToken, ApiError>;
+
+    /// The server's configured public address (no trailing slash), for snippets drawn on
+    /// the server.
+    fn public_url(&self) -> String;
     /// The OpenAPI document of the REST API, as JSON.
     fn openapi_json(&self) -> String;
 }

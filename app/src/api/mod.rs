@@ -8,8 +8,10 @@ use crate::error::ServerError;
 
 mod policies;
 mod skills;
+mod widget;
 pub use policies::*;
 pub use skills::*;
+pub use widget::*;
 
 #[cfg(feature = "ssr")]
 use crate::backend::current;
