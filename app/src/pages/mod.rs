@@ -13,3 +13,7 @@ pub mod projects;
 pub mod prompts;
 pub mod skills;
 pub mod subagents;
+pub mod widget_apps;
+pub mod widget_form;
+pub mod widget_preview;
+pub mod widget_snippets;
