@@ -56,6 +56,7 @@
   button.setAttribute("aria-label", "Open chat");
   button.setAttribute("aria-haspopup", "dialog");
   button.setAttribute("aria-expanded", "false");
+  button.setAttribute("aria-controls", "sigmic-panel");
   var root = document.createElement("div");
   root.setAttribute("data-sigmic-root", "");
   shadow.appendChild(css);

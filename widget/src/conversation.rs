@@ -11,6 +11,7 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use protocol::error::{ApiError, ErrorCode};
 use protocol::stream::{RunStatus, StreamEvent};
+use protocol::task::TaskStatus;
 use wasm_bindgen::JsValue;
 
 use crate::state::{Blocked, Widget};
@@ -170,13 +171,52 @@ impl Conversation {
             set_timeout(
                 move || {
                     self.close();
-                    if self.expecting_run.try_get_value().unwrap_or(false) {
+                    if history_closes {
+                        self.settle();
+                    } else if self.expecting_run.try_get_value().unwrap_or(false) {
                         self.connect();
                     }
                 },
                 Duration::ZERO,
             );
         }
+    }
+
+    /// The stored conversation came without a run going on. The task says why: a run about
+    /// to start (followed again), or one that already ended, perhaps before the stream was
+    /// opened, whose failure the history does not carry.
+    fn settle(self) {
+        spawn_local(async move {
+            let Ok(task) = self.widget.client().task(&self.task_id()).await else {
+                return;
+            };
+            if task.status.is_active() {
+                // Not started on the stream yet: looked at again shortly.
+                self.follow_later(false);
+                return;
+            }
+            let _ = self.expecting_run.try_set_value(false);
+            self.reconnecting.try_set(false);
+            let ended = match task.status {
+                TaskStatus::Failed => Some((
+                    RunErrorCode::Other,
+                    task.error.unwrap_or_else(|| "The task failed.".to_owned()),
+                )),
+                TaskStatus::Cancelled => Some((RunErrorCode::TaskCancelled, String::new())),
+                _ => None,
+            };
+            let _ = self.transcript.try_update_value(|t| {
+                t.run.active = false;
+                t.run.thinking = false;
+                if t.run.error.is_none() {
+                    t.run.error = ended;
+                }
+            });
+            self.sync(Touched {
+                entries: Vec::new(),
+                run: true,
+            });
+        });
     }
 
     fn tell(self, news: News) {
@@ -214,7 +254,7 @@ impl Conversation {
                 ErrorCode::NotFound => self.widget.forget(self),
                 _ if Blocked::of(&e).is_some() => self.widget.fail(&e),
                 ErrorCode::RateLimited | ErrorCode::Unavailable | ErrorCode::InternalError => {
-                    self.retry_later();
+                    self.follow_later(true);
                 }
                 _ => {
                     self.notice.try_set(Some(e.message));
@@ -225,13 +265,18 @@ impl Conversation {
         let run = self.run.try_get_untracked().unwrap_or_default();
         let expecting = self.expecting_run.try_get_value().unwrap_or(false);
         if run.loaded && !run.active && !expecting {
+            self.reconnecting.try_set(false);
             return;
         }
-        self.retry_later();
+        self.follow_later(true);
     }
 
-    fn retry_later(self) {
-        self.reconnecting.try_set(true);
+    /// Opens the stream again after a pause that grows with each failure; `lost` says so in
+    /// the panel.
+    fn follow_later(self, lost: bool) {
+        if lost {
+            self.reconnecting.try_set(true);
+        }
         let failures = self
             .failures
             .try_update_value(|n| {
