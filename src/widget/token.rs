@@ -10,8 +10,9 @@ use serde::{Deserialize, Serialize};
 
 const ISSUER: &str = "sigmic";
 const AUDIENCE: &str = "sigmic-widget";
-/// Clock skew tolerated between the nodes of a deployment.
-const LEEWAY_SECS: u64 = 30;
+/// Clock skew tolerated between the nodes of a deployment (kept small: a token's end is
+/// when a page's `getToken` is asked for the next one).
+const LEEWAY_SECS: u64 = 5;
 
 /// What a widget token says.
 #[derive(Debug, Clone, Serialize, Deserialize)]

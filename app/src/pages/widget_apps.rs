@@ -128,8 +128,8 @@ fn CreateApp(project_id: Memo<String>, create: ServerAction<CreateWidgetApp>) ->
     });
     let made = move || create.value().get().and_then(Result::ok);
     view! {
-        <section class="card" aria-labelledby="widget-new-title">
-            <h2 id="widget-new-title" class="mb-3 font-semibold">"New widget app"</h2>
+        <section class="card" aria-labelledby="widget-create-heading">
+            <h2 id="widget-create-heading" class="mb-3 font-semibold">"New widget app"</h2>
             <ActionForm action=create attr:class="space-y-3" attr:data-testid="widget-create-form">
                 <input type="hidden" name="project_id" value=move || project_id.get() />
                 <AppFields draft prefix="widget-new" result />
