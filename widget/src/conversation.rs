@@ -195,8 +195,26 @@ impl Conversation {
                 self.follow_later(false);
                 return;
             }
+            // The run this widget started ended before its stream was opened: the page
+            // still hears how it ended.
+            let sent_here = self.expecting_run.try_get_value().unwrap_or(false);
             let _ = self.expecting_run.try_set_value(false);
             self.reconnecting.try_set(false);
+            if sent_here {
+                match task.status {
+                    TaskStatus::Completed => self.tell(News::Done(
+                        task.output
+                            .as_ref()
+                            .map(|o| o.content.clone())
+                            .unwrap_or_default(),
+                    )),
+                    TaskStatus::Failed => self.tell(News::Failed(
+                        RunErrorCode::Other.as_str(),
+                        task.error.clone().unwrap_or_default(),
+                    )),
+                    _ => {}
+                }
+            }
             let ended = match task.status {
                 TaskStatus::Failed => Some((
                     RunErrorCode::Other,

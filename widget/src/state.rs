@@ -234,7 +234,12 @@ impl Widget {
                         // A browser hides the answer of a server that refused this origin
                         // without CORS headers: it reads like the network failing.
                         let message = if e.code == ErrorCode::Unavailable {
-                            "The assistant could not be reached. Check your connection and try again.".to_owned()
+                            let origin = web_sys::window()
+                                .and_then(|w| w.location().origin().ok())
+                                .unwrap_or_default();
+                            format!(
+                                "The assistant could not be reached. Check your connection and try again. (If you run this site: is {origin} among the widget app's allowed origins?)"
+                            )
                         } else {
                             e.message.clone()
                         };
