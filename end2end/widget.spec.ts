@@ -146,6 +146,13 @@ test('the widget on another origin: chat, a tool call, an upload, a download, a 
     await expect(page.getByTestId('widget-script-tags').first()).toContainText('/widget.js');
     await shot(page, '01-console');
 
+    // The live preview loads the real widget on the Console page itself.
+    await page.getByTestId('widget-app').getByRole('button', { name: 'Live preview' }).click();
+    await openWidget(page);
+    await expect(panel(page)).toContainText('Hello from the shop!');
+    await page.getByRole('button', { name: 'Close chat' }).click();
+    await expect(panel(page)).toBeHidden();
+
     // A visitor on the shop, with a token that has run out by the time they open the widget:
     // it asks the shop's backend for a fresh one through getToken, unnoticed.
     const key = `widget-${stamp()}`;
