@@ -53,6 +53,7 @@ pub struct Config {
     pub mcp: McpConfig,
     pub llm: LlmConfig,
     pub tasks: TasksConfig,
+    pub schedules: SchedulesConfig,
 }
 
 /// Model providers. The usual environment variables fill these: `ANTHROPIC_API_KEY`,
@@ -154,6 +155,36 @@ impl Default for TasksConfig {
             poll_interval_ms: 1000,
             coalesce_ms: 50,
             heartbeat_secs: 15,
+        }
+    }
+}
+
+/// Scheduled tasks.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SchedulesConfig {
+    /// How often each process looks for schedules that are due.
+    pub tick_ms: u64,
+    /// A time fired later than this after it was due counts as missed (the server was
+    /// down), and a schedule that skips missed runs skips it.
+    pub missed_after_secs: u64,
+    /// A schedule pauses itself after this many failed runs in a row.
+    pub pause_after_failures: u32,
+    /// Schedules per project.
+    pub max_per_project: usize,
+    /// Accept a sixth, leading seconds field (`*/10 * * * * *`). Off: schedules fire at most
+    /// once a minute.
+    pub allow_seconds: bool,
+}
+
+impl Default for SchedulesConfig {
+    fn default() -> Self {
+        Self {
+            tick_ms: 1000,
+            missed_after_secs: 60,
+            pause_after_failures: 5,
+            max_per_project: 50,
+            allow_seconds: false,
         }
     }
 }
@@ -348,6 +379,7 @@ impl Default for Config {
             mcp: McpConfig::default(),
             llm: LlmConfig::default(),
             tasks: TasksConfig::default(),
+            schedules: SchedulesConfig::default(),
         }
     }
 }
@@ -505,7 +537,7 @@ const PROVIDER_VARS: [(&str, &str); 7] = [
     ("SIGMIC_DEFAULT_MODEL", "default_model"),
 ];
 
-const SETTINGS: [&str; 15] = [
+const SETTINGS: [&str; 16] = [
     "addr",
     "data_dir",
     "database_url",
@@ -521,6 +553,7 @@ const SETTINGS: [&str; 15] = [
     "mcp",
     "llm",
     "tasks",
+    "schedules",
 ];
 
 fn is_setting(key: &str) -> bool {

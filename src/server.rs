@@ -9,11 +9,13 @@ use leptos::config::{Env, LeptosOptions};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 
 use crate::config::{Config, ConfigError};
 use crate::http::AppState;
 use crate::runtime::Runtime;
 use crate::sandbox::manager::SandboxManager;
+use crate::scheduler::Scheduler;
 use crate::services::Services;
 use crate::services::tasks::TaskService;
 use crate::store;
@@ -58,6 +60,8 @@ pub struct Running {
     reaper: JoinHandle<()>,
     runtime: Arc<Runtime>,
     workers: JoinHandle<()>,
+    schedules: CancellationToken,
+    scheduler: JoinHandle<()>,
 }
 
 impl Running {
@@ -72,6 +76,9 @@ impl Running {
     /// Stops taking work and connections: running tasks finish the step they are in and are
     /// handed back for the next start; open streams end; in-flight requests complete.
     pub async fn shutdown(self) {
+        // No new scheduled runs while the running ones are handed back.
+        self.schedules.cancel();
+        let _ = self.scheduler.await;
         self.runtime.shutdown(SHUTDOWN_GRACE).await;
         self.workers.abort();
         let _ = self.stop.send(());
@@ -186,8 +193,11 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         node_name(addr),
     );
     let workers = runtime.start();
+    let tasks = TaskService::new(services.clone(), Arc::clone(&runtime));
+    let schedules = CancellationToken::new();
+    let scheduler = Scheduler::new(tasks.clone()).spawn(schedules.clone());
     let state = AppState {
-        tasks: TaskService::new(services.clone(), Arc::clone(&runtime)),
+        tasks,
         sandboxes: Arc::clone(&sandboxes),
         services: services.clone(),
         leptos_options,
@@ -232,6 +242,8 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         reaper,
         runtime,
         workers,
+        schedules,
+        scheduler,
     })
 }
 

@@ -10,6 +10,7 @@ mod m0004_mcp_servers;
 mod m0005_policies;
 mod m0006_skills;
 mod m0007_widget;
+mod m0008_schedules;
 
 pub struct Migrator;
 
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0005_policies::Migration),
             Box::new(m0006_skills::Migration),
             Box::new(m0007_widget::Migration),
+            Box::new(m0008_schedules::Migration),
         ]
     }
 }

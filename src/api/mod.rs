@@ -14,6 +14,7 @@ mod policies;
 mod project_config;
 mod projects;
 mod prompts;
+mod schedules;
 mod skills;
 mod tasks;
 mod widget;
@@ -47,6 +48,7 @@ use crate::http::AppState;
         (name = "skills", description = "(extension) A project's skills: folders of instructions and files its agent opens when a task calls for them"),
         (name = "subagents", description = "(extension) The built-in subagents a project offers its agent"),
         (name = "widget", description = "The embeddable widget: the token exchange for a customer's backend, the widget's session, and (extension) a project's widget apps"),
+        (name = "schedules", description = "(extension) A project's scheduled tasks, and the secrets its runs read"),
         (name = "config", description = "(extension) A project's whole configuration as one document: export, and import into another project"),
         (name = "health", description = "Liveness, readiness and this document"),
         (name = "tasks", description = "Tasks: create, stream, follow up, approve, cancel, files"),
@@ -136,6 +138,14 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(widget::list, widget::create))
         .routes(routes!(widget::get, widget::update, widget::delete))
         .routes(routes!(widget::rotate))
+        .routes(routes!(schedules::list, schedules::create))
+        .routes(routes!(schedules::preview))
+        .routes(routes!(schedules::get, schedules::update, schedules::delete))
+        .routes(routes!(schedules::run))
+        .routes(routes!(schedules::runs))
+        .routes(routes!(schedules::delete_file))
+        .routes(routes!(schedules::list_secrets))
+        .routes(routes!(schedules::set_secret, schedules::delete_secret))
         .routes(routes!(keys::list, keys::create))
         .routes(routes!(keys::revoke))
         .routes(routes!(keys::create_legacy))
@@ -168,6 +178,10 @@ fn upload_routes() -> OpenApiRouter<AppState> {
 }
 
 fn task_routes() -> OpenApiRouter<AppState> {
+    // A schedule's files are bounded per file as they stream, like a task's.
+    let schedule_files = OpenApiRouter::new()
+        .routes(routes!(schedules::add_files))
+        .layer(axum::extract::DefaultBodyLimit::disable());
     let uploads = OpenApiRouter::new()
         .routes(routes!(tasks::create, tasks::list))
         .routes(routes!(tasks::follow_up))
@@ -180,4 +194,5 @@ fn task_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(tasks::artifacts))
         .routes(routes!(tasks::download))
         .merge(uploads)
+        .merge(schedule_files)
 }

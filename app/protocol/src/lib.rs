@@ -12,6 +12,7 @@ pub mod envelope;
 pub mod error;
 pub mod mcp;
 pub mod policy;
+pub mod schedule;
 #[cfg(feature = "openapi")]
 pub mod schema;
 pub mod skills;

@@ -165,6 +165,9 @@ pub struct Task {
     pub completed_at: Option<String>,
     pub last_activity_at: String,
     pub message_count: u64,
+    /// (extension) The schedule that started the task.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output: Option<TaskOutput>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -313,6 +316,9 @@ pub mod input {
         pub secrets: Option<Value>,
         /// (extension) For signed-in people: the project (default: their default project).
         pub project_id: Option<String>,
+        /// (extension) Names of project secrets the task uses, as if given in `secrets`
+        /// (which wins a clash); read from the project's store for every run.
+        pub project_secrets: Option<Vec<String>>,
     }
 
     /// A follow-up message (JSON form).
@@ -405,6 +411,8 @@ pub mod query {
         pub offset: Option<u64>,
         /// (extension) For signed-in people: the project; their default project when unset.
         pub project_id: Option<String>,
+        /// (extension) Only the runs of this schedule.
+        pub schedule_id: Option<String>,
     }
 
     /// (extension) A page of the caller's own conversations.

@@ -62,7 +62,13 @@ pub async fn list(
 ) -> Result<axum::Json<Paged<dto::Task>>, ErrorResponse> {
     let (data, pagination) = state
         .tasks
-        .list(&caller, q.project_id.as_deref(), q.limit, q.offset)
+        .list(
+            &caller,
+            q.project_id.as_deref(),
+            q.schedule_id.as_deref(),
+            q.limit,
+            q.offset,
+        )
         .await?;
     Ok(axum::Json(Paged {
         success: true,

@@ -107,6 +107,23 @@ impl Run {
                 }
             }
         }
+        // The project's secrets the task uses (all of them for a schedule's run), as they
+        // are now; a secret the task was given itself wins a clash.
+        if let Some(used) = task.project_secrets.as_deref() {
+            use crate::project_secrets::{ProjectSecretUse, ProjectSecretsError, values_for_run};
+            let used = ProjectSecretUse::from_column(used);
+            match values_for_run(rt.db(), &rt.mcp().vault, &task.project_id, &used).await {
+                Ok(values) => {
+                    for (name, value) in values {
+                        secrets.entry(name).or_insert(value);
+                    }
+                }
+                Err(ProjectSecretsError::Db(e)) => return Err(e.into()),
+                Err(e @ ProjectSecretsError::Vault(..)) => {
+                    tracing::warn!(task = %task.id, error = %e, "cannot open a project secret")
+                }
+            }
+        }
         let run = Run {
             redactor: Redactor::new(&secrets),
             rt,

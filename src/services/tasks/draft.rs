@@ -17,6 +17,8 @@ pub struct Draft {
     /// The workspace was made for this draft (a new task): removed unless the task is
     /// written.
     pub(super) fresh: bool,
+    /// The schedule starting the task, whose runs read all the project's secrets.
+    pub(super) schedule_id: Option<String>,
 }
 
 impl Drop for Draft {
@@ -35,6 +37,11 @@ impl Drop for Draft {
 }
 
 impl Draft {
+    /// Marks the task as a run of `schedule_id`.
+    pub fn for_schedule(&mut self, schedule_id: &str) {
+        self.schedule_id = Some(schedule_id.to_owned());
+    }
+
     /// The upload batch, started on the first file.
     pub fn upload(&mut self, limits: &crate::config::UploadsConfig) -> Result<&mut UploadBatch> {
         if self.upload.is_none() {

@@ -25,6 +25,7 @@ pub(super) struct Checked {
     pub auto_execute: Option<bool>,
     pub env: BTreeMap<String, String>,
     pub secrets: BTreeMap<String, String>,
+    pub project_secrets: Option<Vec<String>>,
 }
 
 pub(super) fn check_message(message: Option<String>) -> Result<String, ApiError> {
@@ -70,7 +71,9 @@ pub(super) fn check_new_task(input: CreateTask) -> Result<Checked, ApiError> {
     }
     let env = check_env("env", input.env)?;
     let secrets = check_env("secrets", input.secrets)?;
+    let project_secrets = input.project_secrets.map(dedup_names).transpose()?;
     Ok(Checked {
+        project_secrets,
         message,
         system_prompt: input.system_prompt.filter(|p| !p.trim().is_empty()),
         show_in_history: input.show_in_history.unwrap_or(true),
@@ -129,7 +132,30 @@ pub fn check_env(field: &str, value: Option<Value>) -> Result<BTreeMap<String, S
     Ok(out)
 }
 
-fn env_name_ok(name: &str) -> bool {
+/// `projectSecrets`: names a shell accepts, each once.
+fn dedup_names(names: Vec<String>) -> Result<Vec<String>, ApiError> {
+    let mut out: Vec<String> = Vec::new();
+    if names.len() > ENV_MAX_ENTRIES {
+        return Err(ApiError::field(
+            "projectSecrets",
+            format!("At most {ENV_MAX_ENTRIES} project secrets can be named."),
+        ));
+    }
+    for name in names {
+        if !env_name_ok(&name) {
+            return Err(ApiError::field(
+                "projectSecrets",
+                format!("`{name}` is not a secret's name: use letters, digits and `_`, not starting with a digit."),
+            ));
+        }
+        if !out.contains(&name) {
+            out.push(name);
+        }
+    }
+    Ok(out)
+}
+
+pub(crate) fn env_name_ok(name: &str) -> bool {
     let mut chars = name.chars();
     chars
         .next()

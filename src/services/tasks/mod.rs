@@ -32,6 +32,7 @@ use crate::error::{ApiError, Error, ErrorCode, Result};
 use crate::ledger::{Ledger, LedgerError};
 use crate::runtime::Runtime;
 use crate::runtime::conversation::Conversation;
+use crate::project_secrets::ProjectSecretUse;
 use crate::runtime::secrets::{SecretOwner, SecretValues};
 use crate::runtime::stream::Frame;
 use crate::store::entities::{Role, TaskStatus, task, task_tool_call, user};
@@ -97,6 +98,10 @@ impl TaskService {
 
     pub fn runtime(&self) -> &Arc<Runtime> {
         &self.runtime
+    }
+
+    pub fn services(&self) -> &Services {
+        &self.services
     }
 
     pub(super) fn db(&self) -> &crate::store::Db {
@@ -256,6 +261,7 @@ impl TaskService {
             workspace,
             upload: None,
             fresh: true,
+            schedule_id: None,
         })
     }
 
@@ -274,6 +280,23 @@ impl TaskService {
     pub async fn create(&self, mut draft: Draft, input: CreateTask) -> Result<CreatedTask> {
         // On any error below, dropping the draft removes its workspace.
         let checked = input::check_new_task(input)?;
+        let project_secrets = match (&draft.schedule_id, checked.project_secrets.clone()) {
+            (Some(_), _) => Some(ProjectSecretUse::All),
+            (None, Some(names)) => {
+                if matches!(draft.scope.actor, Actor::EndUser { .. }) {
+                    return Err(ApiError::new(
+                        ErrorCode::InvalidEnv,
+                        "A widget cannot name project secrets: the token exchange sets its end user's secrets.",
+                    )
+                    .into());
+                }
+                self.services
+                    .check_project_secrets(draft.scope.project_id(), &names)
+                    .await?;
+                Some(ProjectSecretUse::Named(names))
+            }
+            (None, None) => None,
+        };
         let files = draft.commit_files().await?;
         let now = Utc::now();
         let (api_key_id, user_id, end_user_id) = match &draft.scope.actor {
@@ -301,6 +324,8 @@ impl TaskService {
             api_key_id: Set(api_key_id),
             user_id: Set(user_id),
             end_user_id: Set(end_user_id),
+            schedule_id: Set(draft.schedule_id.clone()),
+            project_secrets: Set(project_secrets.map(|u| u.to_column())),
             title: Set(title_of(&checked.message)),
             status: Set(TaskStatus::Pending),
             message: Set(checked.message.clone()),
@@ -351,11 +376,16 @@ impl TaskService {
         &self,
         caller: &Caller,
         project_id: Option<&str>,
+        schedule_id: Option<&str>,
         limit: Option<u64>,
         offset: Option<u64>,
     ) -> Result<(Vec<dto::Task>, Pagination)> {
         let scope = self.project_for(caller, project_id).await?;
-        self.page(Self::visible(&scope), limit, offset).await
+        let mut visible = Self::visible(&scope);
+        if let Some(id) = schedule_id {
+            visible = visible.add(task::Column::ScheduleId.eq(id));
+        }
+        self.page(visible, limit, offset).await
     }
 
     /// One page of the tasks matching `condition` (which carries the caller's scope), newest
@@ -457,6 +487,7 @@ impl TaskService {
             workspace,
             upload: None,
             fresh: false,
+            schedule_id: None,
         })
     }
 

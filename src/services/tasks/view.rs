@@ -51,5 +51,6 @@ pub(super) fn task_dto(
         auto_execute: t.auto_execute,
         error: t.error,
         model: t.model,
+        schedule_id: t.schedule_id,
     }
 }
