@@ -9,8 +9,9 @@ use async_trait::async_trait;
 
 use app::backend::{Backend, Issued, RequestCtx};
 use protocol::error::ApiError;
-use protocol::{self as dto, input, policy, skills, widget};
+use protocol::{self as dto, input, policy, schedule, skills, task, widget};
 
+use crate::scheduler::Scheduler;
 use crate::services::Services;
 use crate::services::access::Caller;
 use crate::services::accounts::user_dto;
@@ -656,11 +657,234 @@ impl Backend for Console {
             .await?)
     }
 
+    async fn schedules(
+        &self,
+        ctx: &RequestCtx,
+        project_id: String,
+    ) -> Result<Vec<schedule::Schedule>, ApiError> {
+        let caller = self.caller(ctx).await?;
+        Ok(self.services.schedules(&caller, &project_id).await?)
+    }
+
+    async fn preview_schedule(
+        &self,
+        ctx: &RequestCtx,
+        project_id: String,
+        input: schedule::PreviewInput,
+    ) -> Result<schedule::SchedulePreview, ApiError> {
+        let caller = self.caller(ctx).await?;
+        Ok(self
+            .services
+            .preview_schedule(&caller, &project_id, input)
+            .await?)
+    }
+
+    async fn create_schedule(
+        &self,
+        ctx: &RequestCtx,
+        project_id: String,
+        mut input: schedule::ScheduleInput,
+    ) -> Result<schedule::Schedule, ApiError> {
+        let caller = self.caller(ctx).await?;
+        let zone = input.timezone.clone().unwrap_or_else(|| "UTC".to_owned());
+        end_in_zone(&mut input, &zone);
+        Ok(self
+            .services
+            .create_schedule(&caller, &project_id, input)
+            .await?)
+    }
+
+    async fn update_schedule(
+        &self,
+        ctx: &RequestCtx,
+        project_id: String,
+        schedule_id: String,
+        mut input: schedule::ScheduleInput,
+    ) -> Result<schedule::Schedule, ApiError> {
+        let caller = self.caller(ctx).await?;
+        let zone = match input.timezone.clone().filter(|z| !z.trim().is_empty()) {
+            Some(zone) => zone,
+            None => {
+                self.services
+                    .schedule(&caller, &project_id, &schedule_id)
+                    .await?
+                    .timezone
+            }
+        };
+        end_in_zone(&mut input, &zone);
+        Ok(self
+            .services
+            .update_schedule(&caller, &project_id, &schedule_id, input)
+            .await?)
+    }
+
+    async fn delete_schedule(
+        &self,
+        ctx: &RequestCtx,
+        project_id: String,
+        schedule_id: String,
+    ) -> Result<(), ApiError> {
+        let caller = self.caller(ctx).await?;
+        Ok(self
+            .services
+            .delete_schedule(&caller, &project_id, &schedule_id)
+            .await?)
+    }
+
+    async fn run_schedule_now(
+        &self,
+        ctx: &RequestCtx,
+        project_id: String,
+        schedule_id: String,
+    ) -> Result<task::CreatedTask, ApiError> {
+        let caller = self.caller(ctx).await?;
+        Ok(Scheduler::new(self.tasks.clone())
+            .run_now(&caller, &project_id, &schedule_id)
+            .await?)
+    }
+
+    async fn schedule_runs(
+        &self,
+        ctx: &RequestCtx,
+        project_id: String,
+        schedule_id: String,
+        limit: Option<u64>,
+    ) -> Result<Vec<schedule::ScheduleRun>, ApiError> {
+        let caller = self.caller(ctx).await?;
+        Ok(self
+            .services
+            .schedule_runs(&caller, &project_id, &schedule_id, limit)
+            .await?)
+    }
+
+    async fn delete_schedule_file(
+        &self,
+        ctx: &RequestCtx,
+        project_id: String,
+        schedule_id: String,
+        name: String,
+    ) -> Result<(), ApiError> {
+        let caller = self.caller(ctx).await?;
+        Ok(self
+            .services
+            .delete_schedule_file(&caller, &project_id, &schedule_id, &name)
+            .await?)
+    }
+
+    async fn project_secrets(
+        &self,
+        ctx: &RequestCtx,
+        project_id: String,
+    ) -> Result<Vec<schedule::ProjectSecret>, ApiError> {
+        let caller = self.caller(ctx).await?;
+        Ok(self.services.project_secrets(&caller, &project_id).await?)
+    }
+
+    async fn set_project_secret(
+        &self,
+        ctx: &RequestCtx,
+        project_id: String,
+        name: String,
+        input: schedule::SetSecret,
+    ) -> Result<schedule::ProjectSecret, ApiError> {
+        let caller = self.caller(ctx).await?;
+        Ok(self
+            .services
+            .set_project_secret(&caller, &project_id, &name, input)
+            .await?)
+    }
+
+    async fn delete_project_secret(
+        &self,
+        ctx: &RequestCtx,
+        project_id: String,
+        name: String,
+    ) -> Result<(), ApiError> {
+        let caller = self.caller(ctx).await?;
+        Ok(self
+            .services
+            .delete_project_secret(&caller, &project_id, &name)
+            .await?)
+    }
+
     fn public_url(&self) -> String {
         self.services.config().public_url()
     }
 
     fn openapi_json(&self) -> String {
         self.openapi_json.as_str().to_owned()
+    }
+}
+
+/// A schedule's end as the Console's `datetime-local` input gives it (`2027-01-31T18:00`, no
+/// offset) is a wall-clock time in the schedule's own zone: it becomes RFC 3339 with that
+/// zone's offset then (the later side of a clock change, the hour after a skipped one). A
+/// time with an offset, or one that does not parse, is left for the service to judge.
+fn end_in_zone(input: &mut schedule::ScheduleInput, zone: &str) {
+    use chrono::{NaiveDateTime, TimeZone};
+
+    let Some(Some(text)) = input.ends_at.as_ref() else {
+        return;
+    };
+    let text = text.trim();
+    if text.is_empty() {
+        input.ends_at = Some(None);
+        return;
+    }
+    let Ok(zone) = zone.trim().parse::<chrono_tz::Tz>() else {
+        return;
+    };
+    let naive = NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M")
+        .or_else(|_| NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S"));
+    let Ok(naive) = naive else {
+        return;
+    };
+    let local = zone.from_local_datetime(&naive).latest().or_else(|| {
+        zone.from_local_datetime(&(naive + chrono::Duration::hours(1)))
+            .latest()
+    });
+    if let Some(local) = local {
+        input.ends_at = Some(Some(
+            local.to_rfc3339_opts(chrono::SecondsFormat::Secs, false),
+        ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::end_in_zone;
+    use protocol::schedule::ScheduleInput;
+
+    fn end(text: &str, zone: &str) -> Option<Option<String>> {
+        let mut input = ScheduleInput {
+            ends_at: Some(Some(text.to_owned())),
+            ..ScheduleInput::default()
+        };
+        end_in_zone(&mut input, zone);
+        input.ends_at
+    }
+
+    #[test]
+    fn a_local_end_is_read_in_the_schedules_zone() {
+        assert_eq!(
+            end("2026-12-31T18:00", "Europe/Berlin"),
+            Some(Some("2026-12-31T18:00:00+01:00".to_owned()))
+        );
+        assert_eq!(
+            end("2027-07-01T09:30", "Europe/Berlin"),
+            Some(Some("2027-07-01T09:30:00+02:00".to_owned()))
+        );
+        // 02:30 does not exist on the morning clocks go forward: the hour after.
+        assert_eq!(
+            end("2027-03-28T02:30", "Europe/Berlin"),
+            Some(Some("2027-03-28T03:30:00+02:00".to_owned()))
+        );
+        assert_eq!(end("", "UTC"), Some(None));
+        // An offset already given, or nonsense, is the service's to judge.
+        assert_eq!(
+            end("2027-01-01T00:00:00Z", "Europe/Berlin"),
+            Some(Some("2027-01-01T00:00:00Z".to_owned()))
+        );
+        assert_eq!(end("soon", "UTC"), Some(Some("soon".to_owned())));
     }
 }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use http::HeaderMap;
 use leptos::prelude::use_context;
-use protocol::{self as dto, input, policy, skills, widget};
+use protocol::{self as dto, input, policy, schedule, skills, task, widget};
 
 use crate::error::ApiError;
 
@@ -318,6 +318,82 @@ pub trait Backend: Send + Sync + 'static {
         project_id: String,
         app_id: String,
     ) -> Result<widget::IssuedToken, ApiError>;
+
+    async fn schedules(
+        &self,
+        ctx: &RequestCtx,
+        project_id: String,
+    ) -> Result<Vec<schedule::Schedule>, ApiError>;
+    /// What a cron expression in a time zone means: in words, and its next five times.
+    async fn preview_schedule(
+        &self,
+        ctx: &RequestCtx,
+        project_id: String,
+        input: schedule::PreviewInput,
+    ) -> Result<schedule::SchedulePreview, ApiError>;
+    /// `ends_at` may also be a time without an offset (`2027-01-31T18:00`, as a browser's
+    /// `datetime-local` gives it): it is then read in the schedule's own time zone.
+    async fn create_schedule(
+        &self,
+        ctx: &RequestCtx,
+        project_id: String,
+        input: schedule::ScheduleInput,
+    ) -> Result<schedule::Schedule, ApiError>;
+    /// As `create_schedule`, for an existing schedule: what the input leaves out stays.
+    async fn update_schedule(
+        &self,
+        ctx: &RequestCtx,
+        project_id: String,
+        schedule_id: String,
+        input: schedule::ScheduleInput,
+    ) -> Result<schedule::Schedule, ApiError>;
+    async fn delete_schedule(
+        &self,
+        ctx: &RequestCtx,
+        project_id: String,
+        schedule_id: String,
+    ) -> Result<(), ApiError>;
+    /// "Run now": a task at once, acting for the caller.
+    async fn run_schedule_now(
+        &self,
+        ctx: &RequestCtx,
+        project_id: String,
+        schedule_id: String,
+    ) -> Result<task::CreatedTask, ApiError>;
+    /// The schedule's latest runs, newest first.
+    async fn schedule_runs(
+        &self,
+        ctx: &RequestCtx,
+        project_id: String,
+        schedule_id: String,
+        limit: Option<u64>,
+    ) -> Result<Vec<schedule::ScheduleRun>, ApiError>;
+    async fn delete_schedule_file(
+        &self,
+        ctx: &RequestCtx,
+        project_id: String,
+        schedule_id: String,
+        name: String,
+    ) -> Result<(), ApiError>;
+    /// The names of the project's secrets (never their values).
+    async fn project_secrets(
+        &self,
+        ctx: &RequestCtx,
+        project_id: String,
+    ) -> Result<Vec<schedule::ProjectSecret>, ApiError>;
+    async fn set_project_secret(
+        &self,
+        ctx: &RequestCtx,
+        project_id: String,
+        name: String,
+        input: schedule::SetSecret,
+    ) -> Result<schedule::ProjectSecret, ApiError>;
+    async fn delete_project_secret(
+        &self,
+        ctx: &RequestCtx,
+        project_id: String,
+        name: String,
+    ) -> Result<(), ApiError>;
 
     /// The server's configured public address (no trailing slash), for snippets drawn on
     /// the server.

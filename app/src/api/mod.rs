@@ -7,9 +7,11 @@ use protocol::{self as dto, Role};
 use crate::error::ServerError;
 
 mod policies;
+mod schedules;
 mod skills;
 mod widget;
 pub use policies::*;
+pub use schedules::*;
 pub use skills::*;
 pub use widget::*;
 
