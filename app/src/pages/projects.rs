@@ -190,6 +190,7 @@ pub fn SettingsLayout() -> impl IntoView {
                 <A href=move || format!("{}/skills", base()) attr:class="tab">"Skills"</A>
                 <A href=move || format!("{}/subagents", base()) attr:class="tab">"Subagents"</A>
                 <A href=move || format!("{}/widget", base()) attr:class="tab">"Widget"</A>
+                <A href=move || format!("{}/schedules", base()) attr:class="tab">"Schedules"</A>
                 <A href=move || format!("{}/config", base()) attr:class="tab">"Configuration"</A>
                 <A href=move || format!("{}/network", base()) attr:class="tab">"Network"</A>
                 // The audit log is for project admins only.
