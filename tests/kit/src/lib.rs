@@ -7,7 +7,8 @@
 //!   and Gemini dialects over HTTP and SSE, scriptable over HTTP under `/_control/`;
 //! - [`tasks`]: a server wired to the model server, a task event stream reader, waiting for a
 //!   task's status;
-//! - [`sandbox`]: a `SandboxManager` on a data dir and host-side probes.
+//! - [`sandbox`]: a `SandboxManager` on a data dir and host-side probes;
+//! - [`node`]: real `sigmic serve` processes, to kill, restart, or run several of.
 //!
 //! Whatever needs the built `sigmic` binary (a sandbox's supervisor) finds it with
 //! [`sigmic_bin`].
@@ -18,6 +19,7 @@ use std::path::PathBuf;
 pub mod harness;
 pub mod mcp;
 pub mod model;
+pub mod node;
 pub mod sandbox;
 pub mod tasks;
 
