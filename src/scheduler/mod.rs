@@ -136,6 +136,7 @@ impl Scheduler {
         if moved.rows_affected != 1 {
             return Ok(false);
         }
+        tracing::info!(schedule = %row.id, at = %latest, "schedules: claimed a time");
         if row.ends_at.is_some_and(|e| latest > e) {
             return Ok(true);
         }

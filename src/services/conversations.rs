@@ -1,7 +1,8 @@
 //! (extension) Conversations: the tasks shown in a person's Chat UI history, as that person's
 //! own — listed and searched, renamed, deleted for good. A conversation is a task that
 //! `own` selects; whoever else may see the task through the Task API (a project admin), it
-//! is not theirs to list, rename or delete here.
+//! is not theirs to list, rename or delete here — except a schedule's runs, which every
+//! admin of the project follows.
 
 use protocol::envelope::Pagination;
 use protocol::task::{self as dto, Deleted};
@@ -13,7 +14,7 @@ use super::tasks::TaskService;
 use super::validate;
 use crate::error::{ApiError, Error, ErrorCode, Result};
 use crate::ledger::LedgerError;
-use crate::store::entities::task;
+use crate::store::entities::{Role, task};
 
 /// Longest search text (characters, after trimming).
 pub const QUERY_MAX_CHARS: usize = 200;
@@ -31,9 +32,21 @@ impl TaskService {
             .add(task::Column::ShowInHistory.eq(true));
         match &scope.actor {
             Actor::ApiKey { key_id, .. } => base.add(task::Column::ApiKeyId.eq(key_id.as_str())),
-            Actor::User { user_id } => base
-                .add(task::Column::UserId.eq(user_id.as_str()))
-                .add(task::Column::ApiKeyId.is_null()),
+            Actor::User { user_id } => {
+                let mine = Condition::all()
+                    .add(task::Column::UserId.eq(user_id.as_str()))
+                    .add(task::Column::ApiKeyId.is_null());
+                // A project's scheduled runs are its admins' to follow, whoever they act for.
+                if scope.role == Role::Admin {
+                    base.add(
+                        Condition::any()
+                            .add(mine)
+                            .add(task::Column::ScheduleId.is_not_null()),
+                    )
+                } else {
+                    base.add(mine)
+                }
+            }
             Actor::EndUser { end_user_id } => {
                 base.add(task::Column::EndUserId.eq(end_user_id.as_str()))
             }

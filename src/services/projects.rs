@@ -12,7 +12,7 @@ use crate::egress::NetworkPolicy;
 use crate::error::{ApiError, Error, Result};
 use crate::store::entities::{
     Role, api_key, audit_entry, mcp_server, org_member, project, project_member, project_prompt,
-    tool_policy, user,
+    project_secret, schedule, schedule_run, tool_policy, user,
 };
 use protocol as dto;
 
@@ -242,6 +242,13 @@ impl Services {
         let scope = self.project_scope(caller, project_id).await?;
         scope.require_org_admin()?;
         let id = scope.project.id.clone();
+        let schedule_ids: Vec<String> = schedule::Entity::find()
+            .filter(schedule::Column::ProjectId.eq(id.clone()))
+            .all(self.db())
+            .await?
+            .into_iter()
+            .map(|s| s.id)
+            .collect();
         self.db()
             .transaction::<_, (), Error>(move |txn| {
                 Box::pin(async move {
@@ -276,6 +283,25 @@ impl Services {
                         .collect();
                     crate::skills::stored::delete(txn, skills).await?;
                     super::widget_apps::delete_for_project(txn, &id).await?;
+                    let schedules: Vec<String> = schedule::Entity::find()
+                        .filter(schedule::Column::ProjectId.eq(id.clone()))
+                        .all(txn)
+                        .await?
+                        .into_iter()
+                        .map(|s| s.id)
+                        .collect();
+                    schedule_run::Entity::delete_many()
+                        .filter(schedule_run::Column::ScheduleId.is_in(schedules))
+                        .exec(txn)
+                        .await?;
+                    schedule::Entity::delete_many()
+                        .filter(schedule::Column::ProjectId.eq(id.clone()))
+                        .exec(txn)
+                        .await?;
+                    project_secret::Entity::delete_many()
+                        .filter(project_secret::Column::ProjectId.eq(id.clone()))
+                        .exec(txn)
+                        .await?;
                     user::Entity::update_many()
                         .col_expr(
                             user::Column::DefaultProjectId,
@@ -289,6 +315,9 @@ impl Services {
                 })
             })
             .await?;
+        for schedule_id in &schedule_ids {
+            self.remove_schedule_files(schedule_id).await;
+        }
         self.access_changed(access::EVERYONE);
         Ok(())
     }
