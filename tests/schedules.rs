@@ -686,3 +686,32 @@ async fn two_processes_on_one_postgres_fire_each_time_once() {
     let (c1, c2) = (claims(&n1), claims(&n2));
     assert_eq!(c1 + c2, runs.len(), "claims {c1} + {c2}");
 }
+
+#[tokio::test]
+async fn a_schedule_pauses_when_its_projects_model_cannot_be_used() {
+    let model = ModelServer::start().await;
+    let app = fast_app(&model, |c| c.llm.gemini_api_key = None).await;
+    let o = owner(&app).await;
+    assert_ok(
+        app.req(&o.client, Method::PUT, &format!("/api/v1/projects/{}/settings", o.project_id))
+            .json(&json!({"model": "gemini/gemini-2.5-pro"}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let s = create_schedule(
+        &app,
+        &o,
+        json!({"name": "Gemini", "cron": "* * * * * *", "message": "no model"}),
+    )
+    .await;
+    let id = s["id"].as_str().unwrap().to_owned();
+    let r = wait_runs(&app, &o, &id, |r| !r.is_empty()).await;
+    assert_eq!(r[0]["outcome"], "skipped", "{r:#?}");
+    let got = assert_ok(app.req(&o.client, Method::GET, &path(&o, &format!("/{id}"))).send().await.unwrap()).await;
+    let reason = got["pausedReason"].as_str().unwrap();
+    assert!(reason.contains("model cannot be used") && reason.contains("GEMINI_API_KEY"), "{reason}");
+    assert!(model.requests().is_empty(), "no task ran");
+    app.stop().await;
+}
