@@ -138,6 +138,8 @@ fn ConversationItem(
     let confirming = RwSignal::new(false);
     let failure: RwSignal<Option<String>> = RwSignal::new(None);
     let href = move || format!("/p/{}/c/{}", project_id.get(), id.get_value());
+    // A schedule's runs show in every project admin's history: say where they came from.
+    let scheduled = task.schedule_id.is_some().then_some("Scheduled · ");
     let is_current = move || current.get().as_deref() == Some(id.get_value().as_str());
     let when = task.last_activity_at.clone();
     let navigate = use_navigate();
@@ -201,7 +203,7 @@ fn ConversationItem(
                         aria-current=move || is_current().then_some("page")
                     >
                         <span class="block truncate">{move || title.get()}</span>
-                        <span class="block text-xs text-zinc-600 dark:text-zinc-400">{
+                        <span class="block text-xs text-zinc-600 dark:text-zinc-400">{scheduled}{
                             let when = when.clone();
                             move || relative_time(&when, now.get())
                         }</span>
