@@ -140,7 +140,8 @@ pub async fn get_schedule_runs(
     schedule_id: String,
 ) -> Result<Vec<ScheduleRun>, ServerError> {
     let (b, ctx) = current()?;
-    Ok(b.schedule_runs(&ctx, project_id, schedule_id, Some(20)).await?)
+    Ok(b.schedule_runs(&ctx, project_id, schedule_id, Some(20))
+        .await?)
 }
 
 #[server(prefix = "/_console")]
@@ -170,10 +171,15 @@ pub async fn set_project_secret(
     let (b, ctx) = current()?;
     let name = name.trim().to_owned();
     if name.is_empty() {
-        return Err(ServerError(dto::ApiError::field("name", "Name the secret.")));
+        return Err(ServerError(dto::ApiError::field(
+            "name",
+            "Name the secret.",
+        )));
     }
-    Ok(b.set_project_secret(&ctx, project_id, name, SetSecret { value: Some(value) })
-        .await?)
+    Ok(
+        b.set_project_secret(&ctx, project_id, name, SetSecret { value: Some(value) })
+            .await?,
+    )
 }
 
 #[server(prefix = "/_console")]

@@ -13,7 +13,13 @@ pub fn ProjectSecrets(project_id: Memo<String>, admin: Signal<bool>) -> impl Int
     let set = ServerAction::<SetProjectSecret>::new();
     let delete = ServerAction::<DeleteProjectSecret>::new();
     let secrets = Resource::new(
-        move || (project_id.get(), set.version().get(), delete.version().get()),
+        move || {
+            (
+                project_id.get(),
+                set.version().get(),
+                delete.version().get(),
+            )
+        },
         |(id, ..)| get_project_secrets(id),
     );
     let deleted = Signal::derive(move || delete.value().get());

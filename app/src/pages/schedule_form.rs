@@ -242,8 +242,7 @@ pub fn readable_time(ts: &str) -> String {
         return ts.to_owned();
     };
     let mut parts = date.split('-').map(str::parse::<i64>);
-    let (Some(Ok(y)), Some(Ok(m)), Some(Ok(d))) = (parts.next(), parts.next(), parts.next())
-    else {
+    let (Some(Ok(y)), Some(Ok(m)), Some(Ok(d))) = (parts.next(), parts.next(), parts.next()) else {
         return ts.to_owned();
     };
     // The offset follows the seconds (and any fraction of them).
@@ -546,7 +545,10 @@ mod tests {
     fn presets_write_their_expressions() {
         assert_eq!(cron_of("hourly", "", ""), Some("0 * * * *".to_owned()));
         assert_eq!(cron_of("daily", "09:30", ""), Some("30 9 * * *".to_owned()));
-        assert_eq!(cron_of("weekly", "09:00", "1"), Some("0 9 * * 1".to_owned()));
+        assert_eq!(
+            cron_of("weekly", "09:00", "1"),
+            Some("0 9 * * 1".to_owned())
+        );
         assert_eq!(cron_of("weekly", "25:00", "1"), None);
         assert_eq!(cron_of("custom", "09:00", "1"), None);
     }

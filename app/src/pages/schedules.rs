@@ -160,9 +160,15 @@ fn ScheduleCard(schedule: Schedule, ctx: Ctx) -> impl IntoView {
         move || ctx.editing.get().as_deref() == Some(id.as_str())
     };
     let sid = StoredValue::new(id.clone());
-    let runs_open = move || ctx.showing_runs.with(|open| sid.with_value(|id| open.contains(id)));
+    let runs_open = move || {
+        ctx.showing_runs
+            .with(|open| sid.with_value(|id| open.contains(id)))
+    };
     let state = match (&schedule.paused_reason, schedule.enabled) {
-        (Some(_), _) => ("Paused", "badge border-amber-400 text-amber-800 dark:text-amber-300"),
+        (Some(_), _) => (
+            "Paused",
+            "badge border-amber-400 text-amber-800 dark:text-amber-300",
+        ),
         (None, true) => ("Enabled", "badge"),
         (None, false) => ("Disabled", "badge text-slate-500"),
     };
@@ -350,7 +356,11 @@ fn EditSchedule(schedule: Schedule, ctx: Ctx) -> impl IntoView {
 
 /// The files each run gets in `uploads/` (added through the REST API).
 #[component]
-fn Files(files: Vec<protocol::schedule::ScheduleFile>, schedule_id: String, ctx: Ctx) -> impl IntoView {
+fn Files(
+    files: Vec<protocol::schedule::ScheduleFile>,
+    schedule_id: String,
+    ctx: Ctx,
+) -> impl IntoView {
     let schedule_id = StoredValue::new(schedule_id);
     view! {
         <ul class="space-y-1" data-testid="schedule-files">
