@@ -130,6 +130,16 @@ test('a weekly schedule: live preview, save, Run now, its conversation; a projec
     await expect(form.getByLabel('Name', { exact: true })).toHaveValue('');
   });
 
+  await test.step('a file attached to the schedule is listed, for every run', async () => {
+    await row.getByLabel('Files for every run').setInputFiles({
+      name: 'brief.txt',
+      mimeType: 'text/plain',
+      buffer: Buffer.from('The brief every run reads.'),
+    });
+    await row.getByRole('button', { name: 'Attach' }).click();
+    await expect(row.getByTestId('schedule-files')).toContainText('brief.txt');
+  });
+
   let href = '';
   await test.step('"Run now" starts a run, listed with its task and a link to the conversation', async () => {
     await row.getByRole('button', { name: 'Run now' }).click();
@@ -154,6 +164,8 @@ test('a weekly schedule: live preview, save, Run now, its conversation; a projec
     await expect(page.getByRole('article', { name: 'Sigmic' }).last()).toContainText(answer, { timeout: 30_000 });
     const mine = page.getByRole('article', { name: 'You' }).first();
     await expect(mine).toContainText(key);
+    // The schedule's file came with it.
+    await expect(mine.getByRole('list', { name: 'Attached files' })).toContainText('brief.txt');
     // {{date}} was filled in with the run's day in Berlin.
     await expect(mine).not.toContainText('{{date}}');
     const sent = await requests(key);

@@ -43,7 +43,12 @@ fn owner(project_id: &str, name: &str) -> String {
     format!("project-secret:{project_id}:{name}")
 }
 
-pub fn seal(vault: &Vault, project_id: &str, name: &str, value: &str) -> Result<String, VaultError> {
+pub fn seal(
+    vault: &Vault,
+    project_id: &str,
+    name: &str,
+    value: &str,
+) -> Result<String, VaultError> {
     vault.seal(&owner(project_id, name), value.as_bytes())
 }
 
@@ -103,7 +108,10 @@ mod tests {
         let vault = Vault::new(&[3; 32])?;
         let sealed = seal(&vault, "p1", "TOKEN", "hunter2-value")?;
         assert!(!sealed.contains("hunter2"));
-        assert_eq!(vault.open(&owner("p1", "TOKEN"), &sealed)?, b"hunter2-value");
+        assert_eq!(
+            vault.open(&owner("p1", "TOKEN"), &sealed)?,
+            b"hunter2-value"
+        );
         assert!(vault.open(&owner("p2", "TOKEN"), &sealed).is_err());
         assert!(vault.open(&owner("p1", "OTHER"), &sealed).is_err());
         Ok(())

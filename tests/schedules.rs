@@ -44,17 +44,26 @@ async fn create_schedule(app: &TestApp, o: &Owner, body: Value) -> Value {
 
 async fn runs(app: &TestApp, o: &Owner, id: &str) -> Vec<Value> {
     let data = assert_ok(
-        app.req(&o.client, Method::GET, &path(o, &format!("/{id}/runs?limit=100")))
-            .send()
-            .await
-            .unwrap(),
+        app.req(
+            &o.client,
+            Method::GET,
+            &path(o, &format!("/{id}/runs?limit=100")),
+        )
+        .send()
+        .await
+        .unwrap(),
     )
     .await;
     data.as_array().unwrap().clone()
 }
 
 /// Waits until the schedule's runs satisfy `done`; answers them.
-async fn wait_runs(app: &TestApp, o: &Owner, id: &str, done: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+async fn wait_runs(
+    app: &TestApp,
+    o: &Owner,
+    id: &str,
+    done: impl Fn(&[Value]) -> bool,
+) -> Vec<Value> {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let r = runs(app, o, id).await;
@@ -79,12 +88,30 @@ async fn schedules_are_checked_and_managed_by_project_admins() {
     // Each refusal names its field and writes nothing.
     for (body, field) in [
         (json!({"cron": "0 9 * * 1", "message": "m"}), "name"),
-        (json!({"name": "n", "cron": "0 9 * *", "message": "m"}), "cron"),
-        (json!({"name": "n", "cron": "*/5 * * * * *", "message": "m"}), "cron"),
-        (json!({"name": "n", "cron": "0 0 31 2 *", "message": "m"}), "cron"),
-        (json!({"name": "n", "cron": "0 9 * * 1", "timezone": "Mars/Base", "message": "m"}), "timezone"),
-        (json!({"name": "n", "cron": "0 9 * * 1", "message": "  "}), "message"),
-        (json!({"name": "n", "cron": "0 9 * * 1", "message": "m", "endsAt": "tomorrow"}), "endsAt"),
+        (
+            json!({"name": "n", "cron": "0 9 * *", "message": "m"}),
+            "cron",
+        ),
+        (
+            json!({"name": "n", "cron": "*/5 * * * * *", "message": "m"}),
+            "cron",
+        ),
+        (
+            json!({"name": "n", "cron": "0 0 31 2 *", "message": "m"}),
+            "cron",
+        ),
+        (
+            json!({"name": "n", "cron": "0 9 * * 1", "timezone": "Mars/Base", "message": "m"}),
+            "timezone",
+        ),
+        (
+            json!({"name": "n", "cron": "0 9 * * 1", "message": "  "}),
+            "message",
+        ),
+        (
+            json!({"name": "n", "cron": "0 9 * * 1", "message": "m", "endsAt": "tomorrow"}),
+            "endsAt",
+        ),
     ] {
         let resp = app
             .req(&o.client, Method::POST, &path(&o, ""))
@@ -101,7 +128,13 @@ async fn schedules_are_checked_and_managed_by_project_admins() {
         .await
         .unwrap();
     assert_error(resp, 400, "INVALID_ENV").await;
-    let list = assert_ok(app.req(&o.client, Method::GET, &path(&o, "")).send().await.unwrap()).await;
+    let list = assert_ok(
+        app.req(&o.client, Method::GET, &path(&o, ""))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!(list, json!([]));
 
     // What it means, before saving.
@@ -114,7 +147,10 @@ async fn schedules_are_checked_and_managed_by_project_admins() {
     )
     .await;
     let words = preview["description"].as_str().unwrap();
-    assert!(words.contains("09:00") && words.contains("Monday") && words.contains("Europe/Berlin"), "{words}");
+    assert!(
+        words.contains("09:00") && words.contains("Monday") && words.contains("Europe/Berlin"),
+        "{words}"
+    );
     assert_eq!(preview["nextRuns"].as_array().unwrap().len(), 5);
 
     let s = create_schedule(
@@ -128,7 +164,12 @@ async fn schedules_are_checked_and_managed_by_project_admins() {
     assert_eq!(s["enabled"], true);
     assert_eq!(s["missedRuns"], "runLatest");
     assert_eq!(s["allowOverlap"], false);
-    let next: Vec<&str> = s["nextRuns"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    let next: Vec<&str> = s["nextRuns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
     assert_eq!(next.len(), 5);
     for t in &next {
         let at = chrono::DateTime::parse_from_rfc3339(t).unwrap();
@@ -139,11 +180,27 @@ async fn schedules_are_checked_and_managed_by_project_admins() {
     // People in the project read; only admins write; API keys manage nothing.
     let u = unique();
     let member = app
-        .add_org_member(&o.client, &format!("m{u}@example.com"), &format!("m{u}"), "member")
+        .add_org_member(
+            &o.client,
+            &format!("m{u}@example.com"),
+            &format!("m{u}"),
+            "member",
+        )
         .await;
-    app.add_project_member(&o.client, &o.project_id, member.1["id"].as_str().unwrap(), "member")
-        .await;
-    let seen = assert_ok(app.req(&member.0, Method::GET, &path(&o, "")).send().await.unwrap()).await;
+    app.add_project_member(
+        &o.client,
+        &o.project_id,
+        member.1["id"].as_str().unwrap(),
+        "member",
+    )
+    .await;
+    let seen = assert_ok(
+        app.req(&member.0, Method::GET, &path(&o, ""))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!(seen[0]["id"], s["id"]);
     let resp = app
         .req(&member.0, Method::POST, &path(&o, ""))
@@ -158,7 +215,11 @@ async fn schedules_are_checked_and_managed_by_project_admins() {
         .await
         .unwrap();
     assert_error(resp, 403, "FORBIDDEN").await;
-    let resp = app.bearer(Method::GET, &path(&o, ""), &o.key).send().await.unwrap();
+    let resp = app
+        .bearer(Method::GET, &path(&o, ""), &o.key)
+        .send()
+        .await
+        .unwrap();
     assert_error(resp, 403, "FORBIDDEN").await;
 
     // Another organization finds nothing.
@@ -208,10 +269,14 @@ async fn schedules_are_checked_and_managed_by_project_admins() {
     assert_eq!(r[0]["taskId"], created["id"]);
     assert_eq!(r[0]["taskStatus"], "completed");
     let filtered = assert_ok(
-        app.req(&o.client, Method::GET, &format!("/api/v1/tasks?projectId={}&scheduleId={id}", o.project_id))
-            .send()
-            .await
-            .unwrap(),
+        app.req(
+            &o.client,
+            Method::GET,
+            &format!("/api/v1/tasks?projectId={}&scheduleId={id}", o.project_id),
+        )
+        .send()
+        .await
+        .unwrap(),
     )
     .await;
     assert_eq!(filtered.as_array().unwrap().len(), 1);
@@ -287,7 +352,11 @@ async fn a_schedule_fires_ordinary_tasks_with_its_files_and_the_project_secrets(
 
     // A project secret: written by an admin, never read back.
     let resp = app
-        .req(&o.client, Method::PUT, &format!("/api/v1/projects/{}/secrets/API_TOKEN", o.project_id))
+        .req(
+            &o.client,
+            Method::PUT,
+            &format!("/api/v1/projects/{}/secrets/API_TOKEN", o.project_id),
+        )
         .json(&json!({"value": SECRET}))
         .send()
         .await
@@ -296,17 +365,25 @@ async fn a_schedule_fires_ordinary_tasks_with_its_files_and_the_project_secrets(
     assert_eq!(set["name"], "API_TOKEN");
     assert!(!set.to_string().contains(SECRET));
     let resp = app
-        .req(&o.client, Method::PUT, &format!("/api/v1/projects/{}/secrets/1bad", o.project_id))
+        .req(
+            &o.client,
+            Method::PUT,
+            &format!("/api/v1/projects/{}/secrets/1bad", o.project_id),
+        )
         .json(&json!({"value": "x"}))
         .send()
         .await
         .unwrap();
     assert_field_error(resp, "name").await;
     let names = assert_ok(
-        app.req(&o.client, Method::GET, &format!("/api/v1/projects/{}/secrets", o.project_id))
-            .send()
-            .await
-            .unwrap(),
+        app.req(
+            &o.client,
+            Method::GET,
+            &format!("/api/v1/projects/{}/secrets", o.project_id),
+        )
+        .send()
+        .await
+        .unwrap(),
     )
     .await;
     assert_eq!(names.as_array().unwrap().len(), 1);
@@ -383,9 +460,19 @@ async fn a_schedule_fires_ordinary_tasks_with_its_files_and_the_project_secrets(
         let today = task["message"].as_str().unwrap().to_owned();
         messages.push(today);
     }
-    assert!(messages[0].ends_with("after "), "the first run has no previous: {}", messages[0]);
     assert!(
-        messages[1].ends_with(&format!("after {}", older["scheduledFor"].as_str().unwrap().replace("Z", "+00:00"))),
+        messages[0].ends_with("after "),
+        "the first run has no previous: {}",
+        messages[0]
+    );
+    assert!(
+        messages[1].ends_with(&format!(
+            "after {}",
+            older["scheduledFor"]
+                .as_str()
+                .unwrap()
+                .replace("Z", "+00:00")
+        )),
         "{messages:?} / {older}"
     );
 
@@ -393,7 +480,10 @@ async fn a_schedule_fires_ordinary_tasks_with_its_files_and_the_project_secrets(
     model.script(
         "api-task-secret",
         vec![
-            Turn::tool_call("run_shell_command", json!({"command": "echo \"<$API_TOKEN>\""})),
+            Turn::tool_call(
+                "run_shell_command",
+                json!({"command": "echo \"<$API_TOKEN>\""}),
+            ),
             Turn::text("ok"),
         ],
     );
@@ -447,10 +537,16 @@ async fn a_time_is_skipped_while_the_previous_run_still_goes_unless_runs_may_ove
     )
     .await;
     let id = s["id"].as_str().unwrap().to_owned();
-    let r = wait_runs(&app, &o, &id, |r| r.iter().filter(|x| x["outcome"] == "skipped").count() >= 2).await;
+    let r = wait_runs(&app, &o, &id, |r| {
+        r.iter().filter(|x| x["outcome"] == "skipped").count() >= 2
+    })
+    .await;
     let skipped: Vec<&Value> = r.iter().filter(|x| x["outcome"] == "skipped").collect();
     assert!(
-        skipped[0]["reason"].as_str().unwrap().contains("still going"),
+        skipped[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("still going"),
         "{skipped:#?}"
     );
     assert_eq!(started(&r).len(), 1, "one run at a time: {r:#?}");
@@ -483,10 +579,16 @@ async fn a_schedule_pauses_when_its_person_loses_the_project_or_its_runs_keep_fa
     // Made by a project admin who is then removed from the project.
     let u = unique();
     let (admin, admin_user) = app
-        .add_org_member(&o.client, &format!("a{u}@example.com"), &format!("a{u}"), "member")
+        .add_org_member(
+            &o.client,
+            &format!("a{u}@example.com"),
+            &format!("a{u}"),
+            "member",
+        )
         .await;
     let admin_id = admin_user["id"].as_str().unwrap().to_owned();
-    app.add_project_member(&o.client, &o.project_id, &admin_id, "admin").await;
+    app.add_project_member(&o.client, &o.project_id, &admin_id, "admin")
+        .await;
     let s = assert_ok(
         app.req(&admin, Method::POST, &path(&o, ""))
             .json(&json!({"name": "Theirs", "cron": "* * * * * *", "message": "never-runs", "enabled": false}))
@@ -498,7 +600,11 @@ async fn a_schedule_pauses_when_its_person_loses_the_project_or_its_runs_keep_fa
     let id = s["id"].as_str().unwrap().to_owned();
     assert_eq!(s["runAs"], format!("a{u}"));
     let resp = app
-        .req(&o.client, Method::DELETE, &format!("/api/v1/projects/{}/members/{admin_id}", o.project_id))
+        .req(
+            &o.client,
+            Method::DELETE,
+            &format!("/api/v1/projects/{}/members/{admin_id}", o.project_id),
+        )
         .send()
         .await
         .unwrap();
@@ -514,12 +620,25 @@ async fn a_schedule_pauses_when_its_person_loses_the_project_or_its_runs_keep_fa
     // Saved by the owner while it was not paused: it still acts for its maker, who is gone.
     let r = wait_runs(&app, &o, &id, |r| !r.is_empty()).await;
     assert_eq!(r[0]["outcome"], "skipped");
-    let got = assert_ok(app.req(&o.client, Method::GET, &path(&o, &format!("/{id}"))).send().await.unwrap()).await;
+    let got = assert_ok(
+        app.req(&o.client, Method::GET, &path(&o, &format!("/{id}")))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     let reason = got["pausedReason"].as_str().unwrap();
-    assert!(reason.contains(&format!("a{u}")) && reason.contains("no longer an admin"), "{reason}");
+    assert!(
+        reason.contains(&format!("a{u}")) && reason.contains("no longer an admin"),
+        "{reason}"
+    );
     assert_eq!(got["nextRuns"], json!([]));
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    assert_eq!(runs(&app, &o, &id).await.len(), 1, "a paused schedule does not fire");
+    assert_eq!(
+        runs(&app, &o, &id).await.len(),
+        1,
+        "a paused schedule does not fire"
+    );
 
     // Saving it resumes it, acting for whoever saved it.
     for _ in 0..4 {
@@ -534,11 +653,20 @@ async fn a_schedule_pauses_when_its_person_loses_the_project_or_its_runs_keep_fa
     )
     .await;
     assert_eq!(resumed["pausedReason"], Value::Null);
-    assert_eq!(resumed["runAs"], app.me(&o.client).await["user"]["username"]);
+    assert_eq!(
+        resumed["runAs"],
+        app.me(&o.client).await["user"]["username"]
+    );
     // Two failed runs in a row pause it at its next time.
     let deadline = Instant::now() + Duration::from_secs(60);
     let reason = loop {
-        let got = assert_ok(app.req(&o.client, Method::GET, &path(&o, &format!("/{id}"))).send().await.unwrap()).await;
+        let got = assert_ok(
+            app.req(&o.client, Method::GET, &path(&o, &format!("/{id}")))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
         if let Some(reason) = got["pausedReason"].as_str() {
             break reason.to_owned();
         }
@@ -553,18 +681,28 @@ async fn a_schedule_pauses_when_its_person_loses_the_project_or_its_runs_keep_fa
 }
 
 /// `(trigger, outcome)` counts of a schedule's runs, over a real process's API.
-async fn run_counts(http: &reqwest::Client, base: &str, project: &str, id: &str) -> BTreeMap<(String, String), usize> {
+async fn run_counts(
+    http: &reqwest::Client,
+    base: &str,
+    project: &str,
+    id: &str,
+) -> BTreeMap<(String, String), usize> {
     let data = assert_ok(
-        http.get(format!("{base}/api/v1/projects/{project}/schedules/{id}/runs?limit=100"))
-            .send()
-            .await
-            .unwrap(),
+        http.get(format!(
+            "{base}/api/v1/projects/{project}/schedules/{id}/runs?limit=100"
+        ))
+        .send()
+        .await
+        .unwrap(),
     )
     .await;
     let mut counts = BTreeMap::new();
     for r in data.as_array().unwrap() {
         *counts
-            .entry((r["trigger"].as_str().unwrap().to_owned(), r["outcome"].as_str().unwrap().to_owned()))
+            .entry((
+                r["trigger"].as_str().unwrap().to_owned(),
+                r["outcome"].as_str().unwrap().to_owned(),
+            ))
             .or_insert(0) += 1;
     }
     counts
@@ -609,7 +747,11 @@ async fn after_a_restart_the_latest_missed_time_runs_once_or_is_skipped() {
     let count = |c: &BTreeMap<(String, String), usize>, t: &str, o: &str| {
         c.get(&(t.to_owned(), o.to_owned())).copied().unwrap_or(0)
     };
-    assert_eq!(count(&latest, "catchUp", "started"), 1, "one back run, not a burst: {latest:?}");
+    assert_eq!(
+        count(&latest, "catchUp", "started"),
+        1,
+        "one back run, not a burst: {latest:?}"
+    );
     assert_eq!(count(&latest, "catchUp", "skipped"), 0, "{latest:?}");
     assert_eq!(count(&skip, "catchUp", "skipped"), 1, "{skip:?}");
     assert_eq!(count(&skip, "catchUp", "started"), 0, "{skip:?}");
@@ -618,11 +760,14 @@ async fn after_a_restart_the_latest_missed_time_runs_once_or_is_skipped() {
     let skip = run_counts(&http, &node.base, &project, &ids[1]).await;
     assert!(count(&skip, "schedule", "started") >= 2, "{skip:?}");
     for id in &ids {
-        http.patch(format!("{}/api/v1/projects/{project}/schedules/{id}", node.base))
-            .json(&json!({"enabled": false}))
-            .send()
-            .await
-            .unwrap();
+        http.patch(format!(
+            "{}/api/v1/projects/{project}/schedules/{id}",
+            node.base
+        ))
+        .json(&json!({"enabled": false}))
+        .send()
+        .await
+        .unwrap();
     }
 }
 
@@ -652,32 +797,46 @@ async fn two_processes_on_one_postgres_fire_each_time_once() {
     .await;
     let id = s["id"].as_str().unwrap().to_owned();
     tokio::time::sleep(Duration::from_secs(8)).await;
-    http.patch(format!("{}/api/v1/projects/{project}/schedules/{id}", n1.base))
-        .json(&json!({"enabled": false}))
-        .send()
-        .await
-        .unwrap();
+    http.patch(format!(
+        "{}/api/v1/projects/{project}/schedules/{id}",
+        n1.base
+    ))
+    .json(&json!({"enabled": false}))
+    .send()
+    .await
+    .unwrap();
     tokio::time::sleep(Duration::from_millis(500)).await;
     let runs = assert_ok(
-        http.get(format!("{}/api/v1/projects/{project}/schedules/{id}/runs?limit=100", n2.base))
-            .send()
-            .await
-            .unwrap(),
+        http.get(format!(
+            "{}/api/v1/projects/{project}/schedules/{id}/runs?limit=100",
+            n2.base
+        ))
+        .send()
+        .await
+        .unwrap(),
     )
     .await;
     let runs = runs.as_array().unwrap();
     let mut per_slot: BTreeMap<&str, usize> = BTreeMap::new();
     for r in runs {
-        *per_slot.entry(r["scheduledFor"].as_str().unwrap()).or_insert(0) += 1;
+        *per_slot
+            .entry(r["scheduledFor"].as_str().unwrap())
+            .or_insert(0) += 1;
     }
     assert!(runs.len() >= 6, "it fired: {runs:#?}");
-    assert!(per_slot.values().all(|n| *n == 1), "a time fired twice: {per_slot:?}");
+    assert!(
+        per_slot.values().all(|n| *n == 1),
+        "a time fired twice: {per_slot:?}"
+    );
     // Each time made exactly one task, whichever process claimed it.
     let tasks = assert_ok(
-        http.get(format!("{}/api/v1/tasks?projectId={project}&scheduleId={id}&limit=100", n1.base))
-            .send()
-            .await
-            .unwrap(),
+        http.get(format!(
+            "{}/api/v1/tasks?projectId={project}&scheduleId={id}&limit=100",
+            n1.base
+        ))
+        .send()
+        .await
+        .unwrap(),
     )
     .await;
     assert_eq!(tasks.as_array().unwrap().len(), runs.len(), "{runs:#?}");
@@ -693,11 +852,15 @@ async fn a_schedule_pauses_when_its_projects_model_cannot_be_used() {
     let app = fast_app(&model, |c| c.llm.gemini_api_key = None).await;
     let o = owner(&app).await;
     assert_ok(
-        app.req(&o.client, Method::PUT, &format!("/api/v1/projects/{}/settings", o.project_id))
-            .json(&json!({"model": "gemini/gemini-2.5-pro"}))
-            .send()
-            .await
-            .unwrap(),
+        app.req(
+            &o.client,
+            Method::PUT,
+            &format!("/api/v1/projects/{}/settings", o.project_id),
+        )
+        .json(&json!({"model": "gemini/gemini-2.5-pro"}))
+        .send()
+        .await
+        .unwrap(),
     )
     .await;
     let s = create_schedule(
@@ -709,9 +872,18 @@ async fn a_schedule_pauses_when_its_projects_model_cannot_be_used() {
     let id = s["id"].as_str().unwrap().to_owned();
     let r = wait_runs(&app, &o, &id, |r| !r.is_empty()).await;
     assert_eq!(r[0]["outcome"], "skipped", "{r:#?}");
-    let got = assert_ok(app.req(&o.client, Method::GET, &path(&o, &format!("/{id}"))).send().await.unwrap()).await;
+    let got = assert_ok(
+        app.req(&o.client, Method::GET, &path(&o, &format!("/{id}")))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     let reason = got["pausedReason"].as_str().unwrap();
-    assert!(reason.contains("model cannot be used") && reason.contains("GEMINI_API_KEY"), "{reason}");
+    assert!(
+        reason.contains("model cannot be used") && reason.contains("GEMINI_API_KEY"),
+        "{reason}"
+    );
     assert!(model.requests().is_empty(), "no task ran");
     app.stop().await;
 }

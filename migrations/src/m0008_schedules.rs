@@ -72,7 +72,10 @@ enum Tasks {
 }
 
 fn timestamp(col: impl IntoIden) -> ColumnDef {
-    ColumnDef::new(col).timestamp_with_time_zone().not_null().to_owned()
+    ColumnDef::new(col)
+        .timestamp_with_time_zone()
+        .not_null()
+        .to_owned()
 }
 
 #[async_trait::async_trait]
@@ -95,7 +98,11 @@ impl MigrationTrait for Migration {
                 )
                 .col(ColumnDef::new(Schedules::Name).string_len(200).not_null())
                 .col(ColumnDef::new(Schedules::Cron).string_len(200).not_null())
-                .col(ColumnDef::new(Schedules::Timezone).string_len(64).not_null())
+                .col(
+                    ColumnDef::new(Schedules::Timezone)
+                        .string_len(64)
+                        .not_null(),
+                )
                 .col(ColumnDef::new(Schedules::Message).text().not_null())
                 .col(ColumnDef::new(Schedules::Env).text().not_null())
                 .col(ColumnDef::new(Schedules::AutoExecute).boolean().null())
@@ -168,8 +175,16 @@ impl MigrationTrait for Migration {
                 )
                 .col(ColumnDef::new(ScheduleRuns::Slot).string_len(64).not_null())
                 .col(timestamp(ScheduleRuns::ScheduledFor))
-                .col(ColumnDef::new(ScheduleRuns::Trigger).string_len(16).not_null())
-                .col(ColumnDef::new(ScheduleRuns::Outcome).string_len(16).not_null())
+                .col(
+                    ColumnDef::new(ScheduleRuns::Trigger)
+                        .string_len(16)
+                        .not_null(),
+                )
+                .col(
+                    ColumnDef::new(ScheduleRuns::Outcome)
+                        .string_len(16)
+                        .not_null(),
+                )
                 .col(ColumnDef::new(ScheduleRuns::Reason).text().null())
                 .col(ColumnDef::new(ScheduleRuns::TaskId).string_len(36).null())
                 .col(timestamp(ScheduleRuns::CreatedAt))

@@ -140,7 +140,11 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(widget::rotate))
         .routes(routes!(schedules::list, schedules::create))
         .routes(routes!(schedules::preview))
-        .routes(routes!(schedules::get, schedules::update, schedules::delete))
+        .routes(routes!(
+            schedules::get,
+            schedules::update,
+            schedules::delete
+        ))
         .routes(routes!(schedules::run))
         .routes(routes!(schedules::runs))
         .routes(routes!(schedules::delete_file))

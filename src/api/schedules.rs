@@ -96,7 +96,9 @@ pub async fn get(
     caller: Caller,
     Path((project_id, id)): Path<(String, String)>,
 ) -> ApiResult<dto::Schedule> {
-    Ok(Data(state.services.schedule(&caller, &project_id, &id).await?))
+    Ok(Data(
+        state.services.schedule(&caller, &project_id, &id).await?,
+    ))
 }
 
 /// Change a schedule (project admins); what is left out stays. Saving a paused schedule
@@ -222,7 +224,10 @@ pub async fn add_files(
     mut form: Multipart,
 ) -> ApiResult<Vec<dto::ScheduleFile>> {
     let bad = |e: axum::extract::multipart::MultipartError| {
-        ErrorResponse(ApiError::field("files", format!("The form could not be read: {e}")))
+        ErrorResponse(ApiError::field(
+            "files",
+            format!("The form could not be read: {e}"),
+        ))
     };
     let mut added = Vec::new();
     while let Some(field) = form.next_field().await.map_err(bad)? {
@@ -278,10 +283,7 @@ pub async fn list_secrets(
     Path(project_id): Path<String>,
 ) -> ApiResult<Vec<dto::ProjectSecret>> {
     Ok(Data(
-        state
-            .services
-            .project_secrets(&caller, &project_id)
-            .await?,
+        state.services.project_secrets(&caller, &project_id).await?,
     ))
 }
 

@@ -99,7 +99,9 @@ impl Scheduler {
             match self.fire_due(row, now).await {
                 Ok(true) => claimed += 1,
                 Ok(false) => {}
-                Err(e) => tracing::warn!(schedule = %id, error = %e, "schedules: a due time failed"),
+                Err(e) => {
+                    tracing::warn!(schedule = %id, error = %e, "schedules: a due time failed")
+                }
             }
         }
         Ok(claimed)
@@ -114,7 +116,8 @@ impl Scheduler {
             Ok(t) => t,
             Err(e) => {
                 // Only possible if the server's rules changed (seconds turned off).
-                self.pause(&row.id, &format!("Its expression no longer reads: {e}")).await?;
+                self.pause(&row.id, &format!("Its expression no longer reads: {e}"))
+                    .await?;
                 return Ok(false);
             }
         };
@@ -140,9 +143,10 @@ impl Scheduler {
         if row.ends_at.is_some_and(|e| latest > e) {
             return Ok(true);
         }
-        let late = now - latest > chrono::Duration::seconds(
-            i64::try_from(self.config().missed_after_secs).unwrap_or(i64::MAX / 1000),
-        );
+        let late = now - latest
+            > chrono::Duration::seconds(
+                i64::try_from(self.config().missed_after_secs).unwrap_or(i64::MAX / 1000),
+            );
         let missed = latest != stored || late;
         let trigger = if missed {
             RunTrigger::CatchUp
@@ -164,7 +168,9 @@ impl Scheduler {
         match self.fire(&row, &timing, latest, &slot, trigger, None).await {
             Ok(_) => {}
             // The time is claimed: a refusal is recorded on the run, not retried.
-            Err(e) => tracing::warn!(schedule = %row.id, error = %e, "schedules: a run did not start"),
+            Err(e) => {
+                tracing::warn!(schedule = %row.id, error = %e, "schedules: a run did not start")
+            }
         }
         Ok(true)
     }
@@ -219,7 +225,8 @@ impl Scheduler {
             if !row.allow_overlap
                 && let Some(reason) = self.still_running(row).await?
             {
-                self.record(&row.id, slot, at, trigger, Err(&reason)).await?;
+                self.record(&row.id, slot, at, trigger, Err(&reason))
+                    .await?;
                 return Ok(Fired::Skipped(reason));
             }
         }
@@ -231,19 +238,19 @@ impl Scheduler {
             .await?
             .map(|r| r.scheduled_for);
         let values = RunValues::new(at, previous, timing.zone());
-        let env: std::collections::BTreeMap<String, String> = serde_json::from_str::<
-            std::collections::BTreeMap<String, String>,
-        >(&row.env)
-        .unwrap_or_default()
-        .into_iter()
-        .map(|(k, v)| (k, values.render(&v)))
-        .collect();
+        let env: std::collections::BTreeMap<String, String> =
+            serde_json::from_str::<std::collections::BTreeMap<String, String>>(&row.env)
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(k, v)| (k, values.render(&v)))
+                .collect();
 
         let mut draft = match self.tasks.draft(&caller, Some(&row.project_id)).await {
             Ok(d) => d,
             Err(e) => {
                 let reason = format!("The run could not start: {}", error_text(&e));
-                self.record(&row.id, slot, at, trigger, Err(&reason)).await?;
+                self.record(&row.id, slot, at, trigger, Err(&reason))
+                    .await?;
                 return Ok(Fired::Skipped(reason));
             }
         };
@@ -254,12 +261,17 @@ impl Scheduler {
             .record(&row.id, slot, at, trigger, Ok(&draft.id))
             .await?;
         let Some(run_id) = run_id else {
-            return Ok(Fired::Skipped("Another process started this time.".to_owned()));
+            return Ok(Fired::Skipped(
+                "Another process started this time.".to_owned(),
+            ));
         };
         let created = async {
             for (name, path) in self.services().schedule_file_paths(&row.id).await {
                 let file = tokio::fs::File::open(&path).await.map_err(|e| {
-                    Error::from(ApiError::field("files", format!("`{name}` cannot be read: {e}")))
+                    Error::from(ApiError::field(
+                        "files",
+                        format!("`{name}` cannot be read: {e}"),
+                    ))
                 })?;
                 draft
                     .upload(&self.services().config().uploads)?
@@ -291,8 +303,14 @@ impl Scheduler {
                         schedule_run::Column::Outcome,
                         Expr::value(outcome_text(RunOutcome::Skipped)),
                     )
-                    .col_expr(schedule_run::Column::Reason, Expr::value(Some(reason.clone())))
-                    .col_expr(schedule_run::Column::TaskId, Expr::value(Option::<String>::None))
+                    .col_expr(
+                        schedule_run::Column::Reason,
+                        Expr::value(Some(reason.clone())),
+                    )
+                    .col_expr(
+                        schedule_run::Column::TaskId,
+                        Expr::value(Option::<String>::None),
+                    )
                     .filter(schedule_run::Column::Id.eq(run_id))
                     .exec(self.db())
                     .await?;
@@ -303,7 +321,10 @@ impl Scheduler {
 
     /// The caller a schedule's runs act as: the person it runs for, while they are still an
     /// admin of its project. `Err` says why not.
-    async fn acting_for(&self, row: &schedule::Model) -> Result<std::result::Result<Caller, String>> {
+    async fn acting_for(
+        &self,
+        row: &schedule::Model,
+    ) -> Result<std::result::Result<Caller, String>> {
         let Some(person) = user::Entity::find_by_id(row.run_as.clone())
             .one(self.db())
             .await?
@@ -314,7 +335,11 @@ impl Scheduler {
         };
         let name = person.username.clone();
         let caller = self.services().caller_for_user(person).await?;
-        let admin = match self.services().project_scope(&caller, &row.project_id).await {
+        let admin = match self
+            .services()
+            .project_scope(&caller, &row.project_id)
+            .await
+        {
             Ok(scope) => scope.role == Role::Admin,
             Err(Error::Api(e)) if e.code == protocol::ErrorCode::NotFound => false,
             Err(e) => return Err(e),
@@ -329,9 +354,10 @@ impl Scheduler {
 
     /// Why the project's model cannot be used, if it cannot.
     async fn model_unusable(&self, row: &schedule::Model) -> Result<Option<String>> {
-        let Some(project) = crate::store::entities::project::Entity::find_by_id(row.project_id.clone())
-            .one(self.db())
-            .await?
+        let Some(project) =
+            crate::store::entities::project::Entity::find_by_id(row.project_id.clone())
+                .one(self.db())
+                .await?
         else {
             return Ok(Some("Its project is gone.".to_owned()));
         };
@@ -413,7 +439,10 @@ impl Scheduler {
     async fn pause(&self, schedule_id: &str, reason: &str) -> Result<()> {
         tracing::info!(schedule = schedule_id, reason, "schedules: paused");
         schedule::Entity::update_many()
-            .col_expr(schedule::Column::PausedReason, Expr::value(Some(reason.to_owned())))
+            .col_expr(
+                schedule::Column::PausedReason,
+                Expr::value(Some(reason.to_owned())),
+            )
             .col_expr(schedule::Column::UpdatedAt, Expr::value(Utc::now()))
             .filter(schedule::Column::Id.eq(schedule_id))
             .exec(self.db())
@@ -430,8 +459,14 @@ impl Scheduler {
         reason: &str,
     ) -> Result<Fired> {
         self.pause(&row.id, reason).await?;
-        self.record(&row.id, slot, at, trigger, Err(&format!("Paused: {reason}")))
-            .await?;
+        self.record(
+            &row.id,
+            slot,
+            at,
+            trigger,
+            Err(&format!("Paused: {reason}")),
+        )
+        .await?;
         Ok(Fired::Skipped(reason.to_owned()))
     }
 

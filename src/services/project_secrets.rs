@@ -64,21 +64,19 @@ impl Services {
             )
             .into());
         }
-        let checked = check_env(
-            "name",
-            Some(serde_json::json!({ name: value })),
-        )
-        .map_err(|mut e| {
-            e.code = ErrorCode::ValidationError;
-            e
-        })?;
+        let checked =
+            check_env("name", Some(serde_json::json!({ name: value }))).map_err(|mut e| {
+                e.code = ErrorCode::ValidationError;
+                e
+            })?;
         let Some((name, value)) = checked.into_iter().next() else {
             return Err(ApiError::field("name", "Name the secret.").into());
         };
-        let exists = project_secret::Entity::find_by_id((scope.project_id().to_owned(), name.clone()))
-            .one(self.db())
-            .await?
-            .is_some();
+        let exists =
+            project_secret::Entity::find_by_id((scope.project_id().to_owned(), name.clone()))
+                .one(self.db())
+                .await?
+                .is_some();
         if !exists {
             let count = project_secret::Entity::find()
                 .filter(project_secret::Column::ProjectId.eq(scope.project_id()))
@@ -131,9 +129,10 @@ impl Services {
     ) -> Result<()> {
         let scope = self.project_scope(caller, project_id).await?;
         scope.require_admin()?;
-        let gone = project_secret::Entity::delete_by_id((scope.project_id().to_owned(), name.to_owned()))
-            .exec(self.db())
-            .await?;
+        let gone =
+            project_secret::Entity::delete_by_id((scope.project_id().to_owned(), name.to_owned()))
+                .exec(self.db())
+                .await?;
         if gone.rows_affected == 0 {
             return Err(ApiError::not_found("Secret").into());
         }
@@ -141,7 +140,11 @@ impl Services {
     }
 
     /// A task naming project secrets: each must exist in its project.
-    pub(super) async fn check_project_secrets(&self, project_id: &str, names: &[String]) -> Result<()> {
+    pub(super) async fn check_project_secrets(
+        &self,
+        project_id: &str,
+        names: &[String],
+    ) -> Result<()> {
         if names.is_empty() {
             return Ok(());
         }

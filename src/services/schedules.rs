@@ -114,9 +114,15 @@ impl Services {
 
     /// Merges `input` over `old` (none for a new schedule) and checks the result; every
     /// refusal names its field.
-    fn schedule_fields(&self, input: ScheduleInput, old: Option<&schedule::Model>) -> Result<Fields> {
+    fn schedule_fields(
+        &self,
+        input: ScheduleInput,
+        old: Option<&schedule::Model>,
+    ) -> Result<Fields> {
         let name = match (input.name, old) {
-            (Some(n), _) => validate::name(&n, 100, "The name").map_err(|m| ApiError::field("name", m))?,
+            (Some(n), _) => {
+                validate::name(&n, 100, "The name").map_err(|m| ApiError::field("name", m))?
+            }
             (None, Some(o)) => o.name.clone(),
             (None, None) => return Err(ApiError::field("name", "The name is required.").into()),
         };
@@ -137,11 +143,9 @@ impl Services {
             (None, None) => String::new(),
         };
         if message.trim().is_empty() {
-            return Err(ApiError::field(
-                "message",
-                "Write the message each run starts with.",
-            )
-            .into());
+            return Err(
+                ApiError::field("message", "Write the message each run starts with.").into(),
+            );
         }
         if message.contains('\0') || message.chars().count() > MESSAGE_MAX_CHARS {
             return Err(ApiError::field(
@@ -192,7 +196,11 @@ impl Services {
     }
 
     /// The next time a schedule fires after `now`, within its end.
-    fn next_run(timing: &Timing, ends_at: Option<DateTime<Utc>>, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    fn next_run(
+        timing: &Timing,
+        ends_at: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> Option<DateTime<Utc>> {
         timing
             .next_after(now)
             .filter(|n| ends_at.is_none_or(|e| *n <= e))
@@ -250,10 +258,15 @@ impl Services {
             return out;
         };
         while let Ok(Some(entry)) = entries.next_entry().await {
-            let Ok(meta) = entry.metadata().await else { continue };
+            let Ok(meta) = entry.metadata().await else {
+                continue;
+            };
             let name = entry.file_name().to_string_lossy().into_owned();
             if meta.is_file() && !name.starts_with('.') {
-                out.push(ScheduleFile { name, size: meta.len() });
+                out.push(ScheduleFile {
+                    name,
+                    size: meta.len(),
+                });
             }
         }
         out.sort_by(|a, b| a.name.cmp(&b.name));
@@ -455,7 +468,9 @@ impl Services {
         scope.require_person()?;
         let limit = limit.unwrap_or(20);
         if limit == 0 || limit > RUNS_MAX {
-            return Err(ApiError::field("limit", format!("Use a limit from 1 to {RUNS_MAX}.")).into());
+            return Err(
+                ApiError::field("limit", format!("Use a limit from 1 to {RUNS_MAX}.")).into(),
+            );
         }
         let row = self.schedule_row(&scope, id).await?;
         let zone = row.timezone.parse().unwrap_or(chrono_tz::UTC);
@@ -528,9 +543,8 @@ impl Services {
             let mut file = tokio::fs::File::create(&staging).await.map_err(io_error)?;
             let mut size: u64 = 0;
             while let Some(chunk) = body.next().await {
-                let chunk = chunk.map_err(|e| {
-                    ApiError::field("files", format!("The upload broke off: {e}"))
-                })?;
+                let chunk = chunk
+                    .map_err(|e| ApiError::field("files", format!("The upload broke off: {e}")))?;
                 size += chunk.len() as u64;
                 if size > max {
                     return Err(Error::from(ApiError::new(

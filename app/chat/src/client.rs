@@ -20,6 +20,7 @@ use web_sys::{AbortSignal, FormData, RequestCredentials, RequestMode};
 
 use protocol::envelope::{Answer, Pagination};
 use protocol::error::{ApiError, ErrorCode};
+use protocol::schedule::ScheduleFile;
 use protocol::skills::Skill;
 use protocol::task::{Approved, Artifact, Cancelled, CreatedTask, FollowUpAccepted, Task};
 use protocol::widget::WidgetSession;
@@ -356,6 +357,26 @@ impl Client {
         }
     }
 
+    /// Files every run of a schedule gets in `uploads/` (one of the same name is replaced).
+    pub async fn upload_schedule_files(
+        &self,
+        project_id: &str,
+        schedule_id: &str,
+        files: &[web_sys::File],
+    ) -> Result<Vec<ScheduleFile>, ApiError> {
+        let form = FormData::new().map_err(|_| ApiError::internal())?;
+        for file in files {
+            form.append_with_blob_and_filename("files", file, &file.name())
+                .map_err(|_| ApiError::internal())?;
+        }
+        let path = format!(
+            "/api/v1/projects/{}/schedules/{}/files",
+            enc(project_id),
+            enc(schedule_id)
+        );
+        self.call(Verb::Post, &path, Body::Form(&form)).await
+    }
+
     pub async fn approve(
         &self,
         task_id: &str,
@@ -530,6 +551,17 @@ pub async fn upload_skill(
 ) -> Result<Skill, ApiError> {
     Client::same_origin()
         .upload_skill(project_id, replace, file)
+        .await
+}
+
+/// The Console's files for a schedule's runs.
+pub async fn upload_schedule_files(
+    project_id: &str,
+    schedule_id: &str,
+    files: &[web_sys::File],
+) -> Result<Vec<ScheduleFile>, ApiError> {
+    Client::same_origin()
+        .upload_schedule_files(project_id, schedule_id, files)
         .await
 }
 

@@ -36,6 +36,8 @@ struct Ctx {
     showing_runs: RwSignal<Vec<String>>,
     /// The schedule "Run now" was last pressed for, so its answer shows on its card.
     ran: RwSignal<Option<String>>,
+    /// Uploads of files done: the list is read again after each.
+    uploaded: RwSignal<u32>,
 }
 
 #[component]
@@ -47,6 +49,7 @@ pub fn SchedulesTab() -> impl IntoView {
     let delete = ServerAction::<DeleteSchedule>::new();
     let run = ServerAction::<RunScheduleNow>::new();
     let delete_file = ServerAction::<DeleteScheduleFile>::new();
+    let uploaded = RwSignal::new(0_u32);
     // Edits saved. Only a save redraws the list: after a refused one the open form keeps
     // what was typed, next to the reasons.
     let saved = RwSignal::new(0_u32);
@@ -59,6 +62,7 @@ pub fn SchedulesTab() -> impl IntoView {
                 delete.version().get(),
                 run.version().get(),
                 delete_file.version().get(),
+                uploaded.get(),
             )
         },
         |(id, ..)| get_schedules(id),
@@ -73,6 +77,7 @@ pub fn SchedulesTab() -> impl IntoView {
         editing: RwSignal::new(None),
         showing_runs: RwSignal::new(Vec::new()),
         ran: RwSignal::new(None),
+        uploaded,
     };
     Effect::new(move |_| {
         if matches!(update.value().get(), Some(Ok(_))) {
@@ -174,6 +179,7 @@ fn ScheduleCard(schedule: Schedule, ctx: Ctx) -> impl IntoView {
     };
     let next = schedule.next_runs.first().cloned();
     let files = schedule.files.clone();
+    let id_for_files = StoredValue::new(id.clone());
     view! {
         <article class="rounded-md border border-slate-200 p-4 dark:border-slate-800"
             aria-labelledby=labelled_by data-testid="schedule" data-schedule-id=id.clone()>
@@ -223,6 +229,7 @@ fn ScheduleCard(schedule: Schedule, ctx: Ctx) -> impl IntoView {
                     <dd><Files files=files.clone() schedule_id=id.clone() ctx /></dd>
                 })}
             </dl>
+            {move || ctx.admin.get().then(|| view! { <AttachFiles schedule_id=id_for_files.get_value() ctx /> })}
             <RunNowAnswer schedule_id=id.clone() ctx />
             {move || is_editing().then(|| view! { <EditSchedule schedule=stored.get_value() ctx /> })}
             <div class="mt-3">
@@ -350,6 +357,56 @@ fn EditSchedule(schedule: Schedule, ctx: Ctx) -> impl IntoView {
                 <button class="btn" type="button" on:click=move |_| ctx.editing.set(None)>"Cancel"</button>
             </div>
         </ActionForm>
+    }
+    .into_any()
+}
+
+/// Adds files every run gets in `uploads/`: posted to the REST API as the Chat UI posts a
+/// task's files (a server function takes no files).
+#[component]
+fn AttachFiles(schedule_id: String, ctx: Ctx) -> impl IntoView {
+    let input: NodeRef<leptos::html::Input> = NodeRef::new();
+    let failure: RwSignal<Option<String>> = RwSignal::new(None);
+    let busy = RwSignal::new(false);
+    let sid = StoredValue::new(schedule_id);
+    let field_id = format!("schedule-files-{}", sid.get_value());
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let Some(el) = input.get_untracked() else {
+            return;
+        };
+        let files: Vec<web_sys::File> = el
+            .files()
+            .map(|list| (0..list.length()).filter_map(|i| list.get(i)).collect())
+            .unwrap_or_default();
+        if files.is_empty() {
+            failure.set(Some("Choose one or more files.".to_owned()));
+            return;
+        }
+        busy.set(true);
+        let pid = ctx.project_id.get_untracked();
+        leptos::task::spawn_local(async move {
+            let answer = chat::client::upload_schedule_files(&pid, &sid.get_value(), &files).await;
+            busy.set(false);
+            match answer {
+                Ok(_) => {
+                    el.set_value("");
+                    failure.set(None);
+                    ctx.uploaded.update(|n| *n += 1);
+                }
+                Err(e) => failure.set(Some(
+                    e.field_message("files").unwrap_or(&e.message).to_owned(),
+                )),
+            }
+        });
+    };
+    view! {
+        <form class="mt-3 flex flex-wrap items-center gap-2" on:submit=submit>
+            <label class="label text-xs" for=field_id.clone()>"Files for every run"</label>
+            <input class="input w-auto grow text-xs" type="file" multiple id=field_id name="files" node_ref=input />
+            <button class="btn px-2 py-0.5 text-xs" type="submit" disabled=move || busy.get()>"Attach"</button>
+            {move || failure.get().map(|m| view! { <p class="w-full text-sm text-red-700 dark:text-red-400" role="alert">{m}</p> })}
+        </form>
     }
     .into_any()
 }

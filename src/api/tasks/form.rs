@@ -34,10 +34,11 @@ impl FormFields for CreateTask {
             "env" => self.env = Some(json_field(name, &text)?),
             "secrets" => self.secrets = Some(json_field(name, &text)?),
             "projectSecrets" => {
-                self.project_secrets =
-                    Some(serde_json::from_value(json_field(name, &text)?).map_err(|_| {
+                self.project_secrets = Some(
+                    serde_json::from_value(json_field(name, &text)?).map_err(|_| {
                         ApiError::field(name, "`projectSecrets` must be a JSON array of names.")
-                    })?)
+                    })?,
+                )
             }
             _ => {}
         }

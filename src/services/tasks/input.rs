@@ -145,7 +145,9 @@ fn dedup_names(names: Vec<String>) -> Result<Vec<String>, ApiError> {
         if !env_name_ok(&name) {
             return Err(ApiError::field(
                 "projectSecrets",
-                format!("`{name}` is not a secret's name: use letters, digits and `_`, not starting with a digit."),
+                format!(
+                    "`{name}` is not a secret's name: use letters, digits and `_`, not starting with a digit."
+                ),
             ));
         }
         if !out.contains(&name) {

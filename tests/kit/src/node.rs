@@ -10,7 +10,6 @@ use serde_json::json;
 use crate::harness::{self, PASSWORD, TestDb, assert_ok};
 use crate::model::ModelServer;
 
-
 /// A `sigmic serve` process; killed when dropped.
 pub struct Node {
     child: Child,
@@ -34,7 +33,13 @@ pub fn free_port() -> u16 {
 }
 
 impl Node {
-    pub async fn start(dir: &Path, db: &TestDb, port: u16, model: &ModelServer, name: &str) -> Node {
+    pub async fn start(
+        dir: &Path,
+        db: &TestDb,
+        port: u16,
+        model: &ModelServer,
+        name: &str,
+    ) -> Node {
         Self::start_with(dir, db, port, model, name, &[]).await
     }
 
@@ -158,4 +163,3 @@ pub async fn key_and_session(base: &str) -> (String, reqwest::Client, String) {
     .await;
     (key["key"].as_str().unwrap().to_owned(), http, project)
 }
-
