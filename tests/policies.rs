@@ -671,6 +671,11 @@ async fn settings_and_prompts() {
     assert_eq!(names, ["Rules", "Tone", "Off"]);
     let resp = add(json!({"name": "", "content": "x"})).await.unwrap();
     assert_field_error(resp, "name").await;
+    // Past the 32-bit position the document states: refused, not read as "last".
+    let resp = add(json!({"name": "Far", "content": "x", "position": 2_147_483_648_u64}))
+        .await
+        .unwrap();
+    assert_field_error(resp, "position").await;
     let resp = app
         .req(
             &o.client,

@@ -245,6 +245,15 @@ async fn schedules_are_checked_and_managed_by_project_admins() {
     assert_eq!(changed["nextRuns"], json!([]));
     assert_eq!(changed["env"], json!({"REGION": "eu"}));
 
+    // A body that is not a form is refused with the API's envelope.
+    let resp = app
+        .req(&o.client, Method::POST, &path(&o, &format!("/{id}/files")))
+        .body("not a form")
+        .send()
+        .await
+        .unwrap();
+    assert_field_error(resp, "files").await;
+
     // Run now starts an ordinary task of the project, listed under the schedule.
     model.script("Report for", vec![Turn::text("report written")]);
     let created = assert_ok(

@@ -1,7 +1,7 @@
 //! (extension) Scheduled tasks, `/api/v1/projects/{projectId}/schedules`, and the project's
 //! secret store, `/api/v1/projects/{projectId}/secrets`, whose values reach scheduled runs.
 
-use axum::extract::{Multipart, State};
+use axum::extract::{FromRequest, Multipart, Request, State};
 use futures_util::TryStreamExt;
 use protocol::schedule as dto;
 use protocol::task::CreatedTask;
@@ -221,8 +221,18 @@ pub async fn add_files(
     State(state): State<AppState>,
     caller: Caller,
     Path((project_id, id)): Path<(String, String)>,
-    mut form: Multipart,
+    request: Request,
 ) -> ApiResult<Vec<dto::ScheduleFile>> {
+    // Read here rather than as an extractor, so a body that is not a form answers with the
+    // API's envelope.
+    let mut form = Multipart::from_request(request, &state)
+        .await
+        .map_err(|e| {
+            ErrorResponse(ApiError::field(
+                "files",
+                format!("Send the files as multipart/form-data: {}", e.body_text()),
+            ))
+        })?;
     let bad = |e: axum::extract::multipart::MultipartError| {
         ErrorResponse(ApiError::field(
             "files",

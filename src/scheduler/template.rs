@@ -33,16 +33,13 @@ impl RunValues {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]
-    fn values_are_in_the_schedule_zone() {
-        let at = DateTime::parse_from_rfc3339("2026-12-06T23:30:00Z")
-            .unwrap()
-            .with_timezone(&Utc);
+    fn values_are_in_the_schedule_zone() -> Result<(), Box<dyn std::error::Error>> {
+        let at = DateTime::parse_from_rfc3339("2026-12-06T23:30:00Z")?.with_timezone(&Utc);
         let prev = at - chrono::Duration::days(1);
-        let zone: Tz = "Europe/Berlin".parse().unwrap();
+        let zone: Tz = "Europe/Berlin".parse()?;
         let v = RunValues::new(at, Some(prev), zone);
         assert_eq!(
             v.render("Report for {{date}} ({{datetime}}), since {{previousRunAt}}; {{other}}"),
@@ -50,5 +47,6 @@ mod tests {
         );
         let first = RunValues::new(at, None, zone);
         assert_eq!(first.render("since [{{previousRunAt}}]"), "since []");
+        Ok(())
     }
 }

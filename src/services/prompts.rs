@@ -53,6 +53,14 @@ pub(super) fn check(input: dto::PromptInput) -> Result<Checked, ApiError> {
             "The text contains a NUL character.",
         ));
     }
+    // The document states the position as a 32-bit integer; a client past it is refused
+    // rather than read as "last".
+    if input.position.is_some_and(|p| i32::try_from(p).is_err()) {
+        return Err(ApiError::field(
+            "position",
+            format!("Use a position from 0 to {}.", i32::MAX),
+        ));
+    }
     Ok(Checked {
         name,
         content: input.content,
