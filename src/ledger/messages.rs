@@ -10,7 +10,7 @@ use sea_orm::{
 use super::error::LedgerError;
 use super::log::Writer;
 use crate::llm::{self, Part};
-use crate::store::entities::{task, task_message, task_tool_call};
+use crate::store::entities::{task, task_message, task_tool_call, usage_record};
 
 /// Usage of one model answer, added to the task's totals.
 #[derive(Debug, Clone, Copy, Default)]
@@ -160,7 +160,8 @@ pub(super) async fn insert_answer(
     add_usage(txn, task_id, &answer.usage).await
 }
 
-/// Adds a model call's tokens and cost to the task's.
+/// Adds a model call's tokens and cost to the task's, and appends the call to the usage
+/// history (per day, key, end user and model) that budgets are checked against.
 pub(super) async fn add_usage(
     txn: &DatabaseTransaction,
     task_id: &str,
@@ -183,10 +184,32 @@ pub(super) async fn add_usage(
             Expr::col(task::Column::CostUsd).if_null(0.0).add(cost),
         );
     }
-    update
+    // The row comes back with the update, so the history costs no extra read.
+    let rows = update
         .filter(task::Column::Id.eq(task_id))
-        .exec(txn)
+        .exec_with_returning(txn)
         .await?;
+    let Some(task) = rows.first() else {
+        return Ok(());
+    };
+    let now = Utc::now();
+    usage_record::Entity::insert(usage_record::ActiveModel {
+        id: Set(crate::ids::new_id()),
+        org_id: Set(task.org_id.clone()),
+        project_id: Set(task.project_id.clone()),
+        task_id: Set(task.id.clone()),
+        api_key_id: Set(task.api_key_id.clone()),
+        end_user_id: Set(task.end_user_id.clone()),
+        user_id: Set(task.user_id.clone()),
+        model: Set(task.model.clone()),
+        input_tokens: Set(i64::try_from(usage.input_tokens).unwrap_or(i64::MAX)),
+        output_tokens: Set(i64::try_from(usage.output_tokens).unwrap_or(i64::MAX)),
+        cost_usd: Set(usage.cost_usd),
+        day: Set(now.format("%Y-%m-%d").to_string()),
+        created_at: Set(now),
+    })
+    .exec_without_returning(txn)
+    .await?;
     Ok(())
 }
 

@@ -7,12 +7,14 @@ mod accounts;
 mod config;
 mod schedules;
 mod tasks;
+mod usage;
 mod widget;
 
 pub use accounts::*;
 pub use config::*;
 pub use schedules::*;
 pub use tasks::*;
+pub use usage::*;
 pub use widget::*;
 
 /// A role in an organization or a project, stored as `admin` / `member`.
