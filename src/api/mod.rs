@@ -17,6 +17,7 @@ mod prompts;
 mod schedules;
 mod skills;
 mod tasks;
+mod usage;
 mod widget;
 
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -50,6 +51,7 @@ use crate::http::AppState;
         (name = "widget", description = "The embeddable widget: the token exchange for a customer's backend, the widget's session, and (extension) a project's widget apps"),
         (name = "schedules", description = "(extension) A project's scheduled tasks, and the secrets its runs read"),
         (name = "config", description = "(extension) A project's whole configuration as one document: export, and import into another project"),
+        (name = "usage", description = "(extension) A project's usage per day, API key and model, and its monthly budgets in US dollars (the project's, each API key's, each widget end user's)"),
         (name = "health", description = "Liveness, readiness and this document"),
         (name = "tasks", description = "Tasks: create, stream, follow up, approve, cancel, files"),
         (name = "conversations", description = "(extension) The caller's own tasks as the Chat UI history shows them: list and search, rename, delete"),
@@ -153,6 +155,9 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(keys::list, keys::create))
         .routes(routes!(keys::revoke))
         .routes(routes!(keys::create_legacy))
+        .routes(routes!(usage::usage))
+        .routes(routes!(usage::get_budget, usage::put_budget))
+        .routes(routes!(usage::get_key_budget, usage::put_key_budget))
         .routes(routes!(conversations::list))
         .routes(routes!(conversations::rename, conversations::delete))
         .merge(task_routes())

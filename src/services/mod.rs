@@ -4,6 +4,7 @@
 pub mod access;
 pub mod accounts;
 pub mod audit;
+pub mod budgets;
 mod config_diff;
 pub mod conversations;
 pub mod keys;
@@ -20,6 +21,7 @@ pub mod schedules;
 pub mod skills;
 pub mod subagents;
 pub mod tasks;
+pub mod usage;
 mod validate;
 pub mod widget_apps;
 mod widget_tokens;

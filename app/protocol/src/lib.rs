@@ -18,6 +18,7 @@ pub mod schema;
 pub mod skills;
 pub mod stream;
 pub mod task;
+pub mod usage;
 pub mod widget;
 
 pub use account::*;

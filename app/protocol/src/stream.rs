@@ -232,6 +232,9 @@ pub enum RunErrorCode {
     Timeout,
     /// The run used its model calls without finishing.
     MaxTurns,
+    /// (extension) A monthly budget (the project's, the API key's or the widget end user's)
+    /// is used up; the message names it.
+    BudgetExceeded,
     InternalError,
     #[serde(other)]
     Other,
@@ -246,6 +249,7 @@ impl RunErrorCode {
             Self::SandboxUnavailable => "SANDBOX_UNAVAILABLE",
             Self::Timeout => "TIMEOUT",
             Self::MaxTurns => "MAX_TURNS",
+            Self::BudgetExceeded => "BUDGET_EXCEEDED",
             Self::InternalError => "INTERNAL_ERROR",
             Self::Other => "OTHER",
         }

@@ -30,6 +30,7 @@ use super::Runtime;
 use super::conversation::{CallStatus, Conversation, StoredCall};
 use crate::ledger::{Claim, Ledger, LedgerError, Logged};
 use crate::sandbox::Redactor;
+use crate::services::budgets::RunBudgets;
 use crate::store::entities::{TaskStatus, task};
 use setup::Setup;
 
@@ -72,6 +73,8 @@ pub struct Run {
     drain: CancellationToken,
     /// When the run must end (its time limit), for the subagents it starts.
     until: tokio::time::Instant,
+    /// The monthly budgets that apply to the task, read once when the run starts.
+    budgets: RunBudgets,
 }
 
 impl Run {
@@ -131,6 +134,7 @@ impl Run {
             task,
             drain,
             until: tokio::time::Instant::now(),
+            budgets: RunBudgets::default(),
         };
         run.execute(env, secrets).await
     }
@@ -156,6 +160,13 @@ impl Run {
         secrets: BTreeMap<String, String>,
     ) -> Result<Outcome, RunError> {
         let run_started = self.begin().await?;
+        // Read once: a run without budgets pays nothing for them at each model call.
+        self.budgets = RunBudgets::load(self.db(), &self.task).await?;
+        // Checked before the sandbox and the MCP servers start: a task over budget costs
+        // nothing.
+        if let Some(message) = self.over_budget().await? {
+            return self.fail(RunErrorCode::BudgetExceeded, &message).await;
+        }
         let setup = match Setup::prepare(&self, env, secrets).await? {
             Ok(setup) => setup,
             Err((code, message)) => return self.fail(code, &message).await,
@@ -222,6 +233,9 @@ impl Run {
                     setup.max_turns
                 );
                 return self.fail(RunErrorCode::MaxTurns, &message).await;
+            }
+            if let Some(message) = self.over_budget().await? {
+                return self.fail(RunErrorCode::BudgetExceeded, &message).await;
             }
             // A server that said its tools changed is listed again before the model sees them.
             setup.tools.refresh().await;
@@ -292,6 +306,11 @@ impl Run {
                     ..
                 }))
         ))
+    }
+
+    /// The message naming a budget of the task that is used up this month, if one is.
+    async fn over_budget(&self) -> Result<Option<String>, RunError> {
+        Ok(self.budgets.exceeded(self.db()).await?)
     }
 
     async fn fail(&self, code: RunErrorCode, message: &str) -> Result<Outcome, RunError> {

@@ -131,6 +131,10 @@ impl Run {
             if Instant::now() >= deadline {
                 return Ok((TerminateReason::Timeout, last_text));
             }
+            // The parent's next model call ends the run with BUDGET_EXCEEDED.
+            if let Some(message) = self.over_budget().await? {
+                return Ok((TerminateReason::Error, message));
+            }
             let request = llm::Request {
                 model: setup.model.model.clone(),
                 system: system.clone(),
