@@ -1,8 +1,10 @@
 //! What a worker does to a task it holds, each write fenced by its claim's epoch.
 
 use chrono::{DateTime, Utc};
-use protocol::stream::{ErrorEvent, RunErrorCode, StreamEvent, ToolCallEvent, ToolResultEvent};
-use protocol::task::CallStatus;
+use protocol::stream::{
+    DoneEvent, ErrorEvent, RunErrorCode, StreamEvent, ToolCallEvent, ToolResultEvent,
+};
+use protocol::task::{CallStatus, TaskUsage};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, TransactionTrait};
 
@@ -210,7 +212,6 @@ impl Ledger {
         seen_messages: i64,
     ) -> Result<bool> {
         let (id, epoch) = (claim.task_id.clone(), claim.epoch);
-        let done = StreamEvent::Done(protocol::stream::DoneEvent { final_response });
         let committed = self
             .db
             .transaction::<_, Option<Vec<Logged>>, LedgerError>(move |txn| {
@@ -227,6 +228,20 @@ impl Ledger {
                         ensure_held(txn, &id, Writer::Worker { epoch }).await?;
                         return Ok(None);
                     }
+                    // Read in the transaction that completes the run, so `done` carries what
+                    // the task used up to and including this run's last model call.
+                    let usage = task::Entity::find_by_id(id.clone())
+                        .one(txn)
+                        .await?
+                        .map(|t| TaskUsage {
+                            input_tokens: u64::try_from(t.input_tokens).unwrap_or(0),
+                            output_tokens: u64::try_from(t.output_tokens).unwrap_or(0),
+                            cost_usd: t.cost_usd,
+                        });
+                    let done = StreamEvent::Done(DoneEvent {
+                        final_response,
+                        usage,
+                    });
                     let logged =
                         log::write_events(txn, &id, Writer::Worker { epoch }, &[done]).await?;
                     Ok(Some(logged))

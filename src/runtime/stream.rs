@@ -8,15 +8,16 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 use futures_util::Stream;
-use protocol::stream::{HistoryDone, StreamEvent};
-use sea_orm::EntityTrait;
+use protocol::stream::{ErrorEvent, HistoryDone, RunErrorCode, StreamEvent};
+use protocol::task::{TaskStatus as DtoStatus, TaskUsage};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use tokio::sync::broadcast;
 use tokio::sync::broadcast::error::RecvError;
 
 use super::Runtime;
 use super::conversation::{Conversation, history_message};
 use crate::ledger::{Logged, read_after};
-use crate::store::entities::task;
+use crate::store::entities::{TaskStatus, task, task_event};
 
 /// One frame of the stream.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -156,9 +157,20 @@ impl State {
         } else {
             row.last_seq
         };
+        // A finished task's stream closes after this frame: it says how the task ended, so a
+        // client that opens it late (a reload, the list) shows that without another request.
+        let (status, error, usage) = if active {
+            (None, None, None)
+        } else {
+            let error = self.last_error(&row).await?;
+            (Some(status_dto(row.status)), error, Some(usage_of(&row)))
+        };
         let mut done = Frame::unlogged(&StreamEvent::HistoryDone(HistoryDone {
             message_count: u64::try_from(conv.messages.len()).unwrap_or(0),
             is_streaming: active,
+            status,
+            error,
+            usage,
         }));
         done.id = Some(stands_for);
         self.queue.push_back(done);
@@ -169,6 +181,39 @@ impl State {
         // What happened after the last stored message (the answer streaming now).
         self.last = stands_for;
         self.read_store().await
+    }
+
+    /// How a failed or cancelled task's last run ended: its last `error` event, which has
+    /// the code the row's `error` text lacks. Read newest first along the key `(task_id, seq)`,
+    /// where it is usually the very last event, so no column had to be added for it.
+    async fn last_error(&self, row: &task::Model) -> Result<Option<ErrorEvent>, sea_orm::DbErr> {
+        if !matches!(row.status, TaskStatus::Failed | TaskStatus::Cancelled) {
+            return Ok(None);
+        }
+        let logged = task_event::Entity::find()
+            .filter(task_event::Column::TaskId.eq(&self.task_id))
+            .filter(task_event::Column::Kind.eq("error"))
+            .order_by_desc(task_event::Column::Seq)
+            .one(self.rt.db())
+            .await?
+            .map(Logged::from);
+        if let Some(StreamEvent::Error(e)) = logged.as_ref().and_then(Logged::event) {
+            return Ok(Some(e));
+        }
+        // Failed without an event yet (an internal failure writes its event just after).
+        Ok(Some(match row.status {
+            TaskStatus::Cancelled => ErrorEvent {
+                code: RunErrorCode::TaskCancelled,
+                message: "The task was cancelled.".to_owned(),
+            },
+            _ => ErrorEvent {
+                code: RunErrorCode::InternalError,
+                message: row
+                    .error
+                    .clone()
+                    .unwrap_or_else(|| "The task failed.".to_owned()),
+            },
+        }))
     }
 
     /// Reads the next page after `last`. The task's status is read first: if it had ended
@@ -236,5 +281,24 @@ impl State {
                 self.read_store().await
             }
         }
+    }
+}
+
+fn status_dto(s: TaskStatus) -> DtoStatus {
+    match s {
+        TaskStatus::Pending => DtoStatus::Pending,
+        TaskStatus::Running => DtoStatus::Running,
+        TaskStatus::AwaitingApproval => DtoStatus::AwaitingApproval,
+        TaskStatus::Completed => DtoStatus::Completed,
+        TaskStatus::Failed => DtoStatus::Failed,
+        TaskStatus::Cancelled => DtoStatus::Cancelled,
+    }
+}
+
+fn usage_of(row: &task::Model) -> TaskUsage {
+    TaskUsage {
+        input_tokens: u64::try_from(row.input_tokens).unwrap_or(0),
+        output_tokens: u64::try_from(row.output_tokens).unwrap_or(0),
+        cost_usd: row.cost_usd,
     }
 }

@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::task::{CallStatus, HistoryMessage, Thought};
+use crate::task::{CallStatus, HistoryMessage, TaskStatus, TaskUsage, Thought};
 
 /// The events of `GET /api/v1/tasks/{id}/stream`, as `event: <name>` and `data: <json>`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -101,6 +101,18 @@ impl StreamEvent {
 pub struct HistoryDone {
     pub message_count: u64,
     pub is_streaming: bool,
+    /// (extension) The task's status when the history was read. With `error` and `usage`, a
+    /// client shows how a finished task ended without reading its event log: a finished
+    /// task's stream closes after this event.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<TaskStatus>,
+    /// (extension) How the last run ended, when the task is `failed` or `cancelled`: its
+    /// last `error` event.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<ErrorEvent>,
+    /// (extension) The task's tokens and cost so far, once it is finished.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage: Option<TaskUsage>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -185,6 +197,9 @@ pub struct ErrorEvent {
 #[serde(rename_all = "camelCase")]
 pub struct DoneEvent {
     pub final_response: String,
+    /// (extension) The task's tokens and cost, all its runs together, as it completed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage: Option<TaskUsage>,
 }
 
 /// Where a run stands, for a client's status line.
@@ -252,6 +267,21 @@ impl RunErrorCode {
             Self::BudgetExceeded => "BUDGET_EXCEEDED",
             Self::InternalError => "INTERNAL_ERROR",
             Self::Other => "OTHER",
+        }
+    }
+
+    /// The run was stopped by one of its bounds rather than broken: a client says which
+    /// bound, not that something failed. Exhaustive on purpose, so that a new code is
+    /// placed here (a code this version does not know reads as a failure).
+    pub fn is_limit(self) -> bool {
+        match self {
+            Self::Timeout | Self::MaxTurns | Self::BudgetExceeded => true,
+            Self::TaskCancelled
+            | Self::ModelNotConfigured
+            | Self::ModelError
+            | Self::SandboxUnavailable
+            | Self::InternalError
+            | Self::Other => false,
         }
     }
 }

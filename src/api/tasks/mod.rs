@@ -110,6 +110,9 @@ pub async fn history(
 /// `done` or `error`, with `:heartbeat` every 15 s. With `Last-Event-ID` (or `?after=`), only
 /// the events after that sequence number. (extension) Events carry their sequence number as
 /// `id:`, and so does `history_done`: the point the history stands for, to resume after.
+/// (extension) For a finished task, `history_done` adds `status`, `error {code, message}`
+/// (the last run's, when `failed` or `cancelled`) and `usage {inputTokens, outputTokens,
+/// costUsd}`; `done` adds the task's `usage`.
 #[utoipa::path(get, path = "/api/v1/tasks/{id}/stream", tag = "tasks",
     security(("bearer" = []), ("apiKey" = []), ("session" = [])),
     params(("id" = String, Path, description = "The task id"), StreamQuery,
