@@ -71,6 +71,11 @@ pub struct LlmConfig {
     pub openai_base_url: Option<String>,
     pub gemini_api_key: Option<String>,
     pub gemini_base_url: Option<String>,
+    /// Let organizations' model connections be on loopback, private and link-local addresses
+    /// (a model server on the local network, such as Ollama). Off: only internet addresses.
+    /// Cloud metadata addresses are refused either way; the operator's own providers above
+    /// are not checked.
+    pub allow_private_addresses: bool,
     pub connect_timeout_secs: u64,
     /// Longest silence between two chunks of a streamed answer.
     pub read_timeout_secs: u64,
@@ -90,6 +95,7 @@ impl std::fmt::Debug for LlmConfig {
             .field("openai_base_url", &self.openai_base_url)
             .field("gemini_api_key", &set(&self.gemini_api_key))
             .field("gemini_base_url", &self.gemini_base_url)
+            .field("allow_private_addresses", &self.allow_private_addresses)
             .finish_non_exhaustive()
     }
 }
@@ -104,6 +110,7 @@ impl Default for LlmConfig {
             openai_base_url: None,
             gemini_api_key: None,
             gemini_base_url: None,
+            allow_private_addresses: false,
             connect_timeout_secs: 10,
             read_timeout_secs: 300,
             max_output_tokens: 8192,

@@ -9,7 +9,7 @@ use async_trait::async_trait;
 
 use app::backend::{Backend, Issued, RequestCtx};
 use protocol::error::ApiError;
-use protocol::{self as dto, input, policy, schedule, skills, task, widget};
+use protocol::{self as dto, input, policy, schedule, skills, task, usage, widget};
 
 use crate::scheduler::Scheduler;
 use crate::services::Services;
@@ -237,6 +237,56 @@ impl Backend for Console {
     ) -> Result<dto::ProjectSettings, ApiError> {
         let caller = self.caller(ctx).await?;
         Ok(self.services.project_settings(&caller, &project_id).await?)
+    }
+
+    async fn project_models(
+        &self,
+        ctx: &RequestCtx,
+        project_id: String,
+    ) -> Result<dto::ProjectModels, ApiError> {
+        let caller = self.caller(ctx).await?;
+        Ok(self.services.project_models(&caller, &project_id).await?)
+    }
+
+    async fn model_providers(&self, ctx: &RequestCtx) -> Result<Vec<dto::ModelProvider>, ApiError> {
+        let caller = self.caller(ctx).await?;
+        Ok(self.services.model_providers(&caller).await?)
+    }
+
+    async fn create_model_provider(
+        &self,
+        ctx: &RequestCtx,
+        input: dto::ModelProviderInput,
+    ) -> Result<dto::ModelProvider, ApiError> {
+        let caller = self.caller(ctx).await?;
+        Ok(self.services.create_model_provider(&caller, input).await?)
+    }
+
+    async fn update_model_provider(
+        &self,
+        ctx: &RequestCtx,
+        id: String,
+        update: dto::ModelProviderUpdate,
+    ) -> Result<dto::ModelProvider, ApiError> {
+        let caller = self.caller(ctx).await?;
+        Ok(self
+            .services
+            .update_model_provider(&caller, &id, update)
+            .await?)
+    }
+
+    async fn delete_model_provider(&self, ctx: &RequestCtx, id: String) -> Result<(), ApiError> {
+        let caller = self.caller(ctx).await?;
+        Ok(self.services.delete_model_provider(&caller, &id).await?)
+    }
+
+    async fn test_model_provider(
+        &self,
+        ctx: &RequestCtx,
+        id: String,
+    ) -> Result<dto::ModelProviderTest, ApiError> {
+        let caller = self.caller(ctx).await?;
+        Ok(self.services.test_model_provider(&caller, &id).await?)
     }
 
     async fn update_project_settings(
@@ -804,6 +854,64 @@ impl Backend for Console {
         Ok(self
             .services
             .delete_project_secret(&caller, &project_id, &name)
+            .await?)
+    }
+
+    async fn project_usage(
+        &self,
+        ctx: &RequestCtx,
+        project_id: String,
+        query: usage::UsageQuery,
+    ) -> Result<usage::UsageReport, ApiError> {
+        let caller = self.caller(ctx).await?;
+        Ok(self
+            .services
+            .project_usage(&caller, &project_id, &query)
+            .await?)
+    }
+
+    async fn project_budget(
+        &self,
+        ctx: &RequestCtx,
+        project_id: String,
+    ) -> Result<usage::ProjectBudget, ApiError> {
+        let caller = self.caller(ctx).await?;
+        Ok(self.services.project_budget(&caller, &project_id).await?)
+    }
+
+    async fn set_project_budget(
+        &self,
+        ctx: &RequestCtx,
+        project_id: String,
+        input: usage::ProjectBudgetInput,
+    ) -> Result<usage::ProjectBudget, ApiError> {
+        let caller = self.caller(ctx).await?;
+        Ok(self
+            .services
+            .set_project_budget(&caller, &project_id, input)
+            .await?)
+    }
+
+    async fn api_key_budgets(
+        &self,
+        ctx: &RequestCtx,
+        project_id: String,
+    ) -> Result<Vec<usage::ApiKeyBudget>, ApiError> {
+        let caller = self.caller(ctx).await?;
+        Ok(self.services.api_key_budgets(&caller, &project_id).await?)
+    }
+
+    async fn set_api_key_budget(
+        &self,
+        ctx: &RequestCtx,
+        project_id: String,
+        key_id: String,
+        input: usage::ApiKeyBudgetInput,
+    ) -> Result<usage::ApiKeyBudget, ApiError> {
+        let caller = self.caller(ctx).await?;
+        Ok(self
+            .services
+            .set_api_key_budget(&caller, &project_id, &key_id, input)
             .await?)
     }
 

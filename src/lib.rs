@@ -17,6 +17,7 @@ pub mod ids;
 pub mod ledger;
 pub mod llm;
 pub mod mcp;
+pub mod models;
 pub mod policy;
 pub mod project_secrets;
 pub mod rfc3339;

@@ -127,11 +127,22 @@ pub async fn open(config: &Config) -> Result<Services, StartError> {
     if signer.is_none() {
         tracing::warn!("no signing key: widget tokens are not issued (auth.signing_key_file)");
     }
+    let models = crate::models::ModelCatalog::new(
+        db.clone(),
+        vault.clone(),
+        crate::llm::Providers::from_config(&config.llm)?,
+        &config.llm,
+        crate::egress::AddressGuard::new(
+            config.llm.allow_private_addresses,
+            crate::egress::OwnAddresses::from_config(config),
+        ),
+    )?;
     Ok(Services::new(
         db,
         Arc::new(config.clone()),
         vault,
         mcp,
+        Arc::new(models),
         signer,
     )?)
 }
@@ -177,14 +188,19 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         let pool = Arc::clone(&sandboxes);
         tokio::spawn(async move { pool.fill_pool().await });
     }
-    let providers = crate::llm::Providers::from_config(&config.llm)?;
-    let configured: Vec<&str> = providers.configured().iter().map(|k| k.as_str()).collect();
+    let configured: Vec<&str> = services
+        .models()
+        .server()
+        .configured()
+        .iter()
+        .map(|k| k.as_str())
+        .collect();
     let web = Arc::new(crate::web::Web::from_config(&config)?);
     let runtime = Runtime::new(
         services.db().clone(),
         Arc::new(config.clone()),
         Arc::clone(&sandboxes),
-        providers,
+        Arc::clone(services.models()),
         web,
         crate::mcp::McpAccess {
             vault: services.vault().clone(),

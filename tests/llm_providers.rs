@@ -52,7 +52,10 @@ async fn call(
     kind: ProviderKind,
     messages: Vec<Message>,
 ) -> Result<Vec<Result<StreamEvent, LlmError>>, LlmError> {
-    let provider = providers.provider(&model(kind))?;
+    let provider = providers
+        .get(model(kind).provider)
+        .cloned()
+        .ok_or_else(|| LlmError::NotConfigured(kind.as_str().to_owned()))?;
     assert_eq!(provider.kind(), kind);
     let stream = provider.stream(request(kind, messages)).await?;
     Ok(stream.collect().await)

@@ -544,7 +544,9 @@ async fn without_a_provider_a_task_fails_saying_what_to_configure() {
     let task = wait_status(&app, &o.key, &id, "failed", 30).await;
     let err = task["error"].as_str().unwrap();
     assert!(
-        err.contains("ANTHROPIC_API_KEY") && err.contains("OPENAI_BASE_URL"),
+        err.contains("Organization → Model providers")
+            && err.contains("ANTHROPIC_API_KEY")
+            && err.contains("OPENAI_BASE_URL"),
         "{err}"
     );
     app.stop().await;

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use http::HeaderMap;
 use leptos::prelude::use_context;
-use protocol::{self as dto, input, policy, schedule, skills, task, widget};
+use protocol::{self as dto, input, policy, schedule, skills, task, usage, widget};
 
 use crate::error::ApiError;
 
@@ -105,6 +105,32 @@ pub trait Backend: Send + Sync + 'static {
         ctx: &RequestCtx,
         project_id: String,
     ) -> Result<dto::ProjectSettings, ApiError>;
+    /// The model the project's tasks use, whether it works, and the choices.
+    async fn project_models(
+        &self,
+        ctx: &RequestCtx,
+        project_id: String,
+    ) -> Result<dto::ProjectModels, ApiError>;
+    /// The organization's model connections and the server's (organization admins).
+    async fn model_providers(&self, ctx: &RequestCtx) -> Result<Vec<dto::ModelProvider>, ApiError>;
+    async fn create_model_provider(
+        &self,
+        ctx: &RequestCtx,
+        input: dto::ModelProviderInput,
+    ) -> Result<dto::ModelProvider, ApiError>;
+    async fn update_model_provider(
+        &self,
+        ctx: &RequestCtx,
+        id: String,
+        update: dto::ModelProviderUpdate,
+    ) -> Result<dto::ModelProvider, ApiError>;
+    async fn delete_model_provider(&self, ctx: &RequestCtx, id: String) -> Result<(), ApiError>;
+    /// Calls the provider: whether it works, and the models it offers.
+    async fn test_model_provider(
+        &self,
+        ctx: &RequestCtx,
+        id: String,
+    ) -> Result<dto::ModelProviderTest, ApiError>;
     async fn update_project_settings(
         &self,
         ctx: &RequestCtx,
@@ -394,6 +420,38 @@ pub trait Backend: Send + Sync + 'static {
         project_id: String,
         name: String,
     ) -> Result<(), ApiError>;
+
+    /// The project's usage over a range (this month by default), per day, key or model.
+    async fn project_usage(
+        &self,
+        ctx: &RequestCtx,
+        project_id: String,
+        query: usage::UsageQuery,
+    ) -> Result<usage::UsageReport, ApiError>;
+    async fn project_budget(
+        &self,
+        ctx: &RequestCtx,
+        project_id: String,
+    ) -> Result<usage::ProjectBudget, ApiError>;
+    async fn set_project_budget(
+        &self,
+        ctx: &RequestCtx,
+        project_id: String,
+        input: usage::ProjectBudgetInput,
+    ) -> Result<usage::ProjectBudget, ApiError>;
+    /// Every key of the project with its budget and what it spent this month.
+    async fn api_key_budgets(
+        &self,
+        ctx: &RequestCtx,
+        project_id: String,
+    ) -> Result<Vec<usage::ApiKeyBudget>, ApiError>;
+    async fn set_api_key_budget(
+        &self,
+        ctx: &RequestCtx,
+        project_id: String,
+        key_id: String,
+        input: usage::ApiKeyBudgetInput,
+    ) -> Result<usage::ApiKeyBudget, ApiError>;
 
     /// The server's configured public address (no trailing slash), for snippets drawn on
     /// the server.

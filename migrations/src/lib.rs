@@ -11,6 +11,7 @@ mod m0005_policies;
 mod m0006_skills;
 mod m0007_widget;
 mod m0008_schedules;
+mod m0009_model_providers;
 mod m0010_usage_budgets;
 
 pub struct Migrator;
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0006_skills::Migration),
             Box::new(m0007_widget::Migration),
             Box::new(m0008_schedules::Migration),
+            Box::new(m0009_model_providers::Migration),
             Box::new(m0010_usage_budgets::Migration),
         ]
     }

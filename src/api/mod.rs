@@ -9,6 +9,7 @@ mod errors_doc;
 mod health;
 mod keys;
 mod mcp_servers;
+mod model_providers;
 mod org;
 mod policies;
 mod project_config;
@@ -40,6 +41,7 @@ use crate::http::AppState;
         (name = "auth", description = "Accounts and sessions"),
         (name = "me", description = "Who is calling"),
         (name = "organization", description = "The organization, its members and invitations"),
+        (name = "models", description = "(extension) The model providers an organization connects (keys encrypted, never returned), and the models a project can use"),
         (name = "projects", description = "Projects and their members"),
         (name = "api-keys", description = "API keys of a project"),
         (name = "mcp-servers", description = "(extension) A project's MCP servers: what its agent can reach"),
@@ -109,6 +111,10 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(org::set_member_role, org::remove_member))
         .routes(routes!(org::list_invitations, org::create_invitation))
         .routes(routes!(org::revoke_invitation))
+        .routes(routes!(model_providers::list, model_providers::create))
+        .routes(routes!(model_providers::update, model_providers::delete))
+        .routes(routes!(model_providers::test))
+        .routes(routes!(model_providers::project_models))
         .routes(routes!(projects::list, projects::create))
         .routes(routes!(projects::get, projects::rename, projects::delete))
         .routes(routes!(projects::list_members, projects::add_member))

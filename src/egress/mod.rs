@@ -8,7 +8,9 @@ pub mod guard;
 pub mod policy;
 pub mod proxy;
 pub mod relay;
+pub mod resolve;
 
 pub use guard::{AddressGuard, OwnAddresses, Refused};
 pub use policy::{HostRefused, NetworkPolicy};
 pub use proxy::{EgressProxy, SharedPolicy};
+pub use resolve::GuardedResolver;

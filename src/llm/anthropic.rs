@@ -38,6 +38,16 @@ impl Provider for Anthropic {
         ProviderKind::Anthropic
     }
 
+    async fn list_models(&self) -> Result<Vec<String>, LlmError> {
+        let http = self
+            .http
+            .get(format!("{}/v1/models?limit=1000", self.base_url))
+            .header("x-api-key", &self.api_key)
+            .header("anthropic-version", API_VERSION);
+        let answer = sse::get_json(http, NAME, Some(&self.api_key)).await?;
+        Ok(sse::ids(answer.get("data"), "id", ""))
+    }
+
     async fn stream(&self, request: Request) -> Result<EventStream, LlmError> {
         let url = format!("{}/v1/messages", self.base_url);
         let http = self

@@ -37,6 +37,36 @@ impl Provider for Gemini {
         ProviderKind::Gemini
     }
 
+    async fn list_models(&self) -> Result<Vec<String>, LlmError> {
+        let http = self
+            .http
+            .get(format!("{}/v1beta/models?pageSize=1000", self.base_url))
+            .header("x-goog-api-key", &self.api_key);
+        let answer = sse::get_json(http, NAME, Some(&self.api_key)).await?;
+        // Embedding models are listed too; only those that generate content can chat.
+        let chat: Vec<serde_json::Value> = answer
+            .get("models")
+            .and_then(serde_json::Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter(|m| {
+                m.get("supportedGenerationMethods")
+                    .and_then(serde_json::Value::as_array)
+                    .is_none_or(|methods| {
+                        methods
+                            .iter()
+                            .any(|x| x == "streamGenerateContent" || x == "generateContent")
+                    })
+            })
+            .cloned()
+            .collect();
+        Ok(sse::ids(
+            Some(&serde_json::Value::Array(chat)),
+            "name",
+            "models/",
+        ))
+    }
+
     async fn stream(&self, request: Request) -> Result<EventStream, LlmError> {
         let url = format!(
             "{}/v1beta/models/{}:streamGenerateContent?alt=sse",

@@ -91,6 +91,93 @@ impl fmt::Display for ModelRef {
     }
 }
 
+/// A model as settings and tasks name it: `<connection>/<model id>`, where the connection is
+/// an organization's named provider or one of the server's (`anthropic`, `openai`, `gemini`).
+/// The model part may itself contain slashes (`openrouter/meta-llama/llama-3.1-8b`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ModelName {
+    /// Lower case; `google` reads as `gemini`.
+    pub connection: String,
+    pub model: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "`{0}` is not a model name: write `<connection>/<model id>`, e.g. `anthropic/claude-sonnet-4-5` or `my-ollama/llama3.1:8b`"
+)]
+pub struct BadModelName(pub String);
+
+/// Whether `name` can name a connection: 1–40 of `a-z`, `0-9`, `-` and `_`, starting with a
+/// letter (what a model name's first part may be).
+pub fn is_connection_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_ascii_lowercase())
+        && name.len() <= 40
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+}
+
+impl FromStr for ModelName {
+    type Err = BadModelName;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = || BadModelName(s.to_owned());
+        let (connection, model) = s.trim().split_once('/').ok_or_else(bad)?;
+        let mut connection = connection.to_ascii_lowercase();
+        if connection == "google" {
+            "gemini".clone_into(&mut connection);
+        }
+        if !is_connection_name(&connection)
+            || model.is_empty()
+            || model.chars().count() > 200
+            || model.chars().any(char::is_whitespace)
+        {
+            return Err(bad());
+        }
+        Ok(Self {
+            connection,
+            model: model.to_owned(),
+        })
+    }
+}
+
+impl fmt::Display for ModelName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.connection, self.model)
+    }
+}
+
+impl ProviderKind {
+    /// A server connection's name.
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "anthropic" => Some(Self::Anthropic),
+            "openai" => Some(Self::OpenAi),
+            "gemini" | "google" => Some(Self::Gemini),
+            _ => None,
+        }
+    }
+}
+
+impl From<protocol::ModelProviderKind> for ProviderKind {
+    fn from(k: protocol::ModelProviderKind) -> Self {
+        match k {
+            protocol::ModelProviderKind::Anthropic => Self::Anthropic,
+            protocol::ModelProviderKind::Openai => Self::OpenAi,
+            protocol::ModelProviderKind::Gemini => Self::Gemini,
+        }
+    }
+}
+
+impl From<ProviderKind> for protocol::ModelProviderKind {
+    fn from(k: ProviderKind) -> Self {
+        match k {
+            ProviderKind::Anthropic => Self::Anthropic,
+            ProviderKind::OpenAi => Self::Openai,
+            ProviderKind::Gemini => Self::Gemini,
+        }
+    }
+}
+
 /// A tool the model may call.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ToolSpec {
@@ -266,55 +353,102 @@ pub trait Provider: Send + Sync {
     /// Starts a call. Errors before the first byte (HTTP status, connection) are returned
     /// here; errors mid-stream arrive as the stream's items, after which it ends.
     async fn stream(&self, request: Request) -> Result<EventStream, LlmError>;
+
+    /// The models it offers, from its models endpoint.
+    async fn list_models(&self) -> Result<Vec<String>, LlmError>;
 }
 
-/// The providers this server has credentials for, built once from the configuration.
+/// The providers the server's operator configured (environment or `sigmic.toml`), built once.
+/// Organizations' own connections are in `crate::models`.
 #[derive(Clone)]
 pub struct Providers {
     anthropic: Option<Arc<dyn Provider>>,
     openai: Option<Arc<dyn Provider>>,
     gemini: Option<Arc<dyn Provider>>,
+    base_urls: [Option<String>; 3],
     default_model: Option<String>,
+}
+
+/// Timeouts every model client shares; callers add what they need (a guarded resolver).
+pub fn client_builder(config: &LlmConfig) -> reqwest::ClientBuilder {
+    reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(config.connect_timeout_secs))
+        // Between chunks, not for the whole answer: long answers stream for minutes.
+        .read_timeout(Duration::from_secs(config.read_timeout_secs))
+}
+
+fn build_client(builder: reqwest::ClientBuilder) -> Result<reqwest::Client, LlmError> {
+    builder.build().map_err(|e| LlmError::Permanent {
+        status: None,
+        message: format!("cannot build the HTTP client: {e}"),
+    })
+}
+
+/// A client of `kind`'s dialect at `base_url` (the provider's own when `None`). Anthropic and
+/// Gemini want a key; an OpenAI-compatible server on a local network often wants none.
+pub fn connect(
+    kind: ProviderKind,
+    http: reqwest::Client,
+    api_key: Option<String>,
+    base_url: Option<String>,
+) -> Result<Arc<dyn Provider>, LlmError> {
+    let api_key = api_key.filter(|k| !k.is_empty());
+    let needs_key =
+        || LlmError::NotConfigured(format!("The {} provider needs an API key.", kind.as_str()));
+    Ok(match kind {
+        ProviderKind::Anthropic => Arc::new(anthropic::Anthropic::new(
+            http,
+            api_key.ok_or_else(needs_key)?,
+            base_url,
+        )),
+        ProviderKind::OpenAi => Arc::new(openai::OpenAi::new(http, api_key, base_url)),
+        ProviderKind::Gemini => Arc::new(gemini::Gemini::new(
+            http,
+            api_key.ok_or_else(needs_key)?,
+            base_url,
+        )),
+    })
 }
 
 impl Providers {
     pub fn from_config(config: &LlmConfig) -> Result<Self, LlmError> {
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(config.connect_timeout_secs))
-            // Between chunks, not for the whole answer: long answers stream for minutes.
-            .read_timeout(Duration::from_secs(config.read_timeout_secs))
-            .build()
-            .map_err(|e| LlmError::Permanent {
-                status: None,
-                message: format!("cannot build the HTTP client: {e}"),
-            })?;
-        let anthropic = config.anthropic_api_key.as_ref().map(|key| {
-            Arc::new(anthropic::Anthropic::new(
-                http.clone(),
-                key.clone(),
-                config.anthropic_base_url.clone(),
-            )) as Arc<dyn Provider>
+        let http = build_client(client_builder(config))?;
+        let build = |kind, key: &Option<String>, base: &Option<String>| {
+            connect(kind, http.clone(), key.clone(), base.clone()).ok()
+        };
+        let anthropic = config.anthropic_api_key.as_ref().and_then(|_| {
+            build(
+                ProviderKind::Anthropic,
+                &config.anthropic_api_key,
+                &config.anthropic_base_url,
+            )
         });
         // An OpenAI-compatible server on the local network often wants no key at all.
-        let openai =
-            (config.openai_api_key.is_some() || config.openai_base_url.is_some()).then(|| {
-                Arc::new(openai::OpenAi::new(
-                    http.clone(),
-                    config.openai_api_key.clone(),
-                    config.openai_base_url.clone(),
-                )) as Arc<dyn Provider>
-            });
-        let gemini = config.gemini_api_key.as_ref().map(|key| {
-            Arc::new(gemini::Gemini::new(
-                http.clone(),
-                key.clone(),
-                config.gemini_base_url.clone(),
-            )) as Arc<dyn Provider>
+        let openai = (config.openai_api_key.is_some() || config.openai_base_url.is_some())
+            .then(|| {
+                build(
+                    ProviderKind::OpenAi,
+                    &config.openai_api_key,
+                    &config.openai_base_url,
+                )
+            })
+            .flatten();
+        let gemini = config.gemini_api_key.as_ref().and_then(|_| {
+            build(
+                ProviderKind::Gemini,
+                &config.gemini_api_key,
+                &config.gemini_base_url,
+            )
         });
         Ok(Self {
             anthropic,
             openai,
             gemini,
+            base_urls: [
+                config.anthropic_base_url.clone(),
+                config.openai_base_url.clone(),
+                config.gemini_base_url.clone(),
+            ],
             default_model: config.default_model.clone(),
         })
     }
@@ -327,7 +461,8 @@ impl Providers {
             .collect()
     }
 
-    fn get(&self, kind: ProviderKind) -> Option<&Arc<dyn Provider>> {
+    /// The operator's client for `kind`, if they configured one.
+    pub fn get(&self, kind: ProviderKind) -> Option<&Arc<dyn Provider>> {
         match kind {
             ProviderKind::Anthropic => self.anthropic.as_ref(),
             ProviderKind::OpenAi => self.openai.as_ref(),
@@ -335,45 +470,38 @@ impl Providers {
         }
     }
 
-    /// The model a task uses: the project's, else the server's default, else the first
-    /// configured provider's usual model.
-    pub fn choose(&self, project_model: Option<&str>) -> Result<ModelRef, LlmError> {
-        let named = project_model
-            .filter(|m| !m.trim().is_empty())
-            .or(self.default_model.as_deref());
-        if let Some(name) = named {
-            return name
-                .parse::<ModelRef>()
-                .map_err(|e| LlmError::NotConfigured(e.to_string()));
-        }
-        let kind = self
-            .configured()
-            .into_iter()
-            .next()
-            .ok_or_else(|| LlmError::NotConfigured(NOT_CONFIGURED.to_owned()))?;
-        Ok(ModelRef {
-            provider: kind,
-            model: pricing::usual_model(kind).to_owned(),
-        })
+    /// Where the operator pointed `kind`, when not at the provider itself.
+    pub fn base_url(&self, kind: ProviderKind) -> Option<&str> {
+        let i = match kind {
+            ProviderKind::Anthropic => 0,
+            ProviderKind::OpenAi => 1,
+            ProviderKind::Gemini => 2,
+        };
+        self.base_urls[i].as_deref()
     }
 
-    /// The provider for a model, or an error that says what to configure.
-    pub fn provider(&self, model: &ModelRef) -> Result<Arc<dyn Provider>, LlmError> {
-        self.get(model.provider).cloned().ok_or_else(|| {
-            let var = match model.provider {
-                ProviderKind::Anthropic => "ANTHROPIC_API_KEY",
-                ProviderKind::OpenAi => "OPENAI_API_KEY (or OPENAI_BASE_URL for a compatible server)",
-                ProviderKind::Gemini => "GEMINI_API_KEY",
-            };
-            LlmError::NotConfigured(format!(
-                "The model `{model}` needs the {} provider, which is not configured on this server. Set {var} in the server's environment and restart it, or choose another model in the project's settings.",
-                model.provider.as_str()
-            ))
-        })
+    /// `SIGMIC_DEFAULT_MODEL`: what a project without a model of its own uses.
+    pub fn default_model(&self) -> Option<&str> {
+        self.default_model
+            .as_deref()
+            .filter(|m| !m.trim().is_empty())
+    }
+
+    /// A client for organizations' connections: the operator's timeouts, and every address
+    /// checked by `resolver` (an organization admin chooses the URL; the server connects).
+    pub fn guarded_client(
+        config: &LlmConfig,
+        resolver: Arc<dyn reqwest::dns::Resolve>,
+    ) -> Result<reqwest::Client, LlmError> {
+        build_client(
+            client_builder(config)
+                .dns_resolver(resolver)
+                // A proxy from the environment would connect to addresses never checked.
+                .no_proxy()
+                .redirect(reqwest::redirect::Policy::none()),
+        )
     }
 }
-
-const NOT_CONFIGURED: &str = "No model provider is configured on this server. Set ANTHROPIC_API_KEY, OPENAI_API_KEY (or OPENAI_BASE_URL for an OpenAI-compatible server such as Ollama or vLLM) or GEMINI_API_KEY in the server's environment and restart it; SIGMIC_DEFAULT_MODEL (e.g. `anthropic/claude-sonnet-4-5`) picks the default model.";
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
@@ -394,12 +522,24 @@ mod tests {
     }
 
     #[test]
-    fn nothing_configured_says_what_to_set() {
-        let p = Providers::from_config(&LlmConfig::default()).unwrap();
-        let err = p.choose(None).unwrap_err();
-        assert!(err.to_string().contains("ANTHROPIC_API_KEY"), "{err}");
-        let m = p.choose(Some("gemini/gemini-2.5-pro")).unwrap();
-        let err = p.provider(&m).err().unwrap();
-        assert!(err.to_string().contains("GEMINI_API_KEY"), "{err}");
+    fn model_names_parse_and_print() {
+        let m: ModelName = "Acme-OpenAI/gpt-4o".parse().unwrap();
+        assert_eq!(m.connection, "acme-openai");
+        assert_eq!(m.to_string(), "acme-openai/gpt-4o");
+        let m: ModelName = "google/gemini-2.5-pro".parse().unwrap();
+        assert_eq!(m.connection, "gemini");
+        let m: ModelName = "router/meta-llama/llama-3.1-8b".parse().unwrap();
+        assert_eq!(m.model, "meta-llama/llama-3.1-8b");
+        for bad in [
+            "claude",
+            "1abc/x",
+            "openai/",
+            "openai/a b",
+            "",
+            "a.b/x",
+            "/x",
+        ] {
+            assert!(bad.parse::<ModelName>().is_err(), "{bad}");
+        }
     }
 }

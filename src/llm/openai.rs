@@ -51,6 +51,15 @@ impl Provider for OpenAi {
         ProviderKind::OpenAi
     }
 
+    async fn list_models(&self) -> Result<Vec<String>, LlmError> {
+        let mut http = self.http.get(format!("{}/models", self.base_url));
+        if let Some(key) = &self.api_key {
+            http = http.header(AUTHORIZATION, format!("Bearer {key}"));
+        }
+        let answer = sse::get_json(http, NAME, self.api_key.as_deref()).await?;
+        Ok(sse::ids(answer.get("data"), "id", ""))
+    }
+
     async fn stream(&self, request: Request) -> Result<EventStream, LlmError> {
         let mut http = self
             .http

@@ -70,6 +70,49 @@ pub(crate) async fn post_json(
     check_status(response, provider, secret).await
 }
 
+/// GETs a JSON answer (a models list), its failures classified like a model call's.
+pub(crate) async fn get_json(
+    request: reqwest::RequestBuilder,
+    provider: &str,
+    secret: Option<&str>,
+) -> Result<Value, LlmError> {
+    let unreachable = |e: reqwest::Error| LlmError::Transient {
+        message: redact(
+            format!("cannot reach {provider}: {}", with_sources(&e)),
+            secret,
+        ),
+        retry_after: None,
+    };
+    let response = request
+        .header(ACCEPT, "application/json")
+        .send()
+        .await
+        .map_err(unreachable)?;
+    let text = check_status(response, provider, secret)
+        .await?
+        .text()
+        .await
+        .map_err(unreachable)?;
+    serde_json::from_str(&text).map_err(|e| LlmError::Permanent {
+        status: None,
+        message: format!("{provider} answered something that is not JSON: {e}"),
+    })
+}
+
+/// The string `field` of each object in `list`, sorted, without duplicates.
+pub(crate) fn ids(list: Option<&Value>, field: &str, strip: &str) -> Vec<String> {
+    let mut ids: Vec<String> = list
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|m| m.get(field).and_then(Value::as_str))
+        .map(|id| id.strip_prefix(strip).unwrap_or(id).to_owned())
+        .collect();
+    ids.sort();
+    ids.dedup();
+    ids
+}
+
 /// Passes a successful response through; turns any other into the classified error.
 pub(crate) async fn check_status(
     response: reqwest::Response,

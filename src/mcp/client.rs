@@ -21,7 +21,7 @@ use rmcp::{ClientHandler, ServiceExt};
 use super::spec::{Endpoint, McpServerSpec};
 use super::sse::LegacySse;
 use super::{ServerName, error_chain, offered_name, template};
-use crate::egress::AddressGuard;
+use crate::egress::{AddressGuard, GuardedResolver};
 use crate::sandbox::{Program, Redactor, Sandbox};
 use protocol::McpTransport;
 
@@ -157,9 +157,7 @@ impl Connector {
     pub fn new(guard: AddressGuard) -> Result<Self, McpError> {
         let http = reqwest::Client::builder()
             // Every name is resolved, and every address checked, by the guard.
-            .dns_resolver(Arc::new(GuardedResolver {
-                guard: guard.clone(),
-            }))
+            .dns_resolver(Arc::new(GuardedResolver::new(guard.clone())))
             // A proxy from the environment would connect to addresses never checked.
             .no_proxy()
             .redirect(reqwest::redirect::Policy::none())
@@ -322,10 +320,10 @@ impl Connector {
                         reason: "it is this Sigmic server".into(),
                     });
                 }
-                let resolver = GuardedResolver {
-                    guard: self.guard.clone(),
-                };
-                resolver.allowed(name).await.map_err(McpError::Connect)?;
+                GuardedResolver::new(self.guard.clone())
+                    .allowed(name)
+                    .await
+                    .map_err(McpError::Connect)?;
                 None
             }
             None => None,
@@ -450,51 +448,6 @@ impl Connector {
             }
             Err(e) => Err((e, started.elapsed())),
         }
-    }
-}
-
-/// Resolves names for MCP connections, keeping only the addresses the guard allows.
-struct GuardedResolver {
-    guard: AddressGuard,
-}
-
-impl GuardedResolver {
-    /// `host`'s addresses that the guard allows; an error naming the refusal when none is.
-    async fn allowed(&self, host: &str) -> Result<Vec<SocketAddr>, String> {
-        let found: Vec<SocketAddr> = tokio::net::lookup_host((host, 0))
-            .await
-            .map_err(|e| format!("`{host}` could not be resolved: {e}"))?
-            .collect();
-        let mut refusal = None;
-        let allowed: Vec<SocketAddr> = found
-            .into_iter()
-            .filter(|addr| match self.guard.check(*addr) {
-                Ok(()) => true,
-                Err(r) => {
-                    refusal.get_or_insert(r.to_string());
-                    false
-                }
-            })
-            .collect();
-        if allowed.is_empty() {
-            let reason = refusal.unwrap_or_else(|| "it has no address".into());
-            return Err(format!("`{host}` is refused: {reason}"));
-        }
-        Ok(allowed)
-    }
-}
-
-impl reqwest::dns::Resolve for GuardedResolver {
-    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
-        let resolver = GuardedResolver {
-            guard: self.guard.clone(),
-        };
-        let host = name.as_str().to_owned();
-        Box::pin(async move {
-            let allowed = resolver.allowed(&host).await?;
-            let addrs: reqwest::dns::Addrs = Box::new(allowed.into_iter());
-            Ok(addrs)
-        })
     }
 }
 

@@ -18,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
 use crate::ledger::{Claim, Ledger, LedgerError, Renewal};
-use crate::llm::Providers;
+use crate::models::ModelCatalog;
 use crate::sandbox::manager::SandboxManager;
 use crate::store::Db;
 use crate::web::Web;
@@ -41,7 +41,7 @@ pub struct Runtime {
     ledger: Arc<Ledger>,
     config: Arc<Config>,
     sandboxes: Arc<SandboxManager>,
-    providers: Providers,
+    models: Arc<ModelCatalog>,
     web: Arc<Web>,
     mcp: crate::mcp::McpAccess,
     /// Projects' tool policies, compiled once per change.
@@ -65,7 +65,7 @@ impl Runtime {
         db: Db,
         config: Arc<Config>,
         sandboxes: Arc<SandboxManager>,
-        providers: Providers,
+        models: Arc<ModelCatalog>,
         web: Arc<Web>,
         mcp: crate::mcp::McpAccess,
         node: String,
@@ -75,7 +75,7 @@ impl Runtime {
             ledger: Arc::new(Ledger::new(db)),
             config,
             sandboxes,
-            providers,
+            models,
             web,
             mcp,
             policies: Default::default(),
@@ -109,8 +109,9 @@ impl Runtime {
         &self.policies
     }
 
-    pub fn providers(&self) -> &Providers {
-        &self.providers
+    /// Which model a task runs with, and the connection it goes through.
+    pub fn models(&self) -> &ModelCatalog {
+        &self.models
     }
 
     pub fn web(&self) -> Arc<Web> {

@@ -361,10 +361,13 @@ impl Scheduler {
         else {
             return Ok(Some("Its project is gone.".to_owned()));
         };
-        let providers = self.tasks.runtime().providers();
-        let usable = providers
-            .choose(project.model.as_deref())
-            .and_then(|m| providers.provider(&m).map(|_| ()));
+        let usable = self
+            .tasks
+            .runtime()
+            .models()
+            .resolve(&project.org_id, project.model.as_deref())
+            .await
+            .map(|_| ());
         Ok(usable
             .err()
             .map(|e| format!("The project's model cannot be used: {e}")))

@@ -212,6 +212,7 @@ impl Services {
                                 name: Set("Default".to_owned()),
                                 created_at: Set(now),
                                 model: Set(None),
+                                allow_model_choice: Set(false),
                                 network_mode: Set("internet".to_owned()),
                                 network_allow: Set(None),
                                 policy_mode: Set(protocol::policy::PolicyMode::default()

@@ -11,6 +11,7 @@ pub mod keys;
 pub mod limits;
 pub mod mail;
 pub mod mcp_servers;
+pub mod model_providers;
 pub mod orgs;
 pub mod policies;
 pub mod project_config;
@@ -43,6 +44,8 @@ struct Inner {
     config: Arc<Config>,
     vault: Vault,
     mcp: Connector,
+    /// Model connections: the operator's and organizations'.
+    models: Arc<crate::models::ModelCatalog>,
     /// Where "Test connection" starts a local MCP server: a throwaway sandbox. Set once the
     /// server has its sandboxes (a CLI command has none).
     sandboxes: std::sync::OnceLock<Arc<crate::sandbox::manager::SandboxManager>>,
@@ -62,6 +65,7 @@ impl Services {
         config: Arc<Config>,
         vault: Vault,
         mcp: Connector,
+        models: Arc<crate::models::ModelCatalog>,
         signer: Option<crate::widget::token::TokenSigner>,
     ) -> Result<Self, mail::MailError> {
         let mailer = match &config.smtp {
@@ -79,6 +83,7 @@ impl Services {
                 config,
                 vault,
                 mcp,
+                models,
                 sandboxes: std::sync::OnceLock::new(),
                 mailer,
                 dummy_hash: tokio::sync::OnceCell::new(),
@@ -102,6 +107,11 @@ impl Services {
     /// Encrypts and decrypts what is stored secret (see `crate::vault`).
     pub fn vault(&self) -> &Vault {
         &self.inner.vault
+    }
+
+    /// Which model a project's tasks use, through which connection.
+    pub fn models(&self) -> &Arc<crate::models::ModelCatalog> {
+        &self.inner.models
     }
 
     /// Gives the services the server's sandboxes (for testing local MCP servers).

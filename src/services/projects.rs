@@ -29,6 +29,7 @@ pub(super) fn settings_dto(p: &project::Model) -> dto::ProjectSettings {
     let positive = |n: Option<i32>| n.and_then(|n| u32::try_from(n).ok());
     dto::ProjectSettings {
         model: p.model.clone(),
+        allow_model_choice: p.allow_model_choice,
         network: p.network_policy().to_settings(),
         policy_mode: p.policy_mode(),
         auto_execute: p.auto_execute,
@@ -113,6 +114,7 @@ impl Services {
             name: Set(name),
             created_at: Set(Utc::now()),
             model: Set(None),
+            allow_model_choice: Set(false),
             network_mode: Set("internet".to_owned()),
             network_allow: Set(None),
             policy_mode: Set(protocol::policy::PolicyMode::default().as_str().to_owned()),
@@ -200,7 +202,7 @@ impl Services {
         let model = match settings.model.as_deref().map(str::trim) {
             None | Some("") => None,
             Some(m) => Some(
-                m.parse::<crate::llm::ModelRef>()
+                m.parse::<crate::llm::ModelName>()
                     .map_err(|e| ApiError::field("model", e.to_string()))?
                     .to_string(),
             ),
@@ -227,6 +229,7 @@ impl Services {
         )?;
         let (mode, allow) = network.to_stored();
         active.model = Set(model);
+        active.allow_model_choice = Set(settings.allow_model_choice);
         active.network_mode = Set(mode.to_owned());
         active.network_allow = Set(allow);
         active.policy_mode = Set(settings.policy_mode.as_str().to_owned());

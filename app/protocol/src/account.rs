@@ -77,16 +77,20 @@ pub struct Project {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ProjectSettings {
-    /// `provider/model` its tasks use, e.g. `anthropic/claude-sonnet-4-5`; the server's
-    /// default when null.
+    /// `<connection>/<model id>` its tasks use, e.g. `anthropic/claude-sonnet-4-5` or
+    /// `my-ollama/llama3.1:8b`; the server's (or organization's) default when null.
     #[serde(default)]
     #[cfg_attr(
         feature = "openapi",
         schema(
-            pattern = r"^\s*(?![\s\S])|^\s*([Aa][Nn][Tt][Hh][Rr][Oo][Pp][Ii][Cc]|[Oo][Pp][Ee][Nn][Aa][Ii]|[Gg][Ee][Mm][Ii][Nn][Ii]|[Gg][Oo][Oo][Gg][Ll][Ee])/\S{1,200}\s*(?![\s\S])"
+            pattern = r"^\s*(?![\s\S])|^\s*[A-Za-z][A-Za-z0-9_-]{0,39}/\S{1,200}\s*(?![\s\S])"
         )
     )]
     pub model: Option<String>,
+    /// (extension) Whether a person may pick another model for a new conversation (the
+    /// Chat UI's model menu, a task's `model`); false when omitted.
+    #[serde(default)]
+    pub allow_model_choice: bool,
     /// What its tasks reach on the network (the sandbox's programs and `web_fetch` alike);
     /// internet only when omitted.
     #[serde(default)]

@@ -11,6 +11,7 @@ pub mod account;
 pub mod envelope;
 pub mod error;
 pub mod mcp;
+pub mod models;
 pub mod policy;
 pub mod schedule;
 #[cfg(feature = "openapi")]
@@ -25,3 +26,4 @@ pub use account::*;
 pub use envelope::{Answer, Done, Envelope, ErrorEnvelope, Paged, Pagination};
 pub use error::{ApiError, ErrorCode, FieldErrors};
 pub use mcp::*;
+pub use models::*;

@@ -319,6 +319,10 @@ pub mod input {
         /// (extension) Names of project secrets the task uses, as if given in `secrets`
         /// (which wins a clash); read from the project's store for every run.
         pub project_secrets: Option<Vec<String>>,
+        /// (extension) The model of this conversation, `<connection>/<model id>`, where the
+        /// project lets people pick one (`allowModelChoice`); the project's when left out.
+        #[cfg_attr(feature = "openapi", schema(max_length = 241))]
+        pub model: Option<String>,
     }
 
     /// A follow-up message (JSON form).

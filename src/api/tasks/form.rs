@@ -33,6 +33,7 @@ impl FormFields for CreateTask {
             "autoExecute" => self.auto_execute = Some(parse_bool(name, &text)?),
             "env" => self.env = Some(json_field(name, &text)?),
             "secrets" => self.secrets = Some(json_field(name, &text)?),
+            "model" => self.model = Some(text),
             "projectSecrets" => {
                 self.project_secrets = Some(
                     serde_json::from_value(json_field(name, &text)?).map_err(|_| {

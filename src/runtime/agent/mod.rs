@@ -187,6 +187,8 @@ impl Run {
         let deadline = run_started
             + chrono::Duration::seconds(i64::try_from(setup.max_run_secs).unwrap_or(i64::MAX / 2));
         let mut turns = 0u32;
+        // A connection not known to work is marked working after its first answer.
+        let mut connection_known = setup.connection.known_ok();
         let left = (deadline - Utc::now()).to_std().unwrap_or_default();
         self.until = tokio::time::Instant::now() + left;
         loop {
@@ -249,10 +251,23 @@ impl Run {
                 Ok(turn) => turn,
                 Err(None) => return Ok(Outcome::Drained),
                 Err(Some(e)) => {
-                    let message = format!("The model call failed: {e}");
+                    let message = match setup.connection.refusal(&e) {
+                        Some(message) => {
+                            self.rt
+                                .models()
+                                .record(&setup.connection, Err(&e.to_string()))
+                                .await;
+                            message
+                        }
+                        None => format!("The model call failed: {e}"),
+                    };
                     return self.fail(RunErrorCode::ModelError, &message).await;
                 }
             };
+            if !connection_known {
+                self.rt.models().record(&setup.connection, Ok(())).await;
+                connection_known = true;
+            }
             let upto = conv.messages.last().map_or(-1, |m| m.model.position);
             self.store_turn(&setup.model, turn, upto).await?;
         }

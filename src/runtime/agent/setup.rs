@@ -28,6 +28,8 @@ use protocol::{McpServerState, McpServerStatus};
 pub(super) struct Setup {
     pub model: ModelRef,
     pub provider: Arc<dyn Provider>,
+    /// What the model is reached through: marked failing when its provider refuses it.
+    pub connection: crate::models::Connection,
     pub tools: ToolRegistry,
     pub system: String,
     /// Model calls and seconds a run may take: the project's bounds within the operator's.
@@ -50,15 +52,16 @@ impl Setup {
             .one(run.db())
             .await?
             .ok_or(RunError::Gone)?;
-        let providers = run.rt.providers();
-        let (model, provider) = match providers
-            .choose(project.model.as_deref())
-            .and_then(|m| providers.provider(&m).map(|p| (m, p)))
-        {
+        let named = run
+            .task
+            .requested_model
+            .as_deref()
+            .or(project.model.as_deref());
+        let resolved = match run.rt.models().resolve(&project.org_id, named).await {
             Ok(found) => found,
             Err(e) => return Ok(Err((RunErrorCode::ModelNotConfigured, e.to_string()))),
         };
-        let name = model.to_string();
+        let name = resolved.name.to_string();
         if run.task.model.as_deref() != Some(name.as_str()) {
             run.ledger().set_model(&run.claim, &name).await?;
         }
@@ -103,8 +106,9 @@ impl Setup {
                 .map_or(operator, |p| p.min(operator))
         };
         Ok(Ok(Self {
-            model,
-            provider,
+            model: resolved.model,
+            provider: resolved.provider,
+            connection: resolved.connection,
             tools,
             system,
             max_turns: u32::try_from(bound(project.max_turns, u64::from(limits.max_turns)))

@@ -26,6 +26,8 @@ pub(super) struct Checked {
     pub env: BTreeMap<String, String>,
     pub secrets: BTreeMap<String, String>,
     pub project_secrets: Option<Vec<String>>,
+    /// The model the person picked; the project's when `None`.
+    pub model: Option<crate::llm::ModelName>,
 }
 
 pub(super) fn check_message(message: Option<String>) -> Result<String, ApiError> {
@@ -72,7 +74,15 @@ pub(super) fn check_new_task(input: CreateTask) -> Result<Checked, ApiError> {
     let env = check_env("env", input.env)?;
     let secrets = check_env("secrets", input.secrets)?;
     let project_secrets = input.project_secrets.map(dedup_names).transpose()?;
+    let model = match input.model.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(m) => Some(
+            m.parse::<crate::llm::ModelName>()
+                .map_err(|e| ApiError::field("model", e.to_string()))?,
+        ),
+    };
     Ok(Checked {
+        model,
         project_secrets,
         message,
         system_prompt: input.system_prompt.filter(|p| !p.trim().is_empty()),

@@ -280,6 +280,13 @@ impl TaskService {
     pub async fn create(&self, mut draft: Draft, input: CreateTask) -> Result<CreatedTask> {
         // On any error below, dropping the draft removes its workspace.
         let checked = input::check_new_task(input)?;
+        if checked.model.is_some() && !draft.scope.project.allow_model_choice {
+            return Err(ApiError::field(
+                "model",
+                "This project does not let a conversation pick its model: its admins choose it in the project's settings.",
+            )
+            .into());
+        }
         let project_secrets = match (&draft.schedule_id, checked.project_secrets.clone()) {
             (Some(_), _) => Some(ProjectSecretUse::All),
             (None, Some(names)) => {
@@ -339,6 +346,7 @@ impl TaskService {
                 .then(|| serde_json::to_string(&checked.env).unwrap_or_default())),
             error: Set(None),
             model: Set(None),
+            requested_model: Set(checked.model.as_ref().map(ToString::to_string)),
             allowed_tools: Set("[]".to_owned()),
             message_count: Set(0),
             last_seq: Set(0),

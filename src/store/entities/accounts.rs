@@ -75,8 +75,10 @@ pub mod project {
         pub org_id: String,
         pub name: String,
         pub created_at: ChronoDateTimeUtc,
-        /// `provider/model`; the server's default when `None`.
+        /// `<connection>/<model id>`; the server's or organization's default when `None`.
         pub model: Option<String>,
+        /// Whether a person may pick another model for a new conversation.
+        pub allow_model_choice: bool,
         /// `off`, `internet` or `allowList` (`crate::egress::NetworkPolicy`).
         pub network_mode: String,
         /// The allow-list's domains, a JSON array.

@@ -5,6 +5,7 @@ use sea_orm::entity::prelude::*;
 
 mod accounts;
 mod config;
+mod models;
 mod schedules;
 mod tasks;
 mod usage;
@@ -12,6 +13,7 @@ mod widget;
 
 pub use accounts::*;
 pub use config::*;
+pub use models::*;
 pub use schedules::*;
 pub use tasks::*;
 pub use usage::*;

@@ -69,7 +69,10 @@ pub mod task {
         /// JSON object of plain variables (never secrets).
         pub env: Option<String>,
         pub error: Option<String>,
+        /// The model its last run used, `<connection>/<model id>`.
         pub model: Option<String>,
+        /// The model the person picked when they started it; the project's when null.
+        pub requested_model: Option<String>,
         /// JSON list of tool names approved with `proceed_always`.
         pub allowed_tools: String,
         pub message_count: i64,

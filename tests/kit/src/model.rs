@@ -275,6 +275,8 @@ impl ModelServer {
         let mut app = Router::new()
             .route("/v1/messages", post(anthropic))
             .route("/v1/chat/completions", post(openai))
+            .route("/v1/models", get(list_models_v1))
+            .route("/v1beta/models", get(list_models_gemini))
             .route("/v1beta/models/{*rest}", post(gemini));
         if control {
             app = app
@@ -650,6 +652,56 @@ async fn openai(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -
         headers_of(&headers, key),
         body,
     )
+}
+
+/// The models every dialect's models endpoint lists.
+pub const LISTED_MODELS: [&str; 4] = [
+    "claude-sonnet-4-5",
+    "gemini-2.5-pro",
+    "gpt-4.1",
+    "gpt-4o-mini",
+];
+
+/// Whether a listing request carries the key this server wants (any non-empty one without).
+fn key_ok(shared: &Shared, given: Option<String>) -> bool {
+    match (given, &shared.api_key) {
+        (Some(given), Some(wanted)) => &given == wanted,
+        (Some(given), None) => !given.is_empty(),
+        (None, _) => false,
+    }
+}
+
+/// `GET /v1/models`: OpenAI's and Anthropic's listing (the same shape: `data[].id`). Refused
+/// with the dialect's 401 when the key is wrong.
+async fn list_models_v1(State(s): State<Arc<Shared>>, headers: HeaderMap) -> Response {
+    let bearer = header_str(&headers, "authorization")
+        .and_then(|v| v.strip_prefix("Bearer ").map(str::to_owned));
+    let anthropic = header_str(&headers, "x-api-key");
+    let (provider, key) = match anthropic {
+        Some(k) => (ProviderKind::Anthropic, Some(k)),
+        None => (ProviderKind::OpenAi, bearer),
+    };
+    if !key_ok(&s, key) {
+        return error_response(provider, 401, "invalid API key", None);
+    }
+    let data: Vec<Value> = LISTED_MODELS
+        .iter()
+        .map(|id| json!({"id": id, "object": "model", "type": "model"}))
+        .collect();
+    axum::Json(json!({"object": "list", "data": data})).into_response()
+}
+
+/// `GET /v1beta/models`: Gemini's listing, with an embedding model chat cannot use.
+async fn list_models_gemini(State(s): State<Arc<Shared>>, headers: HeaderMap) -> Response {
+    if !key_ok(&s, header_str(&headers, "x-goog-api-key")) {
+        return error_response(ProviderKind::Gemini, 401, "API key not valid.", None);
+    }
+    let mut models: Vec<Value> = LISTED_MODELS
+        .iter()
+        .map(|id| json!({"name": format!("models/{id}"), "supportedGenerationMethods": ["generateContent"]}))
+        .collect();
+    models.push(json!({"name": "models/text-embedding-004", "supportedGenerationMethods": ["embedContent"]}));
+    axum::Json(json!({"models": models})).into_response()
 }
 
 async fn gemini(
