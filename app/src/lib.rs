@@ -17,7 +17,7 @@ use leptos_router::{SsrMode, path};
 
 use pages::{
     audit, auth, chat as chat_page, docs, layout, mcp, network, org, policies, project_config,
-    projects, prompts, schedules, skills, subagents, widget_apps,
+    projects, prompts, schedules, skills, subagents, usage, widget_apps,
 };
 
 /// The HTML document around every page.
@@ -75,6 +75,7 @@ pub fn App() -> impl IntoView {
                             <Route path=path!("/widget") view=widget_apps::WidgetTab ssr=SsrMode::Async />
                             <Route path=path!("/schedules") view=schedules::SchedulesTab ssr=SsrMode::Async />
                             <Route path=path!("/audit") view=audit::AuditTab ssr=SsrMode::Async />
+                            <Route path=path!("/usage") view=usage::UsageTab ssr=SsrMode::Async />
                         </ParentRoute>
                         // The Chat UI: the conversation list stays while the page beside it
                         // changes between a new conversation and the project's ones.

@@ -9,10 +9,12 @@ use crate::error::ServerError;
 mod policies;
 mod schedules;
 mod skills;
+mod usage;
 mod widget;
 pub use policies::*;
 pub use schedules::*;
 pub use skills::*;
+pub use usage::*;
 pub use widget::*;
 
 #[cfg(feature = "ssr")]

@@ -16,6 +16,7 @@ pub mod schedule_form;
 pub mod schedules;
 pub mod skills;
 pub mod subagents;
+pub mod usage;
 pub mod widget_apps;
 pub mod widget_form;
 pub mod widget_preview;

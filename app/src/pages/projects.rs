@@ -193,9 +193,10 @@ pub fn SettingsLayout() -> impl IntoView {
                 <A href=move || format!("{}/schedules", base()) attr:class="tab">"Schedules"</A>
                 <A href=move || format!("{}/config", base()) attr:class="tab">"Configuration"</A>
                 <A href=move || format!("{}/network", base()) attr:class="tab">"Network"</A>
-                // The audit log is for project admins only.
+                // The audit log, usage and budgets are for project admins only.
                 {move || project.get().is_some_and(|p| p.role == Role::Admin).then(|| view! {
                     <A href=move || format!("{}/audit", base()) attr:class="tab">"Audit"</A>
+                    <A href=move || format!("{}/usage", base()) attr:class="tab">"Usage"</A>
                 })}
             </nav>
             <Outlet />
