@@ -204,7 +204,7 @@ test('stop: Esc ends a running task and its command', async ({ page }) => {
   await expect(toolRow(page, 'sleep 60')).toHaveAttribute('data-status', 'running');
   await expect(page.getByRole('button', { name: 'Stop', exact: true })).toBeVisible();
   await page.keyboard.press('Escape');
-  await expect(page.getByTestId('run-ended')).toHaveText('Stopped.');
+  await expect(page.getByTestId('run-ended')).toHaveText('Cancelled');
   await expect(toolRow(page, 'sleep 60')).toHaveAttribute('data-status', 'cancelled');
   await expect(page.getByRole('button', { name: 'Stop', exact: true })).toHaveCount(0);
   await shot(page, '05-stopped');

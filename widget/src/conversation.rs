@@ -200,6 +200,11 @@ impl Conversation {
             let sent_here = self.expecting_run.try_get_value().unwrap_or(false);
             let _ = self.expecting_run.try_set_value(false);
             self.reconnecting.try_set(false);
+            // The history's `history_done` named the code, where the server sends it.
+            let known = self
+                .transcript
+                .try_with_value(|t| t.run.error.clone())
+                .flatten();
             if sent_here {
                 match task.status {
                     TaskStatus::Completed => self.tell(News::Done(
@@ -208,10 +213,13 @@ impl Conversation {
                             .map(|o| o.content.clone())
                             .unwrap_or_default(),
                     )),
-                    TaskStatus::Failed => self.tell(News::Failed(
-                        RunErrorCode::Other.as_str(),
-                        task.error.clone().unwrap_or_default(),
-                    )),
+                    TaskStatus::Failed => self.tell(match &known {
+                        Some((code, message)) => News::Failed(code.as_str(), message.clone()),
+                        None => News::Failed(
+                            RunErrorCode::Other.as_str(),
+                            task.error.clone().unwrap_or_default(),
+                        ),
+                    }),
                     _ => {}
                 }
             }

@@ -2,7 +2,10 @@
 //! (answers as safe Markdown, tool calls folded, approvals asked), and how the run is going.
 
 use chat::markdown;
-use chat::transcript::{Call, CallStatus, Entry, Role, Subagent, status_label, subagent_label};
+use chat::transcript::{
+    Call, CallStatus, EndKind, Entry, Role, Subagent, ending, status_label, subagent_label,
+    usage_line,
+};
 use leptos::html;
 use leptos::prelude::*;
 
@@ -81,6 +84,11 @@ fn Suggestions() -> impl IntoView {
 #[component]
 fn Entries(c: Conversation) -> impl IntoView {
     provide_context(c);
+    // The quiet line under the last answer, once the run is over.
+    let usage = move || {
+        c.run
+            .with(|r| r.usage.as_ref().filter(|_| !r.active).and_then(usage_line))
+    };
     view! {
         <Show when=move || !c.run.with(|r| r.loaded) && c.handles.with(Vec::is_empty)>
             <p class="sw-muted" role="status">"Loading the conversation…"</p>
@@ -88,6 +96,9 @@ fn Entries(c: Conversation) -> impl IntoView {
         <For each=move || c.handles.get() key=|h| h.key let:h>
             <EntryView entry=h.entry />
         </For>
+        {move || usage().map(|line| view! {
+            <p class="sw-muted sw-small-text" data-testid="run-usage">{line}</p>
+        })}
     }
     .into_any()
 }
@@ -254,15 +265,22 @@ pub fn RunStatus() -> impl IntoView {
                 Some("Working…".to_owned())
             }
         };
-        let ended = move || c.run.with(|r| r.error.clone());
+        let ended = move || {
+            c.run.with(|r| {
+                r.error
+                    .as_ref()
+                    .filter(|_| !r.active)
+                    .map(|(code, message)| ending(*code, message))
+            })
+        };
         view! {
             <div class="sw-status">
                 {move || c.notice.get().map(|n| view! { <p class="sw-alert" role="alert">{n}</p> })}
-                {move || ended().map(|(code, message)| {
-                    if code == chat::transcript::RunErrorCode::TaskCancelled {
-                        view! { <p class="sw-muted" role="status" data-testid="run-ended">"Stopped."</p> }.into_any()
+                {move || ended().map(|e| {
+                    if e.kind == EndKind::Cancelled {
+                        view! { <p class="sw-muted" role="status" data-testid="run-ended">{e.text()}</p> }.into_any()
                     } else {
-                        view! { <p class="sw-alert" role="alert" data-testid="run-ended">{format!("Something went wrong: {message}")}</p> }.into_any()
+                        view! { <p class="sw-alert" role="alert" data-testid="run-ended">{e.text()}</p> }.into_any()
                     }
                 })}
                 <Show when=move || line().is_some()>

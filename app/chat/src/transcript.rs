@@ -16,7 +16,8 @@ use serde_json::Value;
 pub use protocol::stream::{RunErrorCode, TerminateReason};
 use protocol::stream::{RunStatus, StreamEvent, SubagentToolStatus};
 pub use protocol::task::CallStatus;
-use protocol::task::{HistoryMessage, MessageRole, Thought, ToolCallView};
+pub use protocol::task::TaskUsage;
+use protocol::task::{HistoryMessage, MessageRole, TaskStatus, Thought, ToolCallView};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
@@ -45,6 +46,99 @@ pub fn subagent_label(ended: Option<TerminateReason>) -> &'static str {
         Some(TerminateReason::MaxTurns) => "max turns",
         Some(TerminateReason::Timeout) => "timeout",
         Some(TerminateReason::Error) => "error",
+    }
+}
+
+/// How a run that ended badly reads: the kind decides the look (a quiet line, a notice, an
+/// alert), the title says it in words, the message is the server's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EndKind {
+    /// A person stopped it.
+    Cancelled,
+    /// It reached one of its bounds (turns, time, budget).
+    Limit,
+    /// It broke; the message says why and what to fix.
+    Failed,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ending {
+    pub kind: EndKind,
+    pub title: &'static str,
+    pub message: String,
+}
+
+impl Ending {
+    /// The whole sentence: "Cancelled", or the title and the server's message.
+    pub fn text(&self) -> String {
+        let message = self.message.trim();
+        if self.kind == EndKind::Cancelled || message.is_empty() {
+            self.title.to_owned()
+        } else {
+            format!("{}: {message}", self.title)
+        }
+    }
+}
+
+/// How a run that ended in `error` reads in a conversation. A code this version does not know
+/// reads as a failure with the server's message, which names the cause.
+pub fn ending(code: RunErrorCode, message: &str) -> Ending {
+    let (kind, title) = match code {
+        RunErrorCode::TaskCancelled => (EndKind::Cancelled, "Cancelled"),
+        RunErrorCode::MaxTurns => (EndKind::Limit, "Stopped at the turn limit"),
+        RunErrorCode::Timeout => (EndKind::Limit, "Stopped at the time limit"),
+        RunErrorCode::BudgetExceeded => (EndKind::Limit, "Stopped at the budget limit"),
+        c if c.is_limit() => (EndKind::Limit, "Stopped at a limit"),
+        _ => (EndKind::Failed, "The task failed"),
+    };
+    Ending {
+        kind,
+        title,
+        message: message.to_owned(),
+    }
+}
+
+/// The quiet line under a finished run's answer: "1,234 tokens · $0.0123", the cost left out
+/// when the model's price is unknown; nothing before any token was counted.
+pub fn usage_line(u: &TaskUsage) -> Option<String> {
+    let tokens = u.input_tokens.saturating_add(u.output_tokens);
+    if tokens == 0 {
+        return None;
+    }
+    let unit = if tokens == 1 { "token" } else { "tokens" };
+    let mut line = format!("{} {unit}", grouped(tokens));
+    if let Some(cost) = u.cost_usd.filter(|c| c.is_finite() && *c >= 0.0) {
+        line.push_str(" · ");
+        line.push_str(&dollars(cost));
+    }
+    Some(line)
+}
+
+/// `1234567` as `1,234,567`.
+fn grouped(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Cents from ten cents up; below, four places, since a short run costs fractions of a cent;
+/// below the fourth place, an upper bound rather than a misleading zero.
+fn dollars(cost: f64) -> String {
+    if cost == 0.0 {
+        "$0".to_owned()
+    } else if cost < 0.0001 {
+        "< $0.0001".to_owned()
+    } else if cost < 0.1 {
+        format!("${cost:.4}")
+    } else {
+        let cents = (cost * 100.0).round() as u64;
+        format!("${}.{:02}", grouped(cents / 100), cents % 100)
     }
 }
 
@@ -165,6 +259,9 @@ pub struct RunState {
     pub retrying: Option<(u32, u64)>,
     /// How the last run ended badly: `(code, message)`.
     pub error: Option<(RunErrorCode, String)>,
+    /// The task's tokens and cost once its run ended (from `done`, or from `history_done` for
+    /// a finished task); cleared when a new run starts.
+    pub usage: Option<TaskUsage>,
     /// The stored conversation has been received.
     pub loaded: bool,
 }
@@ -247,9 +344,15 @@ impl Transcript {
     pub fn expect_run(&mut self) -> Touched {
         self.run.active = true;
         self.run.thinking = true;
-        self.run.error = None;
         self.run.retrying = None;
+        self.clear_ending();
         Touched::run()
+    }
+
+    /// A new run begins: how the last one ended no longer applies.
+    fn clear_ending(&mut self) {
+        self.run.error = None;
+        self.run.usage = None;
     }
 
     /// A call was decided here; the stream confirms it shortly.
@@ -298,6 +401,24 @@ impl Transcript {
                 if !d.is_streaming {
                     self.run.thinking = false;
                 }
+                // A server that says how the task ended is believed over what this page saw:
+                // the history is newer than anything before it. One that does not (older
+                // servers) leaves the page's own knowledge alone.
+                if let Some(status) = d.status
+                    && !status.is_active()
+                {
+                    self.run.error = match (status, d.error) {
+                        (TaskStatus::Failed | TaskStatus::Cancelled, Some(e)) => {
+                            Some((e.code, e.message))
+                        }
+                        (TaskStatus::Cancelled, None) => {
+                            Some((RunErrorCode::TaskCancelled, String::new()))
+                        }
+                        (TaskStatus::Failed, None) => Some((RunErrorCode::Other, String::new())),
+                        _ => None,
+                    };
+                    self.run.usage = d.usage;
+                }
                 Touched::run()
             }
             StreamEvent::Status(s) => match s.status {
@@ -319,7 +440,9 @@ impl Transcript {
                     t
                 }
                 RunStatus::Connecting => {
+                    // A run starts, perhaps from another tab: the last one's ending goes.
                     self.run.active = true;
+                    self.clear_ending();
                     Touched::run()
                 }
             },
@@ -439,8 +562,10 @@ impl Transcript {
                 self.run.error = Some((e.code, e.message));
                 Touched::run()
             }
-            StreamEvent::Done(_) => {
+            StreamEvent::Done(d) => {
                 self.end_run();
+                self.run.error = None;
+                self.run.usage = d.usage;
                 Touched::run()
             }
         }

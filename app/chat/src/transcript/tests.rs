@@ -274,3 +274,179 @@ fn subagent_progress_is_grouped_under_its_subagent() {
     assert_eq!(subagent_label(a.ended), "done");
     assert_eq!(a.result.as_deref(), Some("found"));
 }
+
+/// A task that failed before the page connected: its stream is the history and a
+/// `history_done` that says how it ended, which the page shows like a live failure.
+#[test]
+fn a_finished_failed_task_shows_its_error_from_history_done() {
+    let mut t = Transcript::new();
+    t.apply(None, msg("m1", "user", "What is the capital of France?"));
+    t.apply(
+        Some(3),
+        ev(
+            "history_done",
+            json!({"messageCount": 1, "isStreaming": false, "status": "failed",
+                "error": {"code": "MODEL_NOT_CONFIGURED", "message": "No model provider is configured."},
+                "usage": {"inputTokens": 0, "outputTokens": 0, "costUsd": null}}),
+        ),
+    );
+    assert!(!t.run.active && t.run.loaded);
+    assert_eq!(
+        t.run.error,
+        Some((
+            RunErrorCode::ModelNotConfigured,
+            "No model provider is configured.".to_owned()
+        ))
+    );
+    assert_eq!(t.run.usage.as_ref().and_then(usage_line), None);
+}
+
+/// The history of a completed task clears what this page remembered of an earlier failure
+/// and brings the usage for the quiet line.
+#[test]
+fn a_completed_history_clears_an_old_error_and_brings_usage() {
+    let mut t = Transcript::new();
+    t.apply(
+        Some(1),
+        ev("error", json!({"code": "MODEL_ERROR", "message": "down"})),
+    );
+    assert!(t.run.error.is_some());
+    t.apply(None, msg("m1", "user", "hi"));
+    t.apply(None, msg("m2", "assistant", "hello"));
+    t.apply(
+        Some(9),
+        ev(
+            "history_done",
+            json!({"messageCount": 2, "isStreaming": false, "status": "completed",
+                "usage": {"inputTokens": 1200, "outputTokens": 34, "costUsd": 0.0123}}),
+        ),
+    );
+    assert_eq!(t.run.error, None);
+    let line = t.run.usage.as_ref().and_then(usage_line);
+    assert_eq!(line.as_deref(), Some("1,234 tokens · $0.0123"));
+}
+
+/// An older server's `history_done` says nothing of the ending: what the page knew stays.
+#[test]
+fn history_done_without_a_status_keeps_what_the_page_knew() {
+    let mut t = Transcript::new();
+    t.apply(
+        Some(1),
+        ev("error", json!({"code": "TIMEOUT", "message": "late"})),
+    );
+    t.apply(
+        None,
+        ev(
+            "history_done",
+            json!({"messageCount": 0, "isStreaming": false}),
+        ),
+    );
+    assert_eq!(
+        t.run.error,
+        Some((RunErrorCode::Timeout, "late".to_owned()))
+    );
+}
+
+/// A cancelled task reads "Cancelled" whether or not the server sent its event.
+#[test]
+fn a_cancelled_history_reads_cancelled() {
+    let mut t = Transcript::new();
+    t.apply(
+        None,
+        ev(
+            "history_done",
+            json!({"messageCount": 1, "isStreaming": false, "status": "cancelled"}),
+        ),
+    );
+    let (code, message) = t
+        .run
+        .error
+        .clone()
+        .unwrap_or((RunErrorCode::Other, String::new()));
+    assert_eq!(ending(code, &message).kind, EndKind::Cancelled);
+    assert_eq!(ending(code, &message).title, "Cancelled");
+}
+
+/// `done` ends the run with the task's usage; the next run (here started from another tab)
+/// clears the line and any old error until it ends.
+#[test]
+fn done_brings_usage_and_a_new_run_clears_the_ending() {
+    let mut t = Transcript::new();
+    t.apply(Some(1), processing());
+    t.apply(Some(2), content("Paris.", false));
+    t.apply(
+        Some(3),
+        ev(
+            "done",
+            json!({"finalResponse": "Paris.", "usage": {"inputTokens": 10, "outputTokens": 2, "costUsd": null}}),
+        ),
+    );
+    assert!(!t.run.active);
+    let line = t.run.usage.as_ref().and_then(usage_line);
+    assert_eq!(line.as_deref(), Some("12 tokens"));
+    t.apply(Some(4), ev("status", json!({"status": "connecting"})));
+    assert!(t.run.active);
+    assert_eq!(t.run.usage, None);
+    t.apply(
+        Some(5),
+        ev(
+            "error",
+            json!({"code": "MAX_TURNS", "message": "It used its 2 model calls."}),
+        ),
+    );
+    assert!(t.run.error.is_some());
+    // A follow-up sent from this page clears the notice as its run starts.
+    t.expect_run();
+    assert_eq!(t.run.error, None);
+    assert!(t.run.active);
+}
+
+#[test]
+fn endings_by_code() {
+    assert_eq!(ending(RunErrorCode::MaxTurns, "m").kind, EndKind::Limit);
+    assert_eq!(ending(RunErrorCode::Timeout, "m").kind, EndKind::Limit);
+    let budget = ending(
+        RunErrorCode::BudgetExceeded,
+        "The project's monthly budget of $5.00 is used up.",
+    );
+    assert_eq!(budget.kind, EndKind::Limit);
+    assert_eq!(
+        budget.text(),
+        "Stopped at the budget limit: The project's monthly budget of $5.00 is used up."
+    );
+    assert_eq!(ending(RunErrorCode::TaskCancelled, "x").text(), "Cancelled");
+    assert_eq!(
+        ending(RunErrorCode::ModelNotConfigured, "m").kind,
+        EndKind::Failed
+    );
+    // A code this version does not know reads as a failure, with the server's message.
+    let unknown: RunErrorCode =
+        serde_json::from_value(json!("SOMETHING_NEW")).unwrap_or(RunErrorCode::InternalError);
+    assert_eq!(unknown, RunErrorCode::Other);
+    let e = ending(unknown, "Over the limit of $5.00.");
+    assert_eq!(e.kind, EndKind::Failed);
+    assert_eq!(e.message, "Over the limit of $5.00.");
+}
+
+#[test]
+fn usage_lines() {
+    let u = |i, o, c| TaskUsage {
+        input_tokens: i,
+        output_tokens: o,
+        cost_usd: c,
+    };
+    assert_eq!(usage_line(&u(0, 0, Some(0.0))), None);
+    assert_eq!(usage_line(&u(1, 0, None)).as_deref(), Some("1 token"));
+    assert_eq!(
+        usage_line(&u(1_000_000, 234_567, Some(12.345))).as_deref(),
+        Some("1,234,567 tokens · $12.35")
+    );
+    assert_eq!(
+        usage_line(&u(900, 0, Some(0.00001))).as_deref(),
+        Some("900 tokens · < $0.0001")
+    );
+    assert_eq!(
+        usage_line(&u(999, 1, Some(0.5))).as_deref(),
+        Some("1,000 tokens · $0.50")
+    );
+}

@@ -9,7 +9,7 @@ mod session;
 mod sidebar;
 
 use chat::client;
-use chat::transcript::RunErrorCode;
+use chat::transcript::{EndKind, ending, usage_line};
 use leptos::ev;
 use leptos::html;
 use leptos::prelude::*;
@@ -295,6 +295,12 @@ fn Messages(session: Session) -> impl IntoView {
             });
         }
     });
+    // Under the last answer, once the run is over.
+    let usage = move || {
+        session
+            .run
+            .with(|r| r.usage.as_ref().filter(|_| !r.active).and_then(usage_line))
+    };
     let on_scroll = move |_| {
         if let Some(el) = scroller.get_untracked() {
             let gap = el.scroll_height() - el.scroll_top() - el.client_height();
@@ -315,6 +321,9 @@ fn Messages(session: Session) -> impl IntoView {
                 <For each=move || session.handles.get() key=|h| h.key let:h>
                     <EntryView entry=h.entry />
                 </For>
+                {move || usage().map(|line| view! {
+                    <p class="-mt-2 text-xs text-zinc-400 dark:text-zinc-500" data-testid="run-usage">{line}</p>
+                })}
             </div>
         </div>
         <Show when=move || !at_bottom.get()>
@@ -353,16 +362,31 @@ fn RunStatus(session: Session) -> impl IntoView {
             None
         }
     };
-    let ended = move || run.with(|r| r.error.clone());
+    // Shown however the page learned of the ending: live, or from the history of a task that
+    // had ended before the page connected.
+    let ended = move || {
+        run.with(|r| {
+            r.error
+                .as_ref()
+                .filter(|_| !r.active)
+                .map(|(code, message)| ending(*code, message))
+        })
+    };
     view! {
         <div class="mx-auto w-full max-w-3xl px-4">
             <Show when=move || session.notice.get().is_some()>
                 <div class="alert-error mb-2" role="alert">{move || session.notice.get()}</div>
             </Show>
-            {move || ended().map(|(code, message)| if code == RunErrorCode::TaskCancelled {
-                view! { <p class="mb-2 text-sm text-zinc-500" role="status" data-testid="run-ended">"Stopped."</p> }.into_any()
-            } else {
-                view! { <div class="alert-error mb-2" role="alert" data-testid="run-ended">{format!("The task failed: {message}")}</div> }.into_any()
+            {move || ended().map(|e| match e.kind {
+                EndKind::Cancelled => view! {
+                    <p class="mb-2 text-sm text-zinc-500 dark:text-zinc-400" role="status" data-testid="run-ended" data-kind="cancelled">{e.text()}</p>
+                }.into_any(),
+                EndKind::Limit => view! {
+                    <div class="mb-2 rounded-md border border-amber-300 bg-amber-50 px-3 py-2 text-sm text-amber-900 dark:border-amber-800 dark:bg-amber-950/40 dark:text-amber-100" role="alert" data-testid="run-ended" data-kind="limit">{e.text()}</div>
+                }.into_any(),
+                EndKind::Failed => view! {
+                    <div class="alert-error mb-2 rounded-md border border-red-300 bg-red-50 px-3 py-2 text-sm text-red-800 dark:border-red-800 dark:bg-red-950/40 dark:text-red-200" role="alert" data-testid="run-ended" data-kind="failed">{e.text()}</div>
+                }.into_any(),
             })}
             <div class="mb-2 flex min-h-8 items-center gap-2">
                 <p class="flex-1 text-sm text-zinc-600 dark:text-zinc-400" role="status" data-testid="run-status">
