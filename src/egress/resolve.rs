@@ -44,8 +44,9 @@ impl GuardedResolver {
     }
 
     /// Whether `url` may be connected to: its host's addresses (or the address it is) pass
-    /// the guard, and it is not this server. The error says why not, in words.
-    pub async fn check_url(&self, url: &str) -> Result<(), String> {
+    /// the guard, and it is not this server. The error says why not, in words. Without
+    /// `resolve`, a name is not looked up (the resolver checks it when connecting).
+    pub async fn check_url(&self, url: &str, resolve: bool) -> Result<(), String> {
         let parsed = url::Url::parse(url).map_err(|e| format!("`{url}` is not a URL: {e}"))?;
         let port = parsed.port_or_known_default().unwrap_or(80);
         let ip = match parsed.host() {
@@ -54,6 +55,9 @@ impl GuardedResolver {
             Some(url::Host::Domain(name)) => {
                 if self.guard.is_own_host(name) {
                     return Err(format!("`{name}` is refused: it is this Sigmic server"));
+                }
+                if !resolve {
+                    return Ok(());
                 }
                 return self.allowed(name).await.map(|_| ());
             }

@@ -275,7 +275,9 @@ impl ModelCatalog {
             connection: row.name.clone(),
             reason,
         };
-        let (kind, provider) = self.client(row).await.map_err(broken)?;
+        // Names are checked by the resolver when the call connects: no lookup here, so a
+        // page that only asks which model a project uses never waits on DNS.
+        let (kind, provider) = self.client(row, false).await.map_err(broken)?;
         Ok(Resolved {
             model: ModelRef {
                 provider: kind,
@@ -291,10 +293,12 @@ impl ModelCatalog {
         })
     }
 
-    /// The provider client of an organization's connection: its key opened, its URL checked.
+    /// The provider client of an organization's connection: its key opened, its URL checked
+    /// (its host looked up too with `resolve`, to say at once why it is refused).
     pub async fn client(
         &self,
         row: &model_provider::Model,
+        resolve: bool,
     ) -> Result<(ProviderKind, Arc<dyn Provider>), String> {
         let kind = ProviderKind::from_name(&row.kind)
             .ok_or_else(|| format!("its kind `{}` is not known", row.kind))?;
@@ -308,7 +312,7 @@ impl ModelCatalog {
             .base_url
             .clone()
             .unwrap_or_else(|| default_base(kind).to_owned());
-        self.resolver.check_url(&base).await?;
+        self.resolver.check_url(&base, resolve).await?;
         let provider = llm::connect(kind, self.guarded.clone(), key, row.base_url.clone())
             .map_err(|e| e.to_string())?;
         Ok((kind, provider))

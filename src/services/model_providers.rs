@@ -162,7 +162,7 @@ impl Services {
         }
         let row = self.model_provider_row(&scope, id).await?;
         let started = Instant::now();
-        let listed = match self.models().client(&row).await {
+        let listed = match self.models().client(&row, true).await {
             Ok((_, provider)) => {
                 match tokio::time::timeout(TEST_TIMEOUT, provider.list_models()).await {
                     Ok(result) => result
