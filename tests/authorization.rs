@@ -281,6 +281,9 @@ fn table() -> Vec<Row> {
         row(delete.clone(), "/api/v1/projects/{projectId}/api-keys/{keyId}", T::FreshKeyOfAByProjMember, B::Empty, [A401, K401, K401, F403, N404, N404, OK, OK, OK, N404]),
         row(get.clone(),    "/api/v1/projects/{projectId}/api-keys", T::StrangerProject, B::Empty, [A401, K401, K401, N404, N404, N404, N404, N404, N404, OK]),
         row(post.clone(),   "/api/v1/projects/{projectId}/api-keys", T::StrangerProject, B::Name,  [A401, K401, K401, N404, N404, N404, N404, N404, N404, OK]),
+        // (extension) Usage and budgets: project admins, signed in.
+        row(get.clone(),    "/api/v1/projects/{projectId}/usage",  T::ProjectA, B::Empty,         [A401, K401, K401, F403, N404, N404, F403, OK,   OK,   N404]),
+        row(get.clone(),    "/api/v1/projects/{projectId}/budget", T::ProjectA, B::Empty,         [A401, K401, K401, F403, N404, N404, F403, OK,   OK,   N404]),
         // Legacy, for orgAdmin's username: their session only. An API key never mints keys, not
         // even one its own creator made.
         row(post,           "/api/users/{username}/api-keys",    T::OrgAdminUsername, B::Name,    [A401, K401, K401, F403, F403, N404, N404, N404, OK,   N404]),

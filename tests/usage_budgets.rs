@@ -538,3 +538,101 @@ async fn a_key_budget_stops_that_keys_tasks_only() {
     .await;
     assert_usd(&used["usedUsd"], TURN_USD);
 }
+
+/// A task of a widget end user, created and awaited with their token from the app's origin.
+async fn end_user_task(
+    app: &TestApp,
+    model: &ModelServer,
+    token: &str,
+    status: &str,
+) -> (String, Value) {
+    const ORIGIN: &str = "http://shop.test:8080";
+    let k = format!("end-user-{}", unique());
+    model.script(&k, vec![turn("Done.")]);
+    let created = assert_ok(
+        app.bearer(Method::POST, "/api/v1/tasks", token)
+            .header("Origin", ORIGIN)
+            .json(&json!({ "message": format!("{k}: go") }))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let id = created["id"].as_str().unwrap().to_owned();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let task = assert_ok(
+            app.bearer(Method::GET, &format!("/api/v1/tasks/{id}"), token)
+                .header("Origin", ORIGIN)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        if task["status"] == status {
+            return (k, task);
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never {status}: {task:#}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn an_end_user_budget_stops_that_end_users_tasks_only() {
+    let model = ModelServer::start().await;
+    let app = priced_app(&model).await;
+    let o = owner(&app).await;
+    let widget_app = assert_ok(
+        send(
+            &app,
+            &o.client,
+            Method::POST,
+            &format!("/api/v1/projects/{}/widget-apps", o.project_id),
+            Some(json!({"name": "Shop", "allowedOrigins": ["http://shop.test:8080"]})),
+        )
+        .await,
+    )
+    .await;
+    let token = |end_user: &'static str| {
+        let body = json!({
+            "appId": widget_app["appId"],
+            "appSecret": widget_app["appSecret"],
+            "endUserId": end_user,
+        });
+        let app = &app;
+        async move {
+            let data = assert_ok(
+                app.anon(Method::POST, "/api/v1/auth/token")
+                    .json(&body)
+                    .send()
+                    .await
+                    .unwrap(),
+            )
+            .await;
+            data["token"].as_str().unwrap().to_owned()
+        }
+    };
+    let (alice, bob) = (token("alice").await, token("bob").await);
+    set_project_budget(
+        &app,
+        &o.client,
+        &o.project_id,
+        json!({"monthlyUsd": null, "endUserMonthlyUsd": 0.2}),
+    )
+    .await;
+
+    end_user_task(&app, &model, &alice, "completed").await;
+    let (k, task) = end_user_task(&app, &model, &alice, "failed").await;
+    assert!(
+        task["error"]
+            .to_string()
+            .contains("This user's monthly budget of $0.20"),
+        "{task}"
+    );
+    assert!(model.requests_for(&k).is_empty(), "the model was called");
+    // Another end user of the same app goes on.
+    end_user_task(&app, &model, &bob, "completed").await;
+}
