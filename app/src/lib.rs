@@ -16,8 +16,9 @@ use leptos_router::components::{ParentRoute, Route, Router, Routes};
 use leptos_router::{SsrMode, path};
 
 use pages::{
-    audit, auth, chat as chat_page, docs, layout, mcp, network, org, policies, project_config,
-    projects, prompts, schedules, skills, subagents, usage, widget_apps,
+    audit, auth, chat as chat_page, docs, layout, mcp, models, network, org, policies,
+    project_config, project_model, projects, prompts, schedules, skills, subagents, usage,
+    widget_apps,
 };
 
 /// The HTML document around every page.
@@ -60,11 +61,13 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("") view=layout::Home ssr=SsrMode::Async />
                     <Route path=path!("/projects") view=projects::ProjectsPage ssr=SsrMode::Async />
                     <Route path=path!("/org") view=org::OrgPage ssr=SsrMode::Async />
+                    <Route path=path!("/org/models") view=models::ModelProvidersPage ssr=SsrMode::Async />
                     <ParentRoute path=path!("/p/:project") view=projects::ProjectFrame ssr=SsrMode::Async>
                         <ParentRoute path=path!("/settings") view=projects::SettingsLayout ssr=SsrMode::Async>
                             <Route path=path!("") view=projects::SettingsIndex ssr=SsrMode::Async />
                             <Route path=path!("/members") view=projects::MembersTab ssr=SsrMode::Async />
                             <Route path=path!("/api-keys") view=projects::ApiKeysTab ssr=SsrMode::Async />
+                            <Route path=path!("/model") view=project_model::ModelTab ssr=SsrMode::Async />
                             <Route path=path!("/network") view=network::NetworkTab ssr=SsrMode::Async />
                             <Route path=path!("/mcp") view=mcp::McpTab ssr=SsrMode::Async />
                             <Route path=path!("/policies") view=policies::PoliciesTab ssr=SsrMode::Async />

@@ -6,11 +6,13 @@ use protocol::{self as dto, Role};
 
 use crate::error::ServerError;
 
+mod models;
 mod policies;
 mod schedules;
 mod skills;
 mod usage;
 mod widget;
+pub use models::*;
 pub use policies::*;
 pub use schedules::*;
 pub use skills::*;

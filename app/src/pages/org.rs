@@ -78,6 +78,14 @@ pub fn OrgPage() -> impl IntoView {
             </Transition>
         </section>
 
+        <section class="card mb-6 flex flex-wrap items-center justify-between gap-3" aria-labelledby="org-models-title">
+            <div>
+                <h2 id="org-models-title" class="font-semibold">"Model providers"</h2>
+                <p class="text-sm text-slate-600 dark:text-slate-400">"Anthropic, OpenAI-compatible servers and Gemini: where the projects' models come from."</p>
+            </div>
+            <a class="btn" href="/org/models">{if is_admin { "Manage model providers" } else { "Model providers" }}</a>
+        </section>
+
         <section class="mb-6" aria-labelledby="org-members-title">
             <h2 id="org-members-title" class="mb-3 text-lg font-semibold">"Members"</h2>
             <FormError result=role_changed />

@@ -184,6 +184,7 @@ pub fn SettingsLayout() -> impl IntoView {
             <nav class="mb-6 flex gap-1 overflow-x-auto border-b border-slate-200 dark:border-slate-800" aria-label="Project settings">
                 <A href=move || format!("{}/members", base()) attr:class="tab">"Members"</A>
                 <A href=move || format!("{}/api-keys", base()) attr:class="tab">"API Keys"</A>
+                <A href=move || format!("{}/model", base()) attr:class="tab">"Model"</A>
                 <A href=move || format!("{}/mcp", base()) attr:class="tab">"MCP Servers"</A>
                 <A href=move || format!("{}/policies", base()) attr:class="tab">"Policies"</A>
                 <A href=move || format!("{}/prompts", base()) attr:class="tab">"Prompts"</A>
