@@ -315,9 +315,27 @@ impl Client {
         files: &[web_sys::File],
         auto_execute: bool,
     ) -> Result<CreatedTask, ApiError> {
+        self.start_task(project_id, message, files, auto_execute, None)
+            .await
+    }
+
+    /// `create_task` with the conversation's own model (`<connection>/<model id>`), where the
+    /// project lets people pick one; the project's when `None`.
+    pub async fn start_task(
+        &self,
+        project_id: Option<&str>,
+        message: &str,
+        files: &[web_sys::File],
+        auto_execute: bool,
+        model: Option<&str>,
+    ) -> Result<CreatedTask, ApiError> {
         let form = form(message, files)?;
         if !auto_execute {
             form.append_with_str("autoExecute", "false")
+                .map_err(|_| ApiError::internal())?;
+        }
+        if let Some(model) = model {
+            form.append_with_str("model", model)
                 .map_err(|_| ApiError::internal())?;
         }
         let path = match project_id {
@@ -519,15 +537,17 @@ pub async fn delete_conversation(task_id: &str) -> Result<(), ApiError> {
     Client::same_origin().delete_conversation(task_id).await
 }
 
-/// Starts a conversation: a task in the project, with its files.
+/// Starts a conversation: a task in the project, with its files, on `model` when the
+/// person picked one.
 pub async fn create_task(
     project_id: &str,
     message: &str,
     files: &[web_sys::File],
     auto_execute: bool,
+    model: Option<&str>,
 ) -> Result<CreatedTask, ApiError> {
     Client::same_origin()
-        .create_task(Some(project_id), message, files, auto_execute)
+        .start_task(Some(project_id), message, files, auto_execute, model)
         .await
 }
 

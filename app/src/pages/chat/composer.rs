@@ -131,6 +131,9 @@ pub fn Composer(
     /// The open conversation, for Stop; none for a new one.
     #[prop(optional)]
     session: Option<Session>,
+    /// More choices for a new conversation, beside "Ask before each tool call".
+    #[prop(optional)]
+    options: Option<ViewFn>,
 ) -> impl IntoView {
     let is_new = session.is_none();
     let ComposerState {
@@ -241,6 +244,7 @@ pub fn Composer(
                             "Ask before each tool call"
                         </label>
                     </Show>
+                    {options.map(|o| o.run())}
                     <span class="mr-auto text-xs text-zinc-500" aria-live="polite">
                         {move || sending.get().then_some(if files.with(|f| f.is_empty()) { "Sending…" } else { "Uploading…" })}
                     </span>

@@ -5,6 +5,7 @@
 mod artifacts;
 mod composer;
 mod message;
+mod model_banner;
 mod session;
 mod sidebar;
 
@@ -24,6 +25,7 @@ use crate::components::{Icon, Svg};
 use artifacts::ArtifactsPanel;
 use composer::{Composer, ComposerState};
 use message::EntryView;
+use model_banner::{ModelBanner, ModelPicker, project_models};
 use session::Session;
 use sidebar::ConversationList;
 
@@ -158,6 +160,9 @@ fn NewChat(
     sidebar_open: RwSignal<bool>,
 ) -> impl IntoView {
     let composer = ComposerState::new();
+    let models = project_models(project_id);
+    // Empty: the project's model.
+    let model = RwSignal::new(String::new());
     let navigate = use_navigate();
     let submit = Callback::new(move |(text, files): (String, Vec<web_sys::File>)| {
         let navigate = navigate.clone();
@@ -165,7 +170,9 @@ fn NewChat(
         composer.sending.set(true);
         spawn_local(async move {
             let auto_execute = !composer.ask_first.get_untracked();
-            match client::create_task(&project, &text, &files, auto_execute).await {
+            let model = Some(model.get_untracked()).filter(|m| !m.is_empty());
+            match client::create_task(&project, &text, &files, auto_execute, model.as_deref()).await
+            {
                 Ok(created) => {
                     composer.clear();
                     list_changed.update(|n| *n += 1);
@@ -183,13 +190,14 @@ fn NewChat(
         <Title text="New chat" />
         <ChatPane label="New conversation" composer>
             <ChatHeader title=Signal::derive(|| "New chat".to_owned()) sidebar_open />
+            <ModelBanner models />
             <div class="flex min-h-0 flex-1 flex-col items-center justify-center px-4 text-center">
                 <h2 class="mb-2 text-2xl">"What should the agent do?"</h2>
                 <p class="max-w-md text-zinc-600 dark:text-zinc-400">
                     "It works on a computer of its own: it can run commands, write files and browse the web. Attach files for it to work on."
                 </p>
             </div>
-            <Composer state=composer submit />
+            <Composer state=composer submit options=ViewFn::from(move || view! { <ModelPicker models choice=model /> }) />
         </ChatPane>
     }
     .into_any()
