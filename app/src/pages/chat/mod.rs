@@ -330,7 +330,7 @@ fn Messages(session: Session) -> impl IntoView {
                     <EntryView entry=h.entry />
                 </For>
                 {move || usage().map(|line| view! {
-                    <p class="-mt-2 text-xs text-zinc-400 dark:text-zinc-500" data-testid="run-usage">{line}</p>
+                    <p class="-mt-2 text-xs text-zinc-500 dark:text-zinc-400" data-testid="run-usage">{line}</p>
                 })}
             </div>
         </div>
