@@ -200,6 +200,22 @@ async fn only_organization_admins_manage_connections() {
     assert_error(resp, 409, "CONFLICT").await;
     assert_eq!(list(&app, &o).await.len(), 1);
 
+    // A stored key goes only to the address it was given for, and `google` is `gemini`'s.
+    let resp = app
+        .req(&o.client, Method::PATCH, &format!("{PROVIDERS}/{id}"))
+        .json(&json!({"baseUrl": "https://elsewhere.example/v1"}))
+        .send()
+        .await
+        .unwrap();
+    assert_field_error(resp, "apiKey").await;
+    let resp = app
+        .req(&o.client, Method::POST, PROVIDERS)
+        .json(&json!({"name": "google", "kind": "gemini", "apiKey": "k"}))
+        .send()
+        .await
+        .unwrap();
+    assert_field_error(resp, "name").await;
+
     // Renamed, then removed.
     let renamed = assert_ok(
         app.req(&o.client, Method::PATCH, &format!("{PROVIDERS}/{id}"))
@@ -444,6 +460,14 @@ async fn a_conversation_picks_its_model_where_the_project_allows_it() {
     assert_field_error(resp, "model").await;
 
     set_model(&app, &o, "acme/gpt-4o-mini", true).await;
+    // A model id that would reshape the provider's URL is not a model id.
+    let resp = app
+        .bearer(Method::POST, "/api/v1/tasks", &o.key)
+        .json(&json!({"message": "Hi", "model": "acme/x?key=1"}))
+        .send()
+        .await
+        .unwrap();
+    assert_field_error(resp, "model").await;
     model.push(vec![Turn::text("Hello from 4.1")]);
     let task = create_task(
         &app,
@@ -454,5 +478,33 @@ async fn a_conversation_picks_its_model_where_the_project_allows_it() {
     let done = wait_status(&app, &o.key, &task, "completed", 30).await;
     assert_eq!(done["model"], "acme/gpt-4.1", "{done}");
     assert_eq!(model.requests().last().unwrap().model, "gpt-4.1");
+
+    // Where a budget applies, a picked model of unknown price is refused: its spend could
+    // not be counted.
+    assert_ok(
+        app.req(
+            &o.client,
+            Method::PUT,
+            &format!("/api/v1/projects/{}/budget", o.project_id),
+        )
+        .json(&json!({"monthlyUsd": 100}))
+        .send()
+        .await
+        .unwrap(),
+    )
+    .await;
+    let calls = model.requests().len();
+    let task = create_task(
+        &app,
+        &o.key,
+        json!({"message": "Hi", "model": "acme/my-local-llama"}),
+    )
+    .await;
+    let failed = wait_status(&app, &o.key, &task, "failed", 30).await;
+    assert!(
+        failed["error"].as_str().unwrap().contains("no known price"),
+        "{failed}"
+    );
+    assert_eq!(model.requests().len(), calls, "the model was not called");
     app.stop().await;
 }

@@ -287,6 +287,27 @@ async fn budgets_are_for_project_admins_and_must_be_sensible() {
         set["month"],
         chrono::Utc::now().format("%Y-%m").to_string().as_str()
     );
+    // A limit left out stays; null removes one.
+    let set = set_project_budget(&app, &o.client, &o.project_id, json!({"monthlyUsd": 30})).await;
+    assert_usd(&set["monthlyUsd"], 30.0);
+    assert_usd(&set["endUserMonthlyUsd"], 1.0);
+    let set = set_project_budget(
+        &app,
+        &o.client,
+        &o.project_id,
+        json!({"monthlyUsd": 25.5, "endUserMonthlyUsd": null}),
+    )
+    .await;
+    assert_eq!(set["endUserMonthlyUsd"], Value::Null, "{set}");
+    let set = set_project_budget(
+        &app,
+        &o.client,
+        &o.project_id,
+        json!({"endUserMonthlyUsd": 1}),
+    )
+    .await;
+    assert_usd(&set["monthlyUsd"], 25.5);
+    assert_usd(&set["endUserMonthlyUsd"], 1.0);
     let key = assert_ok(
         send(
             &app,
@@ -385,8 +406,13 @@ async fn budgets_are_for_project_admins_and_must_be_sensible() {
     assert_eq!(status, 400, "{body}");
 
     // Null removes a limit.
-    let cleared =
-        set_project_budget(&app, &o.client, &o.project_id, json!({"monthlyUsd": null})).await;
+    let cleared = set_project_budget(
+        &app,
+        &o.client,
+        &o.project_id,
+        json!({"monthlyUsd": null, "endUserMonthlyUsd": null}),
+    )
+    .await;
     assert_eq!(cleared["monthlyUsd"], Value::Null);
     assert_eq!(cleared["endUserMonthlyUsd"], Value::Null);
 

@@ -19,9 +19,11 @@ impl GuardedResolver {
         Self { guard }
     }
 
-    /// `host`'s addresses that the guard allows; an error naming the refusal when none is.
-    pub async fn allowed(&self, host: &str) -> Result<Vec<SocketAddr>, String> {
-        let found: Vec<SocketAddr> = tokio::net::lookup_host((host, 0))
+    /// `host`'s addresses that the guard allows for a connection to `port` (0 when not known
+    /// yet, as for the transport's own lookups: the server's own endpoint is then recognised
+    /// only by its address); an error naming the refusal when none is.
+    pub async fn allowed(&self, host: &str, port: u16) -> Result<Vec<SocketAddr>, String> {
+        let found: Vec<SocketAddr> = tokio::net::lookup_host((host, port))
             .await
             .map_err(|e| format!("`{host}` could not be resolved: {e}"))?
             .collect();
@@ -59,7 +61,7 @@ impl GuardedResolver {
                 if !resolve {
                     return Ok(());
                 }
-                return self.allowed(name).await.map(|_| ());
+                return self.allowed(name, port).await.map(|_| ());
             }
             None => return Err(format!("`{url}` has no host")),
         };
@@ -74,7 +76,7 @@ impl reqwest::dns::Resolve for GuardedResolver {
         let resolver = self.clone();
         let host = name.as_str().to_owned();
         Box::pin(async move {
-            let allowed = resolver.allowed(&host).await?;
+            let allowed = resolver.allowed(&host, 0).await?;
             let addrs: reqwest::dns::Addrs = Box::new(allowed.into_iter());
             Ok(addrs)
         })

@@ -116,6 +116,17 @@ pub fn is_connection_name(name: &str) -> bool {
         && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
 }
 
+/// Whether `id` can be a model's id at its provider: 1–200 of letters, digits and `._:/@+-`,
+/// without `..`. Ids go into request paths (Gemini's), so nothing that reshapes a URL.
+pub fn is_model_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 200
+        && !id.contains("..")
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._:/@+-".contains(c))
+}
+
 impl FromStr for ModelName {
     type Err = BadModelName;
 
@@ -126,11 +137,7 @@ impl FromStr for ModelName {
         if connection == "google" {
             "gemini".clone_into(&mut connection);
         }
-        if !is_connection_name(&connection)
-            || model.is_empty()
-            || model.chars().count() > 200
-            || model.chars().any(char::is_whitespace)
-        {
+        if !is_connection_name(&connection) || !is_model_id(model) {
             return Err(bad());
         }
         Ok(Self {

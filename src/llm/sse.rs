@@ -17,6 +17,10 @@ use super::{EventStream, LlmError, StreamEvent};
 /// The message of every stream that ended without its dialect's last event.
 pub(crate) const CUT_OFF: &str = "the model's stream was cut off";
 
+/// The largest models listing read, and the most ids kept of it.
+const MAX_LISTING_BYTES: usize = 4 << 20;
+const MAX_LISTED: usize = 2000;
+
 /// Longest piece of an error body quoted back when it is not JSON we understand.
 const MAX_QUOTED: usize = 500;
 
@@ -88,18 +92,29 @@ pub(crate) async fn get_json(
         .send()
         .await
         .map_err(unreachable)?;
-    let text = check_status(response, provider, secret)
-        .await?
-        .text()
-        .await
-        .map_err(unreachable)?;
-    serde_json::from_str(&text).map_err(|e| LlmError::Permanent {
+    let mut response = check_status(response, provider, secret).await?;
+    // The URL may be anyone's: a listing larger than any real one is refused, not buffered.
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(unreachable)? {
+        if body.len() + chunk.len() > MAX_LISTING_BYTES {
+            return Err(LlmError::Permanent {
+                status: None,
+                message: format!(
+                    "{provider} answered more than {} MiB to a models listing",
+                    MAX_LISTING_BYTES >> 20
+                ),
+            });
+        }
+        body.extend_from_slice(&chunk);
+    }
+    serde_json::from_slice(&body).map_err(|e| LlmError::Permanent {
         status: None,
         message: format!("{provider} answered something that is not JSON: {e}"),
     })
 }
 
-/// The string `field` of each object in `list`, sorted, without duplicates.
+/// The string `field` of each object in `list`, sorted, without duplicates: at most
+/// `MAX_LISTED` ids, each one a model name could carry (others are left out).
 pub(crate) fn ids(list: Option<&Value>, field: &str, strip: &str) -> Vec<String> {
     let mut ids: Vec<String> = list
         .and_then(Value::as_array)
@@ -107,6 +122,8 @@ pub(crate) fn ids(list: Option<&Value>, field: &str, strip: &str) -> Vec<String>
         .flatten()
         .filter_map(|m| m.get(field).and_then(Value::as_str))
         .map(|id| id.strip_prefix(strip).unwrap_or(id).to_owned())
+        .filter(|id| super::is_model_id(id))
+        .take(MAX_LISTED)
         .collect();
     ids.sort();
     ids.dedup();

@@ -321,7 +321,7 @@ impl Connector {
                     });
                 }
                 GuardedResolver::new(self.guard.clone())
-                    .allowed(name)
+                    .allowed(name, port)
                     .await
                     .map_err(McpError::Connect)?;
                 None

@@ -66,11 +66,7 @@ impl Connection {
             Self::Server(kind) => format!(
                 "The server's `{}` connection was refused by its provider ({error}). The server's operator can fix its key ({}).",
                 kind.as_str(),
-                match kind {
-                    ProviderKind::Anthropic => "ANTHROPIC_API_KEY",
-                    ProviderKind::OpenAi => "OPENAI_API_KEY",
-                    ProviderKind::Gemini => "GEMINI_API_KEY",
-                }
+                env_var(*kind)
             ),
         })
     }
@@ -100,6 +96,14 @@ pub enum Unusable {
         "The model `{name}` names the connection `{connection}`, which this organization does not have. An organization admin can connect it under Organization → Model providers, or a project admin can pick another model under Settings → Model."
     )]
     UnknownConnection { name: String, connection: String },
+    #[error(
+        "The model `{name}` needs the server's `{connection}` provider, which its operator has not set up ({var}), and this organization has no connection of that name. An organization admin can connect one under Organization → Model providers, or a project admin can pick another model under Settings → Model."
+    )]
+    ServerProviderMissing {
+        name: String,
+        connection: String,
+        var: &'static str,
+    },
     #[error(
         "The model connection `{connection}` cannot be used: {reason}. An organization admin can fix it under Organization → Model providers."
     )]
@@ -197,7 +201,16 @@ impl ModelCatalog {
     /// The model a task of `org_id` runs with when it (or its project) names `named`: that
     /// one, else the server's default, else the organization's first connection's usual model,
     /// else the first of the server's providers' usual model.
-    pub async fn resolve(&self, org_id: &str, named: Option<&str>) -> Result<Resolved, Unusable> {
+    ///
+    /// With `look_up`, an organization connection's host is looked up and checked with its
+    /// port now (as a run does before it calls); without, only an address in its URL is (a
+    /// page that asks which model a project uses never waits on DNS).
+    pub async fn resolve(
+        &self,
+        org_id: &str,
+        named: Option<&str>,
+        look_up: bool,
+    ) -> Result<Resolved, Unusable> {
         let connections = self.connections(org_id).await?;
         let name = match named.filter(|n| !n.trim().is_empty()) {
             Some(n) => n
@@ -206,7 +219,7 @@ impl ModelCatalog {
             None => self.default_name(&connections)?,
         };
         if let Some(row) = connections.iter().find(|c| c.name == name.connection) {
-            return self.open(row, name).await;
+            return self.open(row, name, look_up).await;
         }
         let kind = ProviderKind::from_name(&name.connection);
         match kind.and_then(|k| self.server.get(k).map(|p| (k, p.clone()))) {
@@ -219,10 +232,17 @@ impl ModelCatalog {
                 provider,
                 connection: Connection::Server(kind),
             }),
-            None => Err(Unusable::UnknownConnection {
-                name: name.to_string(),
-                connection: name.connection,
-            }),
+            None => match kind {
+                Some(kind) => Err(Unusable::ServerProviderMissing {
+                    name: name.to_string(),
+                    connection: name.connection,
+                    var: env_var(kind),
+                }),
+                None => Err(Unusable::UnknownConnection {
+                    name: name.to_string(),
+                    connection: name.connection,
+                }),
+            },
         }
     }
 
@@ -270,14 +290,13 @@ impl ModelCatalog {
         &self,
         row: &model_provider::Model,
         name: ModelName,
+        look_up: bool,
     ) -> Result<Resolved, Unusable> {
         let broken = |reason: String| Unusable::Broken {
             connection: row.name.clone(),
             reason,
         };
-        // Names are checked by the resolver when the call connects: no lookup here, so a
-        // page that only asks which model a project uses never waits on DNS.
-        let (kind, provider) = self.client(row, false).await.map_err(broken)?;
+        let (kind, provider) = self.client(row, look_up).await.map_err(broken)?;
         Ok(Resolved {
             model: ModelRef {
                 provider: kind,
@@ -349,6 +368,15 @@ impl From<sea_orm::DbErr> for Unusable {
             connection: "(any)".to_owned(),
             reason: format!("the store could not be read ({e})"),
         }
+    }
+}
+
+/// The operator's variable that gives the server `kind`'s provider.
+fn env_var(kind: ProviderKind) -> &'static str {
+    match kind {
+        ProviderKind::Anthropic => "ANTHROPIC_API_KEY",
+        ProviderKind::OpenAi => "OPENAI_API_KEY or OPENAI_BASE_URL",
+        ProviderKind::Gemini => "GEMINI_API_KEY",
     }
 }
 

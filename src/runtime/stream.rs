@@ -162,7 +162,7 @@ impl State {
         let (status, error, usage) = if active {
             (None, None, None)
         } else {
-            let error = self.last_error(&row).await?;
+            let error = self.last_error(&row, conv.boundary()).await?;
             (Some(status_dto(row.status)), error, Some(usage_of(&row)))
         };
         let mut done = Frame::unlogged(&StreamEvent::HistoryDone(HistoryDone {
@@ -185,14 +185,21 @@ impl State {
 
     /// How a failed or cancelled task's last run ended: its last `error` event, which has
     /// the code the row's `error` text lacks. Read newest first along the key `(task_id, seq)`,
-    /// where it is usually the very last event, so no column had to be added for it.
-    async fn last_error(&self, row: &task::Model) -> Result<Option<ErrorEvent>, sea_orm::DbErr> {
+    /// where it is usually the very last event, so no column had to be added for it. Only an
+    /// event after the conversation's last message (`after`) is the last run's: an earlier one
+    /// ended an earlier run.
+    async fn last_error(
+        &self,
+        row: &task::Model,
+        after: i64,
+    ) -> Result<Option<ErrorEvent>, sea_orm::DbErr> {
         if !matches!(row.status, TaskStatus::Failed | TaskStatus::Cancelled) {
             return Ok(None);
         }
         let logged = task_event::Entity::find()
             .filter(task_event::Column::TaskId.eq(&self.task_id))
             .filter(task_event::Column::Kind.eq("error"))
+            .filter(task_event::Column::Seq.gt(after))
             .order_by_desc(task_event::Column::Seq)
             .one(self.rt.db())
             .await?

@@ -365,7 +365,7 @@ impl Scheduler {
             .tasks
             .runtime()
             .models()
-            .resolve(&project.org_id, project.model.as_deref())
+            .resolve(&project.org_id, project.model.as_deref(), false)
             .await
             .map(|_| ());
         Ok(usable

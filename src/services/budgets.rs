@@ -233,7 +233,7 @@ impl Services {
         })
     }
 
-    /// Sets both of the project's limits (project admins, signed in).
+    /// Sets the project's limits (project admins, signed in); one left out stays.
     pub async fn set_project_budget(
         &self,
         caller: &Caller,
@@ -242,8 +242,17 @@ impl Services {
     ) -> Result<ProjectBudget> {
         let scope = self.project_scope(caller, project_id).await?;
         let user_id = scope.require_admin()?.to_owned();
-        let monthly = check_budget("monthlyUsd", input.monthly_usd)?;
-        let end_user = check_budget("endUserMonthlyUsd", input.end_user_monthly_usd)?;
+        let current = project_budget::Entity::find_by_id(scope.project_id().to_owned())
+            .one(self.db())
+            .await?;
+        let monthly = match input.monthly_usd {
+            Some(given) => check_budget("monthlyUsd", given)?,
+            None => current.as_ref().and_then(|r| r.monthly_usd),
+        };
+        let end_user = match input.end_user_monthly_usd {
+            Some(given) => check_budget("endUserMonthlyUsd", given)?,
+            None => current.as_ref().and_then(|r| r.end_user_monthly_usd),
+        };
         project_budget::Entity::insert(project_budget::ActiveModel {
             project_id: Set(scope.project_id().to_owned()),
             monthly_usd: Set(monthly),

@@ -37,7 +37,7 @@ impl Services {
                 name: kind.as_str().to_owned(),
                 kind: kind.into(),
                 source: ConnectionSource::Server,
-                base_url: server.base_url(kind).map(str::to_owned),
+                base_url: server.base_url(kind).map(origin),
                 has_api_key: true,
                 status: ConnectionStatus::Untested,
                 status_message: None,
@@ -103,16 +103,29 @@ impl Services {
         let row = self.model_provider_row(&scope, id).await?;
         let kind = ProviderKind::from_name(&row.kind).unwrap_or(ProviderKind::OpenAi);
         let mut active: model_provider::ActiveModel = row.clone().into();
-        let mut reach_changed = false;
         if let Some(name) = &update.name {
             active.name = Set(connection_name(name)?);
         }
-        if let Some(url) = &update.base_url {
-            active.base_url = Set(base_url(Some(url))?);
-            reach_changed = true;
+        let new_url = match &update.base_url {
+            Some(url) => base_url(Some(url))?,
+            None => row.base_url.clone(),
+        };
+        let url_changed = new_url != row.base_url;
+        let new_key = match &update.api_key {
+            None => None,
+            Some(key) => Some(api_key(Some(key))?),
+        };
+        // A stored key goes only where it was given for: pointed elsewhere, it would be sent
+        // to a server of the editor's choosing on the next test, so the key is asked again.
+        if url_changed && row.api_key.is_some() && new_key.is_none() {
+            return Err(ApiError::field(
+                "apiKey",
+                "A new address needs the API key again: the stored key goes only to the address it was given for.",
+            )
+            .into());
         }
-        if let Some(key) = &update.api_key {
-            let sealed = match api_key(Some(key))? {
+        if let Some(key) = new_key {
+            let sealed = match key {
                 Some(k) => Some(self.vault().seal(&key_owner(&row.id), k.as_bytes())?),
                 None if kind != ProviderKind::OpenAi => {
                     return Err(ApiError::field(
@@ -127,13 +140,11 @@ impl Services {
                 None => None,
             };
             active.api_key = Set(sealed);
-            reach_changed = true;
-        }
-        if reach_changed {
-            // What was learnt about the old key or URL says nothing about the new one.
-            active.status = Set(ConnectionStatus::Untested.as_str().to_owned());
-            active.status_message = Set(None);
-            active.checked_at = Set(None);
+            active.base_url = Set(new_url);
+            reset_status(&mut active);
+        } else if url_changed {
+            active.base_url = Set(new_url);
+            reset_status(&mut active);
         }
         active.updated_at = Set(Utc::now());
         let row = active.update(self.db()).await.map_err(name_taken)?;
@@ -192,7 +203,11 @@ impl Services {
             }
         };
         active.checked_at = Set(Some(Utc::now()));
-        let row = active.update(self.db()).await?;
+        // Removed while its test ran: gone, not a failure of the server.
+        let row = active.update(self.db()).await.map_err(|e| match e {
+            sea_orm::DbErr::RecordNotUpdated => ApiError::not_found("Model provider").into(),
+            e => crate::error::Error::from(e),
+        })?;
         Ok(dto::ModelProviderTest {
             ok,
             models,
@@ -216,10 +231,16 @@ impl Services {
         let kind =
             ProviderKind::from_name(kind).ok_or_else(|| ApiError::not_found("Model provider"))?;
         let started = Instant::now();
+        // The operator's URL may carry what tenants should not read (credentials, an
+        // internal path): messages name only its origin.
         let listed = self
             .models()
             .refresh_server_models(kind, TEST_TIMEOUT)
-            .await;
+            .await
+            .map_err(|m| match self.models().server().base_url(kind) {
+                Some(url) => m.replace(url.trim_end_matches('/'), &origin(url)),
+                None => m,
+            });
         let elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         let (ok, models, message) = match listed {
             Ok(models) => (true, models, None),
@@ -274,7 +295,7 @@ impl Services {
             }
         }
         let (current, usable, problem, failing_connection) = match catalog
-            .resolve(&org_id, scope.project.model.as_deref())
+            .resolve(&org_id, scope.project.model.as_deref(), false)
             .await
         {
             Ok(resolved) => {
@@ -301,7 +322,10 @@ impl Services {
             Err(e) => {
                 let connection = match &e {
                     Unusable::Broken { connection, .. }
-                    | Unusable::UnknownConnection { connection, .. } => Some(connection.clone()),
+                    | Unusable::UnknownConnection { connection, .. }
+                    | Unusable::ServerProviderMissing { connection, .. } => {
+                        Some(connection.clone())
+                    }
                     _ => None,
                 };
                 (
@@ -345,6 +369,22 @@ impl Services {
     }
 }
 
+/// What was learnt about the old key or URL says nothing about the new one: untested, and no
+/// models offered until a test lists them again.
+fn reset_status(active: &mut model_provider::ActiveModel) {
+    active.status = Set(ConnectionStatus::Untested.as_str().to_owned());
+    active.status_message = Set(None);
+    active.checked_at = Set(None);
+    active.models = Set("[]".to_owned());
+}
+
+/// `scheme://host[:port]` of a URL: what organizations see of the operator's.
+fn origin(url: &str) -> String {
+    url::Url::parse(url)
+        .map(|u| u.origin().ascii_serialization())
+        .unwrap_or_else(|_| "(the operator's address)".to_owned())
+}
+
 fn admin(caller: &Caller) -> Result<OrgScope> {
     let scope = caller.org_scope()?;
     scope.require_admin()?;
@@ -379,6 +419,14 @@ fn name_taken(e: sea_orm::DbErr) -> crate::error::Error {
 
 fn connection_name(name: &str) -> Result<String> {
     let name = name.trim().to_ascii_lowercase();
+    // `google/…` reads as `gemini/…`: a connection of that name could never be named.
+    if name == "google" {
+        return Err(ApiError::field(
+            "name",
+            "`google` is reserved: it is another name of the server's `gemini` connection.",
+        )
+        .into());
+    }
     if !is_connection_name(&name) {
         return Err(ApiError::field(
             "name",

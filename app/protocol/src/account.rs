@@ -83,7 +83,7 @@ pub struct ProjectSettings {
     #[cfg_attr(
         feature = "openapi",
         schema(
-            pattern = r"^\s*(?![\s\S])|^\s*[A-Za-z][A-Za-z0-9_-]{0,39}/\S{1,200}\s*(?![\s\S])"
+            pattern = r"^\s*(?![\s\S])|^\s*[A-Za-z][A-Za-z0-9_-]{0,39}/(?![\s\S]*\.\.)[A-Za-z0-9._:/@+-]{1,200}\s*(?![\s\S])"
         )
     )]
     pub model: Option<String>,

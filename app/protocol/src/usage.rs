@@ -105,18 +105,40 @@ pub struct ProjectBudget {
     pub month: String,
 }
 
-/// The body of `PUT …/budget`: both limits as they should be (a field left out is null).
+/// The body of `PUT …/budget`: a limit left out stays as it is, `null` removes it.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct ProjectBudgetInput {
     /// US dollars, 0 or more; null removes the limit.
-    #[serde(default)]
-    #[cfg_attr(feature = "openapi", schema(example = 50.0))]
-    pub monthly_usd: Option<f64>,
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(value_type = Option<f64>, example = 50.0)
+    )]
+    pub monthly_usd: Option<Option<f64>>,
     /// US dollars per widget end user, 0 or more; null removes the limit.
-    #[serde(default)]
-    pub end_user_monthly_usd: Option<f64>,
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<f64>))]
+    pub end_user_monthly_usd: Option<Option<f64>>,
+}
+
+/// A field that is there, `null` or not: `Some(None)` for `null`, so that a field left out
+/// (`None`, by `default`) can mean "keep".
+fn present<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    T::deserialize(d).map(Some)
 }
 
 /// `GET/PUT …/api-keys/{keyId}/budget`: a key's monthly limit and what it spent this month.

@@ -55,8 +55,8 @@ pub async fn set_project_budget(
 ) -> Result<ProjectBudget, ServerError> {
     let (b, ctx) = current()?;
     let input = ProjectBudgetInput {
-        monthly_usd: typed_dollars("monthlyUsd", &monthly_usd)?,
-        end_user_monthly_usd: typed_dollars("endUserMonthlyUsd", &end_user_monthly_usd)?,
+        monthly_usd: Some(typed_dollars("monthlyUsd", &monthly_usd)?),
+        end_user_monthly_usd: Some(typed_dollars("endUserMonthlyUsd", &end_user_monthly_usd)?),
     };
     Ok(b.set_project_budget(&ctx, project_id, input).await?)
 }

@@ -171,6 +171,10 @@ impl Run {
             Ok(setup) => setup,
             Err((code, message)) => return self.fail(code, &message).await,
         };
+        if let Some(message) = self.unpriced_choice(&setup) {
+            setup.close().await;
+            return self.fail(RunErrorCode::BudgetExceeded, &message).await;
+        }
         let outcome = self.steps(&setup, run_started).await;
         // MCP connections live as long as the run: ended, failed or given back.
         setup.close().await;
@@ -326,6 +330,23 @@ impl Run {
     /// The message naming a budget of the task that is used up this month, if one is.
     async fn over_budget(&self) -> Result<Option<String>, RunError> {
         Ok(self.budgets.exceeded(self.db()).await?)
+    }
+
+    /// A model a person picked for the conversation, whose price is not known, would spend
+    /// what no budget counts: refused where a budget applies. (The project's own model is its
+    /// admins' choice, and stays theirs.)
+    fn unpriced_choice(&self, setup: &Setup) -> Option<String> {
+        let picked = self.task.requested_model.as_deref()?;
+        let one = crate::llm::Usage {
+            input_tokens: 1,
+            output_tokens: 1,
+        };
+        if self.budgets.is_empty() || crate::llm::pricing::cost_usd(&setup.model, one).is_some() {
+            return None;
+        }
+        Some(format!(
+            "The model `{picked}` picked for this conversation has no known price, so what it spends could not be counted against the monthly budget that applies here. Start the conversation with the project's model, or a model of a known price."
+        ))
     }
 
     async fn fail(&self, code: RunErrorCode, message: &str) -> Result<Outcome, RunError> {

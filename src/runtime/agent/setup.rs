@@ -57,7 +57,7 @@ impl Setup {
             .requested_model
             .as_deref()
             .or(project.model.as_deref());
-        let resolved = match run.rt.models().resolve(&project.org_id, named).await {
+        let resolved = match run.rt.models().resolve(&project.org_id, named, true).await {
             Ok(found) => found,
             Err(e) => return Ok(Err((RunErrorCode::ModelNotConfigured, e.to_string()))),
         };
