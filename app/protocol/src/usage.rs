@@ -51,6 +51,7 @@ pub struct UsageQuery {
     /// Default: now.
     pub to: Option<String>,
     /// `day` (default), `key` or `model`.
+    #[cfg_attr(feature = "openapi", param(value_type = Option<UsageGroup>))]
     pub group_by: Option<String>,
 }
 
@@ -118,7 +119,7 @@ pub struct ProjectBudgetInput {
     )]
     #[cfg_attr(
         feature = "openapi",
-        schema(value_type = Option<f64>, example = 50.0)
+        schema(value_type = Option<f64>, example = 50.0, minimum = 0, maximum = 1_000_000_000)
     )]
     pub monthly_usd: Option<Option<f64>>,
     /// US dollars per widget end user, 0 or more; null removes the limit.
@@ -127,7 +128,10 @@ pub struct ProjectBudgetInput {
         deserialize_with = "present",
         skip_serializing_if = "Option::is_none"
     )]
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<f64>))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(value_type = Option<f64>, minimum = 0, maximum = 1_000_000_000)
+    )]
     pub end_user_monthly_usd: Option<Option<f64>>,
 }
 
@@ -168,6 +172,9 @@ pub struct ApiKeyBudget {
 pub struct ApiKeyBudgetInput {
     /// US dollars, 0 or more; null (or left out) removes the limit.
     #[serde(default)]
-    #[cfg_attr(feature = "openapi", schema(example = 10.0))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(example = 10.0, minimum = 0, maximum = 1_000_000_000)
+    )]
     pub monthly_usd: Option<f64>,
 }
