@@ -253,10 +253,7 @@ impl ModelCatalog {
             .order_by_asc(model_provider::Column::CreatedAt)
             .all(&self.db)
             .await
-            .map_err(|e| Unusable::Broken {
-                connection: "(any)".to_owned(),
-                reason: format!("the store could not be read ({e})"),
-            })
+            .map_err(Unusable::from)
     }
 
     fn default_name(&self, connections: &[model_provider::Model]) -> Result<ModelName, Unusable> {

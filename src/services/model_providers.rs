@@ -60,13 +60,7 @@ impl Services {
         let base_url = base_url(input.base_url.as_deref())?;
         let api_key = api_key(input.api_key.as_deref())?;
         let kind = ProviderKind::from(input.kind);
-        if api_key.is_none() && kind != ProviderKind::OpenAi {
-            return Err(ApiError::field(
-                "apiKey",
-                format!("{} needs an API key.", input.kind.label()),
-            )
-            .into());
-        }
+        key_required(kind, api_key.as_deref())?;
         let id = new_id();
         let sealed = api_key
             .map(|k| self.vault().seal(&key_owner(&id), k.as_bytes()))
@@ -125,20 +119,10 @@ impl Services {
             .into());
         }
         if let Some(key) = new_key {
-            let sealed = match key {
-                Some(k) => Some(self.vault().seal(&key_owner(&row.id), k.as_bytes())?),
-                None if kind != ProviderKind::OpenAi => {
-                    return Err(ApiError::field(
-                        "apiKey",
-                        format!(
-                            "{} needs an API key.",
-                            dto::ModelProviderKind::from(kind).label()
-                        ),
-                    )
-                    .into());
-                }
-                None => None,
-            };
+            key_required(kind, key.as_deref())?;
+            let sealed = key
+                .map(|k| self.vault().seal(&key_owner(&row.id), k.as_bytes()))
+                .transpose()?;
             active.api_key = Set(sealed);
             active.base_url = Set(new_url);
             reset_status(&mut active);
@@ -383,6 +367,22 @@ fn origin(url: &str) -> String {
     url::Url::parse(url)
         .map(|u| u.origin().ascii_serialization())
         .unwrap_or_else(|_| "(the operator's address)".to_owned())
+}
+
+/// Anthropic and Gemini refuse every call without a key; an OpenAI-compatible server on a
+/// local network often wants none.
+fn key_required(kind: ProviderKind, key: Option<&str>) -> Result<()> {
+    if key.is_none() && kind != ProviderKind::OpenAi {
+        return Err(ApiError::field(
+            "apiKey",
+            format!(
+                "{} needs an API key.",
+                dto::ModelProviderKind::from(kind).label()
+            ),
+        )
+        .into());
+    }
+    Ok(())
 }
 
 fn admin(caller: &Caller) -> Result<OrgScope> {
