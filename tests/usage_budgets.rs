@@ -221,6 +221,7 @@ async fn usage_sums_match_per_day_per_key_and_per_model() {
         ("to=2026-13-01", "to"),
         ("from=2026-05-02&to=2026-05-01", "to"),
         ("groupBy=week", "groupBy"),
+        ("groupBy=", "groupBy"),
     ] {
         let resp = send(
             &app,

@@ -55,12 +55,8 @@ fn range(q: &UsageQuery, now: DateTime<Utc>) -> Result<(DateTime<Utc>, DateTime<
 }
 
 fn group(q: &UsageQuery) -> Result<UsageGroup, ApiError> {
-    match q
-        .group_by
-        .as_deref()
-        .map(str::trim)
-        .filter(|g| !g.is_empty())
-    {
+    // A `groupBy` that is given but empty is a mistake, not the default.
+    match q.group_by.as_deref().map(str::trim) {
         None => Ok(UsageGroup::Day),
         Some(g) => UsageGroup::parse(g)
             .ok_or_else(|| ApiError::field("groupBy", "`groupBy` must be day, key or model.")),
