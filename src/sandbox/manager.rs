@@ -317,9 +317,8 @@ impl SandboxManager {
             return Ok(sb);
         }
         let snapshot = self.snapshot_file(&spec.task_id)?;
-        let sandbox = if is_unused(&dir) && !snapshot.exists() {
-            // A new task: take a started sandbox and give its directory the task's name (a
-            // rename onto the empty directory the Task API made at creation replaces it).
+        let sandbox = if !dir.exists() && !snapshot.exists() {
+            // A new task: take a started sandbox and give its directory the task's name.
             let pooled = self.pool.lock().ok().and_then(|mut p| p.pop());
             match pooled {
                 Some(sb) => {
@@ -373,7 +372,7 @@ impl SandboxManager {
         else {
             return false;
         };
-        is_unused(&dir)
+        !dir.exists()
             && !snapshot.exists()
             && self.pool.lock().map(|p| !p.is_empty()).unwrap_or(false)
     }
@@ -569,15 +568,6 @@ fn pack(dir: &Path, snapshot: &Path) -> Result<(), SandboxError> {
     builder.into_inner()?.sync_all()?;
     std::fs::rename(&tmp, snapshot)?;
     Ok(())
-}
-
-/// A workspace no command has used yet: missing, or the empty directory a new task gets at
-/// creation. One with files in it (uploads) keeps its directory and starts its own sandbox.
-fn is_unused(dir: &Path) -> bool {
-    match std::fs::read_dir(dir) {
-        Ok(mut entries) => entries.next().is_none(),
-        Err(e) => e.kind() == std::io::ErrorKind::NotFound,
-    }
 }
 
 fn restore(snapshot: &Path, dir: &Path) -> Result<(), SandboxError> {
