@@ -105,18 +105,24 @@ impl State {
             if self.closed {
                 return None;
             }
+            // The store's reads are boxed: a stream spends its life waiting for the next
+            // event, and that wait should not carry the space of a query in progress.
             let step = if !self.started {
                 self.started = true;
-                self.begin().await
+                Box::pin(self.begin()).await
             } else if self.more {
-                self.read_store().await
+                Box::pin(self.read_store()).await
             } else if self.ended {
                 self.closed = true;
                 Ok(())
             } else {
+                // A replayed history leaves a large queue behind; an idle stream keeps none.
+                if self.queue.capacity() > 64 {
+                    self.queue = VecDeque::new();
+                }
                 let stop = self.rt.shutting_down();
                 tokio::select! {
-                    r = self.rx.recv() => self.on_live(r).await,
+                    r = self.rx.recv() => Box::pin(self.on_live(r)).await,
                     () = stop.cancelled() => { self.closed = true; Ok(()) }
                 }
             };

@@ -220,7 +220,8 @@ impl TaskService {
                 },
                 () = tokio::time::sleep(ACCESS_RECHECK) => {}
             }
-            match self.still_sees(&caller, &task_id).await {
+            // Boxed: the check is rare, and every open stream carries this future.
+            match Box::pin(self.still_sees(&caller, &task_id)).await {
                 Ok(false) => return,
                 Ok(true) => {}
                 // The store did not answer: keep the stream; the next check decides.
