@@ -28,6 +28,7 @@ pub mod scheduler;
 pub mod secrets;
 pub mod server;
 pub mod services;
+pub mod site;
 pub mod skills;
 pub mod store;
 pub mod subagents;

@@ -50,9 +50,11 @@ pub fn build(state: AppState) -> Router {
             HeaderValue::from_static("max-age=31536000"),
         )
     });
-    Router::new()
+    let site_root = std::path::PathBuf::from(state.leptos_options.site_root.as_ref());
+    let router = Router::new()
         .merge(api)
-        .route("/api/{*rest}", any(api_not_found))
+        .route("/api/{*rest}", any(api_not_found));
+    crate::site::static_files(router, &site_root)
         .method_not_allowed_fallback(method_not_allowed)
         .leptos_routes_with_context(&state, routes, context.clone(), {
             let options = state.leptos_options.clone();
@@ -76,6 +78,8 @@ pub fn build(state: AppState) -> Router {
             client_ip,
         ))
         .layer(axum::middleware::from_fn(content_security_policy))
+        .layer(axum::middleware::from_fn(crate::site::cache_control))
+        .layer(crate::http::compress::layer())
         .layer(TraceLayer::new_for_http())
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,

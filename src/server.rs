@@ -2,10 +2,8 @@
 //! the router, bind, serve until asked to stop.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
 
-use leptos::config::{Env, LeptosOptions};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -160,17 +158,8 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         addr: config.addr,
         source,
     })?;
-    let site_root = site_root(&config);
-    let leptos_options = LeptosOptions::builder()
-        .output_name("sigmic")
-        .site_root(site_root.display().to_string())
-        .site_pkg_dir("pkg")
-        .site_addr(addr)
-        .env(match std::env::var("LEPTOS_ENV").as_deref() {
-            Ok("DEV") => Env::DEV,
-            _ => Env::PROD,
-        })
-        .build();
+    let site = crate::site::Site::locate(&config);
+    let leptos_options = site.leptos_options(addr);
     // Checked before serving: a server that cannot isolate says so now, and refuses tasks.
     let sandboxes = SandboxManager::with_guard(
         config.sandbox.clone(),
@@ -230,7 +219,7 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
             configured.join(", ")
         },
         config.data_dir.display(),
-        site_root.display(),
+        site.root.display(),
     );
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
@@ -261,33 +250,6 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         schedules,
         scheduler,
     })
-}
-
-/// Where the built site is: configured, set by cargo-leptos, next to the binary, or where the
-/// build put it. The first that holds the hydrate bundle wins.
-fn site_root(config: &Config) -> PathBuf {
-    let mut candidates: Vec<PathBuf> = Vec::new();
-    if let Some(root) = &config.site_root {
-        return root.clone();
-    }
-    if let Ok(root) = std::env::var("LEPTOS_SITE_ROOT") {
-        candidates.push(PathBuf::from(root));
-    }
-    if let Ok(exe) = std::env::current_exe()
-        && let Some(dir) = exe.parent()
-    {
-        candidates.push(dir.join("site"));
-        candidates.push(dir.join("../site"));
-    }
-    let built = PathBuf::from(option_env!("LEPTOS_SITE_ROOT").unwrap_or("target/site"));
-    candidates.push(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(&built));
-    candidates.push(built);
-    candidates
-        .iter()
-        .find(|dir| dir.join("pkg").join("sigmic.js").is_file())
-        .or(candidates.last())
-        .cloned()
-        .unwrap_or_else(|| PathBuf::from("site"))
 }
 
 async fn shutdown_signal() {

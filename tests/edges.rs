@@ -357,3 +357,75 @@ async fn pages_and_api_answers_carry_a_content_security_policy() {
     );
     app.stop().await;
 }
+
+/// Large answers go out compressed to a client that takes it, and decompress to the same JSON;
+/// small ones, streams and downloads go out as they are.
+#[tokio::test]
+async fn large_answers_are_compressed_streams_are_not() {
+    use std::io::Read;
+    let app = TestApp::spawn().await;
+    let (admin, _) = app.signup("zip@example.com", "zip", PASSWORD).await;
+    let project = app.first_project(&admin).await;
+    let key = app.create_key(&admin, &project, "zip").await;
+
+    let plain = app
+        .http
+        .get(app.url("/api/v1/openapi.json"))
+        .send()
+        .await
+        .unwrap();
+    assert!(plain.headers().get("content-encoding").is_none());
+    let plain = plain.bytes().await.unwrap();
+
+    let zipped = app
+        .http
+        .get(app.url("/api/v1/openapi.json"))
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(zipped.headers()["content-encoding"], "gzip");
+    assert_eq!(zipped.headers()["vary"], "accept-encoding");
+    let zipped = zipped.bytes().await.unwrap();
+    assert!(
+        zipped.len() * 4 < plain.len(),
+        "{} bytes compressed of {}",
+        zipped.len(),
+        plain.len()
+    );
+    let mut unzipped = Vec::new();
+    flate2::read::GzDecoder::new(&zipped[..])
+        .read_to_end(&mut unzipped)
+        .unwrap();
+    assert_eq!(unzipped, plain);
+
+    // A small answer is not worth it.
+    let small = app
+        .bearer(Method::GET, "/api/v1/me", &key)
+        .header("accept-encoding", "gzip, br")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(small.status(), 200);
+    assert!(small.headers().get("content-encoding").is_none());
+
+    // A stream is never held back by a compressor.
+    let task = app
+        .bearer(Method::POST, "/api/v1/tasks", &key)
+        .json(&json!({"message": "hello", "projectId": project}))
+        .send()
+        .await
+        .unwrap();
+    let task: serde_json::Value = task.json().await.unwrap();
+    let id = task["data"]["id"].as_str().unwrap();
+    let stream = app
+        .bearer(Method::GET, &format!("/api/v1/tasks/{id}/stream"), &key)
+        .header("accept-encoding", "gzip, br")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stream.status(), 200);
+    assert!(stream.headers().get("content-encoding").is_none());
+    drop(stream);
+    app.stop().await;
+}

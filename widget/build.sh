@@ -49,10 +49,29 @@ JS
 
 cp widget/loader/widget.js "$site/widget.js"
 
+# Compressed once here, like the site's files (`cargo leptos build --precompress`): the server
+# sends the .br or .gz beside a file to a browser that takes it.
+ci_log "widget: precompress (brotli, gzip)"
+node - "$site/widget.js" "$out/sigmic_widget.js" "$out/sigmic_widget_bg.wasm" "$out/widget.css" <<'JS'
+const fs = require("fs");
+const zlib = require("zlib");
+for (const file of process.argv.slice(2)) {
+  const data = fs.readFileSync(file);
+  fs.writeFileSync(`${file}.gz`, zlib.gzipSync(data, { level: 9 }));
+  fs.writeFileSync(`${file}.br`, zlib.brotliCompressSync(data, {
+    params: {
+      [zlib.constants.BROTLI_PARAM_QUALITY]: 11,
+      [zlib.constants.BROTLI_PARAM_SIZE_HINT]: data.length,
+    },
+  }));
+}
+JS
+
 size() { printf '%s bytes raw, %s bytes gzip' "$(cat "$@" | wc -c)" "$(cat "$@" | gzip -9c | wc -c)"; }
 ci_log "widget sizes"
 echo "loader widget.js: $(size "$site/widget.js")"
 echo "widget wasm:      $(size "$out/sigmic_widget_bg.wasm")"
 echo "widget glue js:   $(size "$out/sigmic_widget.js")"
 echo "widget css:       $(size "$out/widget.css")"
+echo "whole widget, as served (glue + wasm + css, each brotli): $(( $(wc -c <"$out/sigmic_widget.js.br") + $(wc -c <"$out/sigmic_widget_bg.wasm.br") + $(wc -c <"$out/widget.css.br") )) bytes"
 echo "whole widget (glue + wasm + css, each gzipped): $(( $(gzip -9c "$out/sigmic_widget.js" | wc -c) + $(gzip -9c "$out/sigmic_widget_bg.wasm" | wc -c) + $(gzip -9c "$out/widget.css" | wc -c) )) bytes gzip, $(( $(wc -c <"$out/sigmic_widget.js") + $(wc -c <"$out/sigmic_widget_bg.wasm") + $(wc -c <"$out/widget.css") )) bytes raw"

@@ -11,7 +11,7 @@ pub mod error;
 mod pages;
 
 use leptos::prelude::*;
-use leptos_meta::{Link, MetaTags, Script, Stylesheet, Title, provide_meta_context};
+use leptos_meta::{HashedStylesheet, Link, MetaTags, Title, provide_meta_context};
 use leptos_router::components::{ParentRoute, Route, Router, Routes};
 use leptos_router::{SsrMode, path};
 
@@ -31,6 +31,10 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
                 <meta name="color-scheme" content="light dark" />
                 <AutoReload options=options.clone() />
+                // The stylesheet, the hydrate script and its WASM carry content hashes in
+                // their names in a release build: cached for good, fetched again only when
+                // they change.
+                <HashedStylesheet options=options.clone() id="leptos" />
                 <HydrationScripts options />
                 <MetaTags />
             </head>
@@ -45,10 +49,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 pub fn App() -> impl IntoView {
     provide_meta_context();
     view! {
-        <Stylesheet id="leptos" href="/pkg/sigmic.css" />
         <Link rel="icon" href="/favicon.svg" type_="image/svg+xml" />
-        // Code highlighting for answers (optional: without it code stays plain).
-        <Script src="/vendor/highlight.min.js" defer="defer" />
         <Title formatter=|page: String| if page.is_empty() { "Sigmic".to_owned() } else { format!("{page} · Sigmic") } />
         <Router>
             // Console pages render whole before answering (`SsrMode::Async`): their data is

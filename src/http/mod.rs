@@ -1,6 +1,7 @@
 //! The HTTP edge the handlers share: state, extractors and the success envelope. The router
 //! that puts the handlers together is `crate::routes`, above this.
 
+pub mod compress;
 pub mod cors;
 pub mod csp;
 pub mod extract;

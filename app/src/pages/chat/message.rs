@@ -202,25 +202,65 @@ fn SubagentView(a: Subagent) -> impl IntoView {
     }
 }
 
-/// Colours the code blocks of an answer with highlight.js, when the page loaded it (it is an
-/// optional asset; without it code stays plain).
+/// Where highlight.js's browser build is served (copied into the site by `.ci/setup`).
+const HIGHLIGHT_JS: &str = "/vendor/highlight.min.js";
+
+/// Colours the code blocks of an answer with highlight.js. The script (40 KB) is loaded the
+/// first time an answer has code, not with every page: most pages never show any. Without
+/// it (not built, or blocked) code stays plain.
 fn highlight_code(el: &web_sys::HtmlDivElement) {
     use wasm_bindgen::JsCast;
-    let Ok(hljs) = js_sys::Reflect::get(&window(), &"hljs".into()) else {
-        return;
-    };
-    let Ok(func) = js_sys::Reflect::get(&hljs, &"highlightElement".into()) else {
-        return;
-    };
-    let Some(func) = func.dyn_ref::<js_sys::Function>() else {
-        return;
-    };
     let Ok(blocks) = el.query_selector_all("pre code") else {
+        return;
+    };
+    if blocks.length() == 0 {
+        return;
+    }
+    let hljs = js_sys::Reflect::get(&window(), &"hljs".into()).unwrap_or_default();
+    let func = js_sys::Reflect::get(&hljs, &"highlightElement".into())
+        .ok()
+        .and_then(|f| f.dyn_into::<js_sys::Function>().ok());
+    let Some(func) = func else {
+        load_highlighter();
         return;
     };
     for i in 0..blocks.length() {
         if let Some(node) = blocks.item(i) {
             let _ = func.call1(&hljs, &node);
         }
+    }
+}
+
+/// Adds highlight.js's script to the page once; when it has loaded, colours every answer's
+/// code that is already shown (later answers call [`highlight_code`] themselves).
+fn load_highlighter() {
+    use wasm_bindgen::JsCast;
+    use wasm_bindgen::closure::Closure;
+    let doc = document();
+    if doc.get_element_by_id("sigmic-highlighter").is_some() {
+        return;
+    }
+    let Ok(script) = doc.create_element("script") else {
+        return;
+    };
+    script.set_id("sigmic-highlighter");
+    let _ = script.set_attribute("src", HIGHLIGHT_JS);
+    let _ = script.set_attribute("async", "");
+    let on_load = Closure::once_into_js(move || {
+        let Ok(answers) = document().query_selector_all(".chat-entry .prose") else {
+            return;
+        };
+        for i in 0..answers.length() {
+            if let Some(el) = answers
+                .item(i)
+                .and_then(|n| n.dyn_into::<web_sys::HtmlDivElement>().ok())
+            {
+                highlight_code(&el);
+            }
+        }
+    });
+    let _ = script.add_event_listener_with_callback("load", on_load.unchecked_ref());
+    if let Some(head) = doc.head() {
+        let _ = head.append_child(&script);
     }
 }
