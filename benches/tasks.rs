@@ -8,6 +8,15 @@
 //! - server memory per idle stream with 5,000 streams open;
 //! - one event's delivery latency to 1,000 subscribers.
 //!
+//! - the sandbox's command latency against a plain process spawn (`sigmic bench sandbox`);
+//!
+//! then every figure beside its goal (SPEC.md), and the regression checks: ratios of a figure
+//! to a baseline measured in the same run (the model server alone, a task read, one
+//! subscriber, a plain spawn), each with its limit. Any ratio past its limit fails the run
+//! (exit code 1): these machines are too noisy for absolute times.
+//!
+//! `-- --quick` is the short version CI runs (fewer samples, the same checks).
+//! `SIGMIC_BENCH_BIN` names the server binary (default: the one `cargo bench` built).
 //! `DATABASE_URL=postgres://…` runs it against PostgreSQL (the database must exist and be
 //! empty); SQLite in a temporary data dir otherwise.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -19,7 +28,55 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use sigmic_testkit::model::{ModelServer, Turn};
 
-const BIN: &str = env!("CARGO_BIN_EXE_sigmic");
+fn bin() -> String {
+    std::env::var("SIGMIC_BENCH_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_sigmic").to_owned())
+}
+
+/// How many samples each figure takes.
+struct Sizes {
+    latency: usize,
+    throughput: usize,
+    ttft: usize,
+    replay_events: usize,
+    fanout_rounds: usize,
+    idle_streams: usize,
+    sandbox_runs: usize,
+}
+
+impl Sizes {
+    fn full() -> Self {
+        Self {
+            latency: 300,
+            throughput: 400,
+            ttft: 100,
+            replay_events: 9_996,
+            fanout_rounds: 3,
+            idle_streams: 5_000,
+            sandbox_runs: 200,
+        }
+    }
+
+    fn quick() -> Self {
+        Self {
+            latency: 100,
+            throughput: 160,
+            ttft: 40,
+            replay_events: 1_996,
+            fanout_rounds: 1,
+            idle_streams: 2_000,
+            sandbox_runs: 60,
+        }
+    }
+}
+
+/// A ratio of two figures of this run, and the most it may be. The limits are what this
+/// machine measured (SPEC.md) with room for its noise; a change that passes one made the
+/// platform slower than the baseline it is compared with, not the machine.
+struct Check {
+    name: &'static str,
+    ratio: f64,
+    limit: f64,
+}
 
 struct Server {
     child: Child,
@@ -65,7 +122,7 @@ async fn start(model: &ModelServer, dir: &std::path::Path) -> Server {
         .local_addr()
         .unwrap()
         .port();
-    let mut cmd = Command::new(BIN);
+    let mut cmd = Command::new(bin());
     cmd.arg("serve")
         .current_dir(dir)
         .env("SIGMIC_CONFIG", dir.join("none.toml"))
@@ -201,6 +258,8 @@ fn raise_fd_limit() {
 #[tokio::main(flavor = "multi_thread")]
 async fn main() {
     raise_fd_limit();
+    let quick = std::env::args().any(|a| a == "--quick");
+    let n = if quick { Sizes::quick() } else { Sizes::full() };
     let model = ModelServer::start().await;
     let tmp = tempfile::tempdir().unwrap();
     let server = start(&model, tmp.path()).await;
@@ -237,24 +296,33 @@ async fn main() {
         "SQLite"
     };
     println!(
-        "sigmic task bench ({db}, release build, {} cores)",
+        "sigmic bench ({db}, {} cores{})",
         std::thread::available_parallelism()
             .map(|n| n.get())
-            .unwrap_or(1)
+            .unwrap_or(1),
+        if quick { ", quick" } else { "" }
     );
     println!();
 
-    // 1. Creation latency and throughput. Each task runs too (one short model answer).
+    // 1. Creation latency and throughput. Each task runs too (one short model answer). The
+    // baseline: reading a task back, through the same authentication.
+    let mut warm_id = String::new();
     for _ in 0..20 {
-        create(&http, &base, &key, json!({"message": "warm up"})).await;
+        warm_id = create(&http, &base, &key, json!({"message": "warm up"})).await;
     }
     let mut lat = Vec::new();
-    for _ in 0..300 {
+    for _ in 0..n.latency {
         let t = Instant::now();
         create(&http, &base, &key, json!({"message": "latency"})).await;
         lat.push(ms(t.elapsed()));
     }
-    let total = 400;
+    let mut read = Vec::new();
+    for _ in 0..n.latency {
+        let t = Instant::now();
+        task(&http, &base, &key, &warm_id).await;
+        read.push(ms(t.elapsed()));
+    }
+    let total = n.throughput;
     let workers = 8;
     let started = Instant::now();
     let mut handles = Vec::new();
@@ -271,24 +339,26 @@ async fn main() {
     }
     let throughput = total as f64 / started.elapsed().as_secs_f64();
     println!(
-        "task creation          p50 {:7.2} ms   p99 {:7.2} ms   ({} sequential)",
+        "task creation          p50 {:7.2} ms   p99 {:7.2} ms   ({} sequential; a task read p50 {:.2} ms)",
         pct(&lat, 50.0),
         pct(&lat, 99.0),
-        lat.len()
+        lat.len(),
+        pct(&read, 50.0)
     );
     println!(
         "creation throughput    {throughput:7.0} tasks/s   ({total} tasks, {workers} concurrent clients)"
     );
     // Let the queue drain before timing streams.
+    let created = 20 + n.latency + workers * (total / workers);
     let deadline = Instant::now() + Duration::from_secs(300);
-    while model.requests().len() < 720 && Instant::now() < deadline {
+    while model.requests().len() < created && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 
     // 2. Time to first content: through Sigmic, and straight from the model server.
     let mut direct = Vec::new();
     let mut through = Vec::new();
-    for i in 0..100 {
+    for i in 0..n.ttft {
         let k = format!("ttft-direct-{i}-end");
         model.script(&k, vec![Turn::text_chunks(vec!["first", " rest"])]);
         let t = Instant::now();
@@ -328,23 +398,26 @@ async fn main() {
         .await;
         through.push(ms(first.expect("first content through sigmic")));
     }
+    let overhead = (
+        pct(&through, 50.0) - pct(&direct, 50.0),
+        pct(&through, 99.0) - pct(&direct, 99.0),
+    );
     println!(
         "first content          through Sigmic p50 {:6.2} ms p99 {:6.2} ms | model server alone p50 {:6.2} ms p99 {:6.2} ms | overhead p50 {:6.2} ms p99 {:6.2} ms",
         pct(&through, 50.0),
         pct(&through, 99.0),
         pct(&direct, 50.0),
         pct(&direct, 99.0),
-        pct(&through, 50.0) - pct(&direct, 50.0),
-        pct(&through, 99.0) - pct(&direct, 99.0)
+        overhead.0,
+        overhead.1
     );
 
-    // 3. Replaying a 10,000-event history (one content event per streamed piece).
-    let k = "replay-10k-end";
-    let pieces: Vec<String> = (0..9_996).map(|i| format!("p{i} ")).collect();
+    // 3. Replaying a long history (one content event per streamed piece).
+    let k = "replay-end";
+    let pieces: Vec<String> = (0..n.replay_events).map(|i| format!("p{i} ")).collect();
     model.script(k, vec![Turn::text_chunks(pieces)]);
     let id = create(&http, &base, &key, json!({"message": k})).await;
-    let t = wait_status(&http, &base, &key, &id, "completed").await;
-    let _ = t;
+    wait_status(&http, &base, &key, &id, "completed").await;
     let mut replays = Vec::new();
     let mut count = 0;
     for _ in 0..5 {
@@ -365,75 +438,25 @@ async fn main() {
     );
 
     // 4. One event to 1,000 subscribers: a task waits for approval, 1,000 streams watch it,
-    // and refusing the call logs one `tool_result`.
+    // and refusing the call logs one `tool_result`. The baseline: the same to one subscriber.
     let mut delivery = Vec::new();
-    for round in 0..3 {
-        let k = format!("fanout-{round}-end");
-        model.script(
-            &k,
-            vec![
-                Turn::tool_call("list_directory", json!({"path": "."})),
-                Turn::text("ok"),
-            ],
-        );
-        let id = create(
-            &http,
-            &base,
-            &key,
-            json!({"message": k, "autoExecute": false}),
-        )
-        .await;
-        let t = wait_status(&http, &base, &key, &id, "awaiting_approval").await;
-        let call = t["pendingApprovals"][0]["callId"]
-            .as_str()
-            .unwrap()
-            .to_owned();
-        let last = last_seq(&http, &base, &key, &id).await;
-        let subs = open_streams(&http, &base, &key, &id, last, 1000).await;
-        let t0 = Arc::new(std::sync::Mutex::new(None::<Instant>));
-        let mut waiters = Vec::new();
-        for resp in subs {
-            let t0 = Arc::clone(&t0);
-            waiters.push(tokio::spawn(async move {
-                let mut got = None;
-                frames(resp, |ev, _, _| {
-                    if ev == "tool_result" {
-                        got = Some(Instant::now());
-                        false
-                    } else {
-                        true
-                    }
-                })
-                .await;
-                let start = t0.lock().unwrap().unwrap();
-                ms(got.expect("the event arrived") - start)
-            }));
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        *t0.lock().unwrap() = Some(Instant::now());
-        data(
-            http.post(format!("{base}/api/v1/tasks/{id}/tools/{call}/approve"))
-                .bearer_auth(&key)
-                .json(&json!({"outcome": "cancel"}))
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
-        for w in waiters {
-            delivery.push(w.await.unwrap());
-        }
-        wait_status(&http, &base, &key, &id, "completed").await;
+    for round in 0..n.fanout_rounds {
+        delivery.extend(fan_out(&http, &model, &base, &key, &format!("fanout-{round}"), 1000).await);
+    }
+    let mut single = Vec::new();
+    for round in 0..10 {
+        single.extend(fan_out(&http, &model, &base, &key, &format!("single-{round}"), 1).await);
     }
     println!(
-        "one event to 1,000 subscribers   p50 {:7.2} ms   p99 {:7.2} ms   ({} deliveries, from the request that logs it)",
+        "one event to 1,000 subscribers   p50 {:7.2} ms   p99 {:7.2} ms   ({} deliveries, from the request that logs it; to one subscriber p50 {:.2} ms)",
         pct(&delivery, 50.0),
         pct(&delivery, 99.0),
-        delivery.len()
+        delivery.len(),
+        pct(&single, 50.0)
     );
 
-    // 5. Memory per idle stream: 5,000 streams on a task that waits for approval.
-    let k = "idle-5000-end";
+    // 5. Memory per idle stream: streams on a task that waits for approval.
+    let k = "idle-streams-end";
     model.script(
         k,
         vec![Turn::tool_call("list_directory", json!({"path": "."}))],
@@ -449,17 +472,205 @@ async fn main() {
     tokio::time::sleep(Duration::from_secs(1)).await;
     let before = server.rss_kib();
     let last = last_seq(&http, &base, &key, &id).await;
-    let streams = open_streams(&http, &base, &key, &id, last, 5000).await;
+    let streams = open_streams(&http, &base, &key, &id, last, n.idle_streams).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     let after = server.rss_kib();
+    let per_stream = (after.saturating_sub(before)) as f64 / streams.len() as f64;
     println!(
-        "idle streams           {} open: server RSS {:.1} MiB → {:.1} MiB, {:.1} KiB per stream",
+        "idle streams           {} open: server RSS {:.1} MiB → {:.1} MiB, {per_stream:.1} KiB per stream",
         streams.len(),
         before as f64 / 1024.0,
         after as f64 / 1024.0,
-        (after.saturating_sub(before)) as f64 / streams.len() as f64
     );
     drop(streams);
+    drop(server);
+
+    // 6. The sandbox: a task's commands against a plain process spawn.
+    let out = Command::new(bin())
+        .args(["bench", "sandbox", "--json", "--runs", &n.sandbox_runs.to_string()])
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("run sigmic bench sandbox");
+    assert!(out.status.success(), "sigmic bench sandbox failed");
+    let sb: Value = serde_json::from_slice(&out.stdout).expect("the sandbox figures");
+    let sb50 = |k: &str| sb[k]["p50Ms"].as_f64().unwrap();
+    println!(
+        "sandbox                plain spawn p50 {:.2} ms | next command p50 {:.2} ms | first command from the pool p50 {:.2} ms | cold start p50 {:.2} ms",
+        sb50("plain"),
+        sb50("warm"),
+        sb50("first"),
+        sb50("cold")
+    );
+
+    println!();
+    println!("{:<58} {:>18} {:>18}", "figure", "measured", "goal");
+    let rows: [(&str, String, &str); 7] = [
+        (
+            "create, stream, first content − the model's, p50 / p99",
+            format!("{:.1} / {:.1} ms", overhead.0, overhead.1),
+            if db == "SQLite" { "≤ 3 / 8 ms" } else { "≤ 6 / 12 ms" },
+        ),
+        (
+            "task creation throughput, 8 clients",
+            format!("{throughput:.0} /s"),
+            if db == "SQLite" { "≥ 1500 /s" } else { "≥ 1000 /s" },
+        ),
+        (
+            "one event to 1,000 subscribers, p99",
+            format!("{:.1} ms", pct(&delivery, 99.0)),
+            "≤ 20 ms",
+        ),
+        (
+            "server memory per idle stream",
+            format!("{per_stream:.1} KiB"),
+            "≤ 2 KiB",
+        ),
+        (
+            "sandbox: next command, p50 / plain spawn",
+            format!("{:.2}×", sb50("warm") / sb50("plain")),
+            "≤ 1.3×",
+        ),
+        (
+            // What a task created by the API waits for: its sandbox starts on its first command.
+            "sandbox: a task's first command (cold), p50 / plain spawn",
+            format!("{:.2}×", sb50("cold") / sb50("plain")),
+            "≤ 1.6×",
+        ),
+        (
+            "sandbox: cold start, p50",
+            format!("{:.1} ms", sb50("cold")),
+            "≤ 10 ms",
+        ),
+    ];
+    for (name, measured, goal) in rows {
+        println!("{name:<58} {measured:>18} {goal:>18}");
+    }
+
+    let checks = [
+        Check {
+            name: "first content through Sigmic / the model server alone, p50",
+            ratio: pct(&through, 50.0) / pct(&direct, 50.0),
+            limit: 25.0,
+        },
+        Check {
+            name: "task creation / a task read, p50",
+            ratio: pct(&lat, 50.0) / pct(&read, 50.0),
+            limit: 8.0,
+        },
+        Check {
+            name: "one event to 1,000 subscribers p99 / to one p50",
+            ratio: pct(&delivery, 99.0) / pct(&single, 50.0),
+            limit: 60.0,
+        },
+        Check {
+            name: "sandbox next command / plain spawn, p50",
+            ratio: sb50("warm") / sb50("plain"),
+            limit: 2.5,
+        },
+        Check {
+            name: "sandbox first command (cold) / plain spawn, p50",
+            ratio: sb50("cold") / sb50("plain"),
+            limit: 30.0,
+        },
+    ];
+    // Memory is not noisy like time: the figure itself has a limit.
+    const IDLE_STREAM_LIMIT_KIB: f64 = 28.0;
+    println!();
+    println!("{:<58} {:>18} {:>18}", "regression check (same run)", "ratio", "limit");
+    let mut failed = Vec::new();
+    for c in &checks {
+        let ok = c.ratio <= c.limit;
+        println!(
+            "{:<58} {:>17.2}× {:>17.1}×{}",
+            c.name,
+            c.ratio,
+            c.limit,
+            if ok { "" } else { "  REGRESSED" }
+        );
+        if !ok {
+            failed.push(c.name);
+        }
+    }
+    let ok = per_stream <= IDLE_STREAM_LIMIT_KIB;
+    println!(
+        "{:<58} {:>14.1} KiB {:>14.1} KiB{}",
+        "server memory per idle stream",
+        per_stream,
+        IDLE_STREAM_LIMIT_KIB,
+        if ok { "" } else { "  REGRESSED" }
+    );
+    if !ok {
+        failed.push("server memory per idle stream");
+    }
+    if !failed.is_empty() {
+        eprintln!("bench: past the limit: {}", failed.join("; "));
+        std::process::exit(1);
+    }
+}
+
+/// One logged event to `subscribers` streams: a task waits for approval, the streams watch
+/// it, and refusing the call logs one `tool_result`. Each delivery's time in ms, from the
+/// request that logs it.
+async fn fan_out(
+    http: &reqwest::Client,
+    model: &ModelServer,
+    base: &str,
+    key: &str,
+    name: &str,
+    subscribers: usize,
+) -> Vec<f64> {
+    let k = format!("{name}-end");
+    model.script(
+        &k,
+        vec![
+            Turn::tool_call("list_directory", json!({"path": "."})),
+            Turn::text("ok"),
+        ],
+    );
+    let id = create(http, base, key, json!({"message": k, "autoExecute": false})).await;
+    let t = wait_status(http, base, key, &id, "awaiting_approval").await;
+    let call = t["pendingApprovals"][0]["callId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let last = last_seq(http, base, key, &id).await;
+    let subs = open_streams(http, base, key, &id, last, subscribers).await;
+    let t0 = Arc::new(std::sync::Mutex::new(None::<Instant>));
+    let mut waiters = Vec::new();
+    for resp in subs {
+        let t0 = Arc::clone(&t0);
+        waiters.push(tokio::spawn(async move {
+            let mut got = None;
+            frames(resp, |ev, _, _| {
+                if ev == "tool_result" {
+                    got = Some(Instant::now());
+                    false
+                } else {
+                    true
+                }
+            })
+            .await;
+            let start = t0.lock().unwrap().unwrap();
+            ms(got.expect("the event arrived") - start)
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    *t0.lock().unwrap() = Some(Instant::now());
+    data(
+        http.post(format!("{base}/api/v1/tasks/{id}/tools/{call}/approve"))
+            .bearer_auth(key)
+            .json(&json!({"outcome": "cancel"}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let mut delivery = Vec::new();
+    for w in waiters {
+        delivery.push(w.await.unwrap());
+    }
+    wait_status(http, base, key, &id, "completed").await;
+    delivery
 }
 
 async fn last_seq(http: &reqwest::Client, base: &str, key: &str, id: &str) -> i64 {

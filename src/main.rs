@@ -74,6 +74,9 @@ enum BenchCommand {
         runs: usize,
         #[arg(long, default_value = "true")]
         command: String,
+        /// One JSON object instead of the table.
+        #[arg(long)]
+        json: bool,
     },
     /// MCP connection time (Streamable HTTP, legacy SSE, stdio in a sandbox) and a tool
     /// call's cost through Sigmic against a bare client, with the reference server.
@@ -216,8 +219,12 @@ async fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
         Command::Bench {
-            command: BenchCommand::Sandbox { runs, command },
-        } => sigmic::bench::sandbox(runs, &command).await,
+            command: BenchCommand::Sandbox {
+                runs,
+                command,
+                json,
+            },
+        } => sigmic::bench::sandbox(runs, &command, json).await,
         Command::Bench {
             command: BenchCommand::Mcp { runs, server },
         } => sigmic::bench::mcp(runs, &server).await,

@@ -7,19 +7,14 @@ use crate::config::SandboxConfig;
 use crate::sandbox::manager::{SandboxManager, SandboxSpec};
 use crate::sandbox::{Command, Sandbox};
 
-pub async fn sandbox(runs: usize, command: &str) -> Result<(), String> {
+/// Prints the figures as a table, or with `json` as one JSON object (for the task bench,
+/// which prints every figure of the platform side by side).
+pub async fn sandbox(runs: usize, command: &str, json: bool) -> Result<(), String> {
     let data = std::env::temp_dir().join(format!("sigmic-bench-{}", crate::ids::new_id()));
-    std::fs::create_dir_all(&data).map_err(|e| format!("{}: {e}", data.display()))?;
-    let config = SandboxConfig {
-        warm_pool: 1,
-        ..SandboxConfig::default()
-    };
-    let manager = SandboxManager::new(config.clone(), &data)
-        .await
-        .map_err(|e| e.to_string())?;
-    if let Some(reason) = manager.unavailable() {
-        return Err(reason.to_owned());
-    }
+    // Two managers: with a pool, as the server runs, and without one, so that a pool refilled
+    // in the background never hands a "cold" run a started sandbox.
+    let manager = started_manager(&data.join("pooled"), 1).await?;
+    let unpooled = started_manager(&data.join("cold"), 0).await?;
     let cmd = || Command::new(command);
 
     // Plain process spawn of the same command: the floor.
@@ -39,7 +34,7 @@ pub async fn sandbox(runs: usize, command: &str) -> Result<(), String> {
     }
 
     // A task's first command, with a sandbox waiting in the pool (the pool refills between
-    // tasks, as it does between real tasks; the refill is not timed).
+    // tasks; the refill is not timed).
     let mut first = Series::new("first command (warm pool)");
     for i in 0..runs {
         manager.fill_pool().await;
@@ -68,10 +63,10 @@ pub async fn sandbox(runs: usize, command: &str) -> Result<(), String> {
             ..SandboxSpec::default()
         };
         let t = Instant::now();
-        let sb = manager.acquire(&spec).await.map_err(|e| e.to_string())?;
+        let sb = unpooled.acquire(&spec).await.map_err(|e| e.to_string())?;
         sb.run(cmd()).await.map_err(|e| e.to_string())?;
         cold.samples.push(t.elapsed());
-        manager
+        unpooled
             .delete(&spec.task_id)
             .await
             .map_err(|e| e.to_string())?;
@@ -91,8 +86,27 @@ pub async fn sandbox(runs: usize, command: &str) -> Result<(), String> {
         warm.samples.push(t.elapsed());
     }
     manager.shutdown().await;
+    unpooled.shutdown().await;
     let _ = std::fs::remove_dir_all(&data);
 
+    if json {
+        let figures: serde_json::Map<String, serde_json::Value> = [
+            ("plain", &plain),
+            ("first", &first),
+            ("cold", &cold),
+            ("warm", &warm),
+        ]
+        .into_iter()
+        .map(|(key, s)| {
+            (
+                key.to_owned(),
+                serde_json::json!({"p50Ms": ms(s.pct(50.0)), "p99Ms": ms(s.pct(99.0))}),
+            )
+        })
+        .collect();
+        println!("{}", serde_json::Value::Object(figures));
+        return Ok(());
+    }
     let base50 = ms(plain.pct(50.0));
     let base99 = ms(plain.pct(99.0));
     println!("sandbox benchmark: `{command}`, {runs} runs each");
@@ -112,4 +126,22 @@ pub async fn sandbox(runs: usize, command: &str) -> Result<(), String> {
         );
     }
     Ok(())
+}
+
+async fn started_manager(
+    data: &std::path::Path,
+    warm_pool: usize,
+) -> Result<std::sync::Arc<SandboxManager>, String> {
+    std::fs::create_dir_all(data).map_err(|e| format!("{}: {e}", data.display()))?;
+    let config = SandboxConfig {
+        warm_pool,
+        ..SandboxConfig::default()
+    };
+    let manager = SandboxManager::new(config, data)
+        .await
+        .map_err(|e| e.to_string())?;
+    match manager.unavailable() {
+        Some(reason) => Err(reason.to_owned()),
+        None => Ok(manager),
+    }
 }
