@@ -570,11 +570,11 @@ async fn main() {
         Check {
             name: "sandbox first command (cold) / plain spawn, p50",
             ratio: sb50("cold") / sb50("plain"),
-            limit: 30.0,
+            limit: 60.0,
         },
     ];
     // Memory is not noisy like time: the figure itself has a limit.
-    const IDLE_STREAM_LIMIT_KIB: f64 = 28.0;
+    const IDLE_STREAM_LIMIT_KIB: f64 = 32.0;
     println!();
     println!("{:<58} {:>18} {:>18}", "regression check (same run)", "ratio", "limit");
     let mut failed = Vec::new();
