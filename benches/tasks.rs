@@ -441,7 +441,8 @@ async fn main() {
     // and refusing the call logs one `tool_result`. The baseline: the same to one subscriber.
     let mut delivery = Vec::new();
     for round in 0..n.fanout_rounds {
-        delivery.extend(fan_out(&http, &model, &base, &key, &format!("fanout-{round}"), 1000).await);
+        delivery
+            .extend(fan_out(&http, &model, &base, &key, &format!("fanout-{round}"), 1000).await);
     }
     let mut single = Vec::new();
     for round in 0..10 {
@@ -487,7 +488,13 @@ async fn main() {
 
     // 6. The sandbox: a task's commands against a plain process spawn.
     let out = Command::new(bin())
-        .args(["bench", "sandbox", "--json", "--runs", &n.sandbox_runs.to_string()])
+        .args([
+            "bench",
+            "sandbox",
+            "--json",
+            "--runs",
+            &n.sandbox_runs.to_string(),
+        ])
         .stderr(Stdio::inherit())
         .output()
         .expect("run sigmic bench sandbox");
@@ -508,12 +515,20 @@ async fn main() {
         (
             "create, stream, first content − the model's, p50 / p99",
             format!("{:.1} / {:.1} ms", overhead.0, overhead.1),
-            if db == "SQLite" { "≤ 3 / 8 ms" } else { "≤ 6 / 12 ms" },
+            if db == "SQLite" {
+                "≤ 3 / 8 ms"
+            } else {
+                "≤ 6 / 12 ms"
+            },
         ),
         (
             "task creation throughput, 8 clients",
             format!("{throughput:.0} /s"),
-            if db == "SQLite" { "≥ 1500 /s" } else { "≥ 1000 /s" },
+            if db == "SQLite" {
+                "≥ 1500 /s"
+            } else {
+                "≥ 1000 /s"
+            },
         ),
         (
             "one event to 1,000 subscribers, p99",
@@ -576,7 +591,10 @@ async fn main() {
     // Memory is not noisy like time: the figure itself has a limit.
     const IDLE_STREAM_LIMIT_KIB: f64 = 32.0;
     println!();
-    println!("{:<58} {:>18} {:>18}", "regression check (same run)", "ratio", "limit");
+    println!(
+        "{:<58} {:>18} {:>18}",
+        "regression check (same run)", "ratio", "limit"
+    );
     let mut failed = Vec::new();
     for c in &checks {
         let ok = c.ratio <= c.limit;

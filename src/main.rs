@@ -219,11 +219,12 @@ async fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
         Command::Bench {
-            command: BenchCommand::Sandbox {
-                runs,
-                command,
-                json,
-            },
+            command:
+                BenchCommand::Sandbox {
+                    runs,
+                    command,
+                    json,
+                },
         } => sigmic::bench::sandbox(runs, &command, json).await,
         Command::Bench {
             command: BenchCommand::Mcp { runs, server },

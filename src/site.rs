@@ -136,7 +136,10 @@ fn is_hash(s: &str) -> bool {
 fn has_bundle(root: &Path, hashes: Option<&Hashes>) -> bool {
     match hashes {
         Some(h) => h.present_in(root),
-        None => root.join(PKG_DIR).join(format!("{OUTPUT_NAME}.js")).is_file(),
+        None => root
+            .join(PKG_DIR)
+            .join(format!("{OUTPUT_NAME}.js"))
+            .is_file(),
     }
 }
 
@@ -248,7 +251,8 @@ pub async fn cache_control(req: Request, next: Next) -> Response {
 mod tests {
     use super::*;
 
-    const HASH_TXT: &str = "js: pOy5sK-OQRd8lbwxZGeLEw\nwasm: 1fmyoXWnXCqDEhbSyL3kXQ\ncss: m7RHvWXZb9BNnkJVkmWNBg\n";
+    const HASH_TXT: &str =
+        "js: pOy5sK-OQRd8lbwxZGeLEw\nwasm: 1fmyoXWnXCqDEhbSyL3kXQ\ncss: m7RHvWXZb9BNnkJVkmWNBg\n";
 
     #[test]
     fn hash_files_are_read_and_checked_against_the_site() -> Result<(), std::io::Error> {
@@ -258,7 +262,10 @@ mod tests {
             Some("1fmyoXWnXCqDEhbSyL3kXQ")
         );
         assert_eq!(Hashes::parse("js: short\nwasm: x\ncss: y"), None);
-        assert!(!is_hash("______________________"), "cargo-leptos' placeholder");
+        assert!(
+            !is_hash("______________________"),
+            "cargo-leptos' placeholder"
+        );
 
         let root = tempfile::tempdir()?;
         let pkg = root.path().join(PKG_DIR);
@@ -267,7 +274,11 @@ mod tests {
             return Err(std::io::Error::other("hash.txt did not parse"));
         };
         assert!(!hashes.present_in(root.path()), "no files yet");
-        for (ext, hash) in [("js", &hashes.js), ("wasm", &hashes.wasm), ("css", &hashes.css)] {
+        for (ext, hash) in [
+            ("js", &hashes.js),
+            ("wasm", &hashes.wasm),
+            ("css", &hashes.css),
+        ] {
             std::fs::write(pkg.join(format!("sigmic.{hash}.{ext}")), b"x")?;
         }
         assert!(has_bundle(root.path(), Some(&hashes)));

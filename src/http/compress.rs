@@ -44,9 +44,7 @@ fn compressible(
         return false;
     };
     let essence = kind.split(';').next().unwrap_or_default().trim();
-    COMPRESSIBLE
-        .iter()
-        .any(|t| essence.eq_ignore_ascii_case(t))
+    COMPRESSIBLE.iter().any(|t| essence.eq_ignore_ascii_case(t))
 }
 
 #[cfg(test)]
@@ -68,12 +66,21 @@ mod tests {
     #[test]
     fn answers_and_pages_are_compressed_streams_and_downloads_are_not() {
         assert!(ok(&headers(&[(header::CONTENT_TYPE, "application/json")])));
-        assert!(ok(&headers(&[(header::CONTENT_TYPE, "text/html; charset=utf-8")])));
-        assert!(!ok(&headers(&[(header::CONTENT_TYPE, "text/event-stream")])));
+        assert!(ok(&headers(&[(
+            header::CONTENT_TYPE,
+            "text/html; charset=utf-8"
+        )])));
+        assert!(!ok(&headers(&[(
+            header::CONTENT_TYPE,
+            "text/event-stream"
+        )])));
         assert!(!ok(&headers(&[(header::CONTENT_TYPE, "image/png")])));
         assert!(!ok(&headers(&[
             (header::CONTENT_TYPE, "application/json"),
-            (header::CONTENT_DISPOSITION, "attachment; filename=\"a.json\""),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"a.json\""
+            ),
         ])));
         assert!(!ok(&HeaderMap::new()));
     }
