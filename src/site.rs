@@ -49,7 +49,7 @@ impl Site {
             .map(|dir| dir.join(HASH_FILE))
             .chain([root.join(HASH_FILE)])
             .find(|file| Hashes::read(file).is_some_and(|h| h.present_in(&root)));
-        if hash_file.is_none() && !has_bundle(&root, None) {
+        if hash_file.is_none() && !has_plain_bundle(&root) {
             tracing::warn!(
                 site = %root.display(),
                 "the site has no hydrate bundle (pkg/{OUTPUT_NAME}.js): pages render but do not become interactive; build it with `cargo leptos build --release`"
@@ -133,14 +133,11 @@ fn is_hash(s: &str) -> bool {
         && s.bytes().any(|b| b.is_ascii_alphanumeric())
 }
 
-fn has_bundle(root: &Path, hashes: Option<&Hashes>) -> bool {
-    match hashes {
-        Some(h) => h.present_in(root),
-        None => root
-            .join(PKG_DIR)
-            .join(format!("{OUTPUT_NAME}.js"))
-            .is_file(),
-    }
+/// The hydrate bundle of a build without hashed names.
+fn has_plain_bundle(root: &Path) -> bool {
+    root.join(PKG_DIR)
+        .join(format!("{OUTPUT_NAME}.js"))
+        .is_file()
 }
 
 fn find_root() -> PathBuf {
@@ -281,7 +278,7 @@ mod tests {
         ] {
             std::fs::write(pkg.join(format!("sigmic.{hash}.{ext}")), b"x")?;
         }
-        assert!(has_bundle(root.path(), Some(&hashes)));
+        assert!(hashes.present_in(root.path()));
         Ok(())
     }
 
